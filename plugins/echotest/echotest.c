@@ -1,0 +1,274 @@
+/*
+ * echotest.c - descriptor, per-handle state and request dispatch of the echotest plugin.
+ *
+ * Synchronous requests ("request": "ping", "status") are answered on the transport thread.
+ * Settings messages (Janus echotest bodies without "request") are queued to the plugin's own
+ * worker thread, which applies them and pushes the answer as an event with the request's
+ * transaction: the same ack-then-event shape Janus's echotest has, so clients written for it
+ * see what they expect. Each queued message holds a handle reference, so a handle detached
+ * meanwhile stays valid until the worker is done with it (push_event then returns EGONE).
+ */
+#include "echotest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+static const odeon_core_callbacks *core;
+static GAsyncQueue *work_queue;
+static GThread *worker;
+static gboolean notify_events = TRUE;
+
+/* Per-handle settings. Refcounted: the handle holds one reference (dropped in
+ * destroy_session) and every queued message another, so the worker never sees it freed. */
+typedef struct echotest_state {
+    gint refs;
+    GMutex lock;
+    bool audio;
+    bool video;
+    uint64_t bitrate; /* 0: no cap */
+    uint64_t messages;
+} echotest_state;
+
+typedef struct echotest_work {
+    odeon_plugin_handle *handle; /* reference */
+    echotest_state *state;       /* reference */
+    char *transaction;
+    json_t *body; /* reference; NULL is the stop marker */
+} echotest_work;
+
+#define LOG(level, ...) core->log(level, "echotest", __VA_ARGS__)
+
+static echotest_state *state_ref(echotest_state *st)
+{
+    g_atomic_int_inc(&st->refs);
+    return st;
+}
+
+static void state_unref(echotest_state *st)
+{
+    if (st != NULL && g_atomic_int_dec_and_test(&st->refs)) {
+        g_mutex_clear(&st->lock);
+        g_free(st);
+    }
+}
+
+static json_t *error_event(int code, const char *reason)
+{
+    return json_pack("{s:s, s:i, s:s}", "echotest", "event", "error_code", code, "error", reason);
+}
+
+static json_t *state_json(echotest_state *st)
+{
+    g_mutex_lock(&st->lock);
+    json_t *j = json_pack("{s:b, s:b, s:I, s:I}", "audio", st->audio, "video", st->video,
+                          "bitrate", (json_int_t)st->bitrate, "messages",
+                          (json_int_t)st->messages);
+    g_mutex_unlock(&st->lock);
+    return j;
+}
+
+/* Validate every field first so a bad message changes nothing. NULL on success. */
+static json_t *settings_check(json_t *body)
+{
+    static const char *const known[] = {"audio", "video", "bitrate"};
+    bool any = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+        any = any || json_object_get(body, known[i]) != NULL;
+    if (!any)
+        return error_event(ECHOTEST_ERROR_INVALID_ELEMENT,
+                           "Message error: no supported attributes found");
+    static const char *const bools[] = {"audio", "video"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bools); i++) {
+        json_t *v = json_object_get(body, bools[i]);
+        if (v != NULL && !json_is_boolean(v)) {
+            char *reason = g_strdup_printf("Invalid element type (%s should be a boolean)", bools[i]);
+            json_t *ev = error_event(ECHOTEST_ERROR_INVALID_ELEMENT, reason);
+            g_free(reason);
+            return ev;
+        }
+    }
+    json_t *bitrate = json_object_get(body, "bitrate");
+    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0))
+        return error_event(ECHOTEST_ERROR_INVALID_ELEMENT,
+                           "Invalid element type (bitrate should be a positive integer)");
+    return NULL;
+}
+
+static void settings_apply(echotest_state *st, json_t *body)
+{
+    json_t *audio = json_object_get(body, "audio");
+    json_t *video = json_object_get(body, "video");
+    json_t *bitrate = json_object_get(body, "bitrate");
+    g_mutex_lock(&st->lock);
+    if (audio)
+        st->audio = json_is_true(audio);
+    if (video)
+        st->video = json_is_true(video);
+    if (bitrate)
+        st->bitrate = (uint64_t)json_integer_value(bitrate);
+    st->messages++;
+    g_mutex_unlock(&st->lock);
+}
+
+static void work_process(echotest_work *w)
+{
+    echotest_state *st = w->state;
+    json_t *event = settings_check(w->body);
+    if (event == NULL) {
+        settings_apply(st, w->body);
+        event = json_pack("{s:s, s:s}", "echotest", "event", "result", "ok");
+        if (notify_events && core->events_enabled()) {
+            json_t *info = json_pack("{s:s, s:o}", "event", "configured", "settings", state_json(st));
+            core->notify_event(&odeon_plugin_descriptor, w->handle, info);
+            json_decref(info);
+        }
+    }
+    core->push_event(w->handle, w->transaction, event, NULL);
+    json_decref(event);
+}
+
+static void work_free(echotest_work *w)
+{
+    if (w->handle)
+        core->handle_unref(w->handle);
+    state_unref(w->state);
+    g_free(w->transaction);
+    json_decref(w->body);
+    g_free(w);
+}
+
+static gpointer worker_main(gpointer data)
+{
+    (void)data;
+    for (;;) {
+        echotest_work *w = g_async_queue_pop(work_queue);
+        if (w->body == NULL) {
+            work_free(w);
+            break;
+        }
+        work_process(w);
+        work_free(w);
+    }
+    return NULL;
+}
+
+static int echotest_init(const odeon_core_callbacks *callbacks, const char *config_path)
+{
+    core = callbacks;
+    GKeyFile *kf = g_key_file_new();
+    GError *error = NULL;
+    if (g_key_file_load_from_file(kf, config_path, G_KEY_FILE_NONE, &error)) {
+        if (g_key_file_has_key(kf, "general", "events", NULL))
+            notify_events = g_key_file_get_boolean(kf, "general", "events", NULL);
+    } else if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        LOG(ODEON_LOG_ERROR, "%s: %s", config_path, error->message);
+        g_error_free(error);
+        g_key_file_free(kf);
+        return -1;
+    }
+    g_clear_error(&error);
+    g_key_file_free(kf);
+    work_queue = g_async_queue_new();
+    worker = g_thread_new("echotest", worker_main, NULL);
+    return 0;
+}
+
+static void echotest_destroy(void)
+{
+    echotest_work *stop = g_new0(echotest_work, 1);
+    g_async_queue_push(work_queue, stop);
+    g_thread_join(worker);
+    g_async_queue_unref(work_queue);
+    worker = NULL;
+    work_queue = NULL;
+}
+
+static int echotest_create_session(odeon_plugin_handle *handle)
+{
+    echotest_state *st = g_new0(echotest_state, 1);
+    st->refs = 1;
+    g_mutex_init(&st->lock);
+    st->audio = true;
+    st->video = true;
+    core->set_handle_data(handle, st);
+    return 0;
+}
+
+static void echotest_destroy_session(odeon_plugin_handle *handle)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    core->set_handle_data(handle, NULL);
+    state_unref(st);
+}
+
+static json_t *echotest_query_session(odeon_plugin_handle *handle)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    return st ? state_json(st) : NULL;
+}
+
+static odeon_plugin_result result_ok(json_t *content)
+{
+    return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK, .content = content};
+}
+
+static odeon_plugin_result echotest_handle_message(odeon_plugin_handle *handle,
+                                                   const char *transaction, json_t *body,
+                                                   json_t *jsep)
+{
+    if (jsep != NULL)
+        return result_ok(error_event(ECHOTEST_ERROR_INVALID_SDP,
+                                     "Media negotiation is not available in this build yet"));
+    json_t *request = json_object_get(body, "request");
+    if (request != NULL) {
+        const char *name = json_string_value(request);
+        if (name != NULL && strcmp(name, "ping") == 0)
+            return result_ok(json_pack("{s:s}", "echotest", "pong"));
+        if (name != NULL && strcmp(name, "status") == 0) {
+            echotest_state *st = core->get_handle_data(handle);
+            return result_ok(json_pack("{s:s, s:o}", "echotest", "status", "settings",
+                                       st ? state_json(st) : json_object()));
+        }
+        return result_ok(error_event(ECHOTEST_ERROR_INVALID_ELEMENT,
+                                     name ? "Unknown request" : "Invalid element (request should be a string)"));
+    }
+    /* Settings are validated and applied on the worker: like Janus's echotest, every such
+     * message is acknowledged and answered by an event, errors included. */
+    echotest_state *st = core->get_handle_data(handle);
+    if (st == NULL)
+        return result_ok(error_event(ECHOTEST_ERROR_UNKNOWN_ERROR, "No session for this handle"));
+    echotest_work *w = g_new0(echotest_work, 1);
+    w->handle = core->handle_ref(handle);
+    w->state = state_ref(st);
+    w->transaction = g_strdup(transaction);
+    w->body = json_incref(body);
+    g_async_queue_push(work_queue, w);
+    return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
+}
+
+static json_t *echotest_handle_admin_message(json_t *body)
+{
+    const char *name = json_string_value(json_object_get(body, "request"));
+    if (name != NULL && strcmp(name, "ping") == 0)
+        return json_pack("{s:s}", "echotest", "pong");
+    return error_event(ECHOTEST_ERROR_INVALID_ELEMENT, "Unknown request");
+}
+
+__attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descriptor = {
+    ODEON_PLUGIN_DESCRIPTOR_INIT,
+    .package = ECHOTEST_PACKAGE,
+    .name = "Echo test",
+    .description = "Answers requests and echoes a peer's media back (diagnostics)",
+    .author = "The Odeon developers",
+    .version_string = "0.1.0",
+    .version = 100,
+    .init = echotest_init,
+    .destroy = echotest_destroy,
+    .create_session = echotest_create_session,
+    .handle_message = echotest_handle_message,
+    .handle_admin_message = echotest_handle_admin_message,
+    .destroy_session = echotest_destroy_session,
+    .query_session = echotest_query_session,
+};

@@ -1,0 +1,415 @@
+/*
+ * config.c - the configuration schema, its defaults, and the GKeyFile parser.
+ *
+ * Every key is one row of config_schema: group, key, type, where it lands in odeon_config,
+ * its default and its bounds. Parsing walks the file's groups and keys and looks each up in
+ * the schema, so unknown keys are refused with the same care as bad values; validation of
+ * cross-key rules (TLS pairs, admin secret) runs after the file and again after the flags.
+ */
+#include "core/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#ifndef ODEON_PLUGINS_DIR
+#define ODEON_PLUGINS_DIR "/usr/local/lib/odeon/plugins"
+#endif
+#ifndef ODEON_CONFIG_DIR
+#define ODEON_CONFIG_DIR "/usr/local/etc/odeon"
+#endif
+#ifndef ODEON_HTML_DIR
+#define ODEON_HTML_DIR "/usr/local/share/odeon/html"
+#endif
+
+typedef enum {
+    CFG_STRING, /* char *, "" -> NULL */
+    CFG_PATH,   /* char *, relative to the config file's folder, "" -> NULL */
+    CFG_BOOL,
+    CFG_UINT, /* unsigned */
+    CFG_PORT, /* uint16_t */
+    CFG_SIZE, /* size_t */
+    CFG_LEVEL,
+    CFG_LIST, /* char ** */
+    CFG_URLPATH, /* char *, must start with '/', trailing '/' removed */
+} config_type;
+
+typedef struct config_key {
+    const char *group;
+    const char *key;
+    config_type type;
+    size_t offset;
+    const char *default_value; /* NULL: unset */
+    uint64_t min;
+    uint64_t max;
+} config_key;
+
+#define AT(field) offsetof(odeon_config, field)
+
+static const config_key config_schema[] = {
+    {"general", "server_name", CFG_STRING, AT(general.server_name), "odeon", 0, 0},
+    {"general", "log_level", CFG_LEVEL, AT(general.log_level), "info", 0, 0},
+    {"general", "log_file", CFG_PATH, AT(general.log_file), NULL, 0, 0},
+    {"general", "session_timeout", CFG_UINT, AT(general.session_timeout), "60", 0, 86400},
+    {"general", "api_secret", CFG_STRING, AT(general.api_secret), NULL, 0, 0},
+    {"general", "token_auth", CFG_BOOL, AT(general.token_auth), "false", 0, 0},
+    {"general", "accept_new_sessions", CFG_BOOL, AT(general.accept_new_sessions), "true", 0, 0},
+    {"paths", "plugins_dir", CFG_PATH, AT(paths.plugins_dir), NULL, 0, 0},
+    {"paths", "plugins_config_dir", CFG_PATH, AT(paths.plugins_config_dir), NULL, 0, 0},
+    {"paths", "html_dir", CFG_PATH, AT(paths.html_dir), NULL, 0, 0},
+    {"http", "port", CFG_PORT, AT(http.port), "8088", 1, 65535},
+    {"http", "interface", CFG_STRING, AT(http.interface), NULL, 0, 0},
+    {"http", "base_path", CFG_URLPATH, AT(http.base_path), "/janus", 0, 0},
+    {"http", "max_body_size", CFG_SIZE, AT(http.max_body_size), "1048576", 1024, 64 << 20},
+    {"http", "longpoll_timeout", CFG_UINT, AT(http.longpoll_timeout), "30", 1, 300},
+    {"http", "cors_allow_origin", CFG_STRING, AT(http.cors_allow_origin), "*", 0, 0},
+    {"http", "tls_cert", CFG_PATH, AT(http.tls_cert), NULL, 0, 0},
+    {"http", "tls_key", CFG_PATH, AT(http.tls_key), NULL, 0, 0},
+    {"admin", "enabled", CFG_BOOL, AT(admin.enabled), "true", 0, 0},
+    {"admin", "port", CFG_PORT, AT(admin.port), "7088", 1, 65535},
+    {"admin", "interface", CFG_STRING, AT(admin.interface), "127.0.0.1", 0, 0},
+    {"admin", "base_path", CFG_URLPATH, AT(admin.base_path), "/admin", 0, 0},
+    {"admin", "secret", CFG_STRING, AT(admin.secret), NULL, 0, 0},
+    {"plugins", "enabled", CFG_LIST, AT(plugins_enabled), "echotest", 0, 0},
+    {"auth", "static_tokens", CFG_LIST, AT(static_tokens), NULL, 0, 0},
+    {"events", "enabled", CFG_BOOL, AT(events.enabled), "true", 0, 0},
+    {"events", "queue_size", CFG_UINT, AT(events.queue_size), "65536", 16, 1 << 24},
+};
+
+static void *field_at(odeon_config *config, const config_key *k)
+{
+    return (char *)config + k->offset;
+}
+
+static const config_key *schema_find(const char *group, const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_schema); i++) {
+        if (strcmp(config_schema[i].group, group) == 0 && strcmp(config_schema[i].key, key) == 0)
+            return &config_schema[i];
+    }
+    return NULL;
+}
+
+static bool schema_has_group(const char *group)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_schema); i++) {
+        if (strcmp(config_schema[i].group, group) == 0)
+            return true;
+    }
+    return false;
+}
+
+static char **split_list(const char *value)
+{
+    char **parts = g_strsplit_set(value, ",;", -1);
+    GPtrArray *out = g_ptr_array_new();
+    for (char **p = parts; *p != NULL; p++) {
+        char *item = g_strstrip(*p);
+        if (*item != '\0')
+            g_ptr_array_add(out, g_strdup(item));
+    }
+    g_strfreev(parts);
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+static void field_clear(odeon_config *config, const config_key *k)
+{
+    void *field = field_at(config, k);
+    switch (k->type) {
+    case CFG_STRING:
+    case CFG_PATH:
+    case CFG_URLPATH:
+        g_clear_pointer((char **)field, g_free);
+        break;
+    case CFG_LIST:
+        g_clear_pointer((char ***)field, g_strfreev);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Store value (already stripped) into the key's field. Returns NULL or a reason. */
+static char *field_set(odeon_config *config, const config_key *k, const char *value)
+{
+    void *field = field_at(config, k);
+    uint64_t number = 0;
+    switch (k->type) {
+    case CFG_STRING:
+        field_clear(config, k);
+        *(char **)field = *value ? g_strdup(value) : NULL;
+        return NULL;
+    case CFG_PATH:
+        field_clear(config, k);
+        if (*value == '\0')
+            *(char **)field = NULL;
+        else if (g_path_is_absolute(value) || config->dir == NULL)
+            *(char **)field = g_strdup(value);
+        else
+            *(char **)field = g_build_filename(config->dir, value, NULL);
+        return NULL;
+    case CFG_URLPATH: {
+        if (value[0] != '/' || strpbrk(value, " ?#\t") != NULL)
+            return g_strdup_printf("'%s' is not a URL path starting with '/'", value);
+        field_clear(config, k);
+        char *path = g_strdup(value);
+        size_t len = strlen(path);
+        while (len > 1 && path[len - 1] == '/')
+            path[--len] = '\0';
+        *(char **)field = path;
+        return NULL;
+    }
+    case CFG_BOOL:
+        if (g_ascii_strcasecmp(value, "true") == 0 || g_ascii_strcasecmp(value, "yes") == 0 ||
+            strcmp(value, "1") == 0)
+            *(bool *)field = true;
+        else if (g_ascii_strcasecmp(value, "false") == 0 || g_ascii_strcasecmp(value, "no") == 0 ||
+                 strcmp(value, "0") == 0)
+            *(bool *)field = false;
+        else
+            return g_strdup_printf("'%s' is not a boolean (true or false)", value);
+        return NULL;
+    case CFG_UINT:
+    case CFG_PORT:
+    case CFG_SIZE:
+        if (odeon_parse_u64(value, k->min, k->max, &number) != 0)
+            return g_strdup_printf("'%s' is not a whole number between %" G_GUINT64_FORMAT
+                                   " and %" G_GUINT64_FORMAT,
+                                   value, k->min, k->max);
+        if (k->type == CFG_UINT)
+            *(unsigned *)field = (unsigned)number;
+        else if (k->type == CFG_PORT)
+            *(uint16_t *)field = (uint16_t)number;
+        else
+            *(size_t *)field = (size_t)number;
+        return NULL;
+    case CFG_LEVEL:
+        if (odeon_log_level_parse(value, (odeon_log_level *)field) != 0)
+            return g_strdup_printf("'%s' is not a log level (error, warn, info, verbose, debug)",
+                                   value);
+        return NULL;
+    case CFG_LIST:
+        field_clear(config, k);
+        *(char ***)field = split_list(value);
+        return NULL;
+    }
+    return g_strdup("unsupported key type");
+}
+
+static void set_error(char **error, const char *label, const char *group, const char *key,
+                      const char *reason)
+{
+    if (error == NULL)
+        return;
+    if (key != NULL)
+        *error = g_strdup_printf("%s: [%s] %s: %s", label, group, key, reason);
+    else if (group != NULL)
+        *error = g_strdup_printf("%s: [%s]: %s", label, group, reason);
+    else
+        *error = g_strdup_printf("%s: %s", label, reason);
+}
+
+static odeon_config *config_new_defaults(const char *label, const char *dir)
+{
+    odeon_config *config = g_new0(odeon_config, 1);
+    config->path = g_strdup(label);
+    config->dir = dir ? g_strdup(dir) : NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(config_schema); i++) {
+        const config_key *k = &config_schema[i];
+        if (k->default_value != NULL) {
+            char *reason = field_set(config, k, k->default_value);
+            g_assert(reason == NULL);
+        }
+    }
+    return config;
+}
+
+/* Defaults that depend on where the file is: conf/plugins beside it, compiled-in paths. */
+static void config_fill_path_defaults(odeon_config *config)
+{
+    if (config->paths.plugins_dir == NULL)
+        config->paths.plugins_dir = g_strdup(ODEON_PLUGINS_DIR);
+    if (config->paths.plugins_config_dir == NULL) {
+        char *beside = config->dir ? g_build_filename(config->dir, "plugins", NULL) : NULL;
+        if (beside != NULL && g_file_test(beside, G_FILE_TEST_IS_DIR))
+            config->paths.plugins_config_dir = beside;
+        else {
+            g_free(beside);
+            config->paths.plugins_config_dir = g_build_filename(ODEON_CONFIG_DIR, "plugins", NULL);
+        }
+    }
+    if (config->paths.html_dir == NULL && g_file_test(ODEON_HTML_DIR, G_FILE_TEST_IS_DIR))
+        config->paths.html_dir = g_strdup(ODEON_HTML_DIR);
+}
+
+static int config_parse_keyfile(odeon_config *config, GKeyFile *kf, char **error)
+{
+    gsize ngroups = 0;
+    char **groups = g_key_file_get_groups(kf, &ngroups);
+    int rc = 0;
+    for (gsize g = 0; g < ngroups && rc == 0; g++) {
+        if (!schema_has_group(groups[g])) {
+            set_error(error, config->path, groups[g], NULL, "unknown group");
+            rc = ODEON_EINVAL;
+            break;
+        }
+        gsize nkeys = 0;
+        char **keys = g_key_file_get_keys(kf, groups[g], &nkeys, NULL);
+        for (gsize i = 0; i < nkeys && rc == 0; i++) {
+            const config_key *k = schema_find(groups[g], keys[i]);
+            if (k == NULL) {
+                set_error(error, config->path, groups[g], keys[i], "unknown key");
+                rc = ODEON_EINVAL;
+                break;
+            }
+            char *raw = g_key_file_get_value(kf, groups[g], keys[i], NULL);
+            char *reason = field_set(config, k, g_strstrip(raw));
+            if (reason != NULL) {
+                set_error(error, config->path, groups[g], keys[i], reason);
+                rc = ODEON_EINVAL;
+            }
+            g_free(reason);
+            g_free(raw);
+        }
+        g_strfreev(keys);
+    }
+    g_strfreev(groups);
+    return rc;
+}
+
+static int config_validate(odeon_config *config, char **error)
+{
+    const char *label = config->path;
+    if ((config->http.tls_cert == NULL) != (config->http.tls_key == NULL)) {
+        set_error(error, label, "http", config->http.tls_cert ? "tls_key" : "tls_cert",
+                  "tls_cert and tls_key must be set together");
+        return ODEON_EINVAL;
+    }
+    if (config->admin.enabled && config->admin.secret == NULL) {
+        set_error(error, label, "admin", "secret",
+                  "the admin API is enabled but has no secret (set one or enabled = false)");
+        return ODEON_EINVAL;
+    }
+    if (config->admin.enabled && config->admin.port == config->http.port) {
+        set_error(error, label, "admin", "port", "must differ from [http] port");
+        return ODEON_EINVAL;
+    }
+    for (char **t = config->static_tokens; t && *t; t++) {
+        const char *colon = strchr(*t, ':');
+        if (colon == NULL || colon == *t || colon[1] == '\0') {
+            /* Never echo the entry: it holds a secret. */
+            set_error(error, label, "auth", "static_tokens",
+                      "every entry must be subject:token");
+            return ODEON_EINVAL;
+        }
+    }
+    for (char **p = config->plugins_enabled; p && *p; p++) {
+        for (const char *c = *p; *c; c++) {
+            if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-') {
+                set_error(error, label, "plugins", "enabled",
+                          "plugin names are short names like 'echotest'");
+                return ODEON_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+odeon_config *odeon_config_load_data(const char *data, size_t len, const char *label,
+                                     const char *dir, char **error)
+{
+    odeon_config *config = config_new_defaults(label ? label : "(config)", dir);
+    GKeyFile *kf = g_key_file_new();
+    GError *gerr = NULL;
+    int rc = 0;
+    /* KEEP_TRANSLATIONS: without it GLib hides "key[xx]" lines from g_key_file_get_keys, so
+     * they would be ignored silently instead of refused as unknown keys. */
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_KEEP_TRANSLATIONS, &gerr)) {
+        set_error(error, config->path, NULL, NULL, gerr->message);
+        g_error_free(gerr);
+        rc = ODEON_EINVAL;
+    }
+    if (rc == 0)
+        rc = config_parse_keyfile(config, kf, error);
+    g_key_file_free(kf);
+    if (rc == 0)
+        rc = config_validate(config, error);
+    if (rc != 0) {
+        odeon_config_free(config);
+        return NULL;
+    }
+    config_fill_path_defaults(config);
+    return config;
+}
+
+odeon_config *odeon_config_load(const char *path, char **error)
+{
+    if (path == NULL) {
+        odeon_config *config = config_new_defaults("(defaults)", NULL);
+        /* The defaults have no admin secret: the admin API stays off until configured. */
+        config->admin.enabled = false;
+        config_fill_path_defaults(config);
+        return config;
+    }
+    char *data = NULL;
+    gsize len = 0;
+    GError *gerr = NULL;
+    if (!g_file_get_contents(path, &data, &len, &gerr)) {
+        if (error)
+            *error = g_strdup_printf("%s: %s", path, gerr->message);
+        g_error_free(gerr);
+        return NULL;
+    }
+    char *dir = g_path_get_dirname(path);
+    odeon_config *config = odeon_config_load_data(data, len, path, dir, error);
+    g_free(dir);
+    g_free(data);
+    return config;
+}
+
+int odeon_config_apply_overrides(odeon_config *config, const odeon_config_overrides *ov,
+                                 char **error)
+{
+    if (ov->port < 0 || ov->port > 65535 || ov->admin_port < 0 || ov->admin_port > 65535) {
+        if (error)
+            *error = g_strdup("--port and --admin-port take a number between 1 and 65535");
+        return ODEON_EINVAL;
+    }
+    if (ov->port > 0)
+        config->http.port = (uint16_t)ov->port;
+    if (ov->admin_port > 0)
+        config->admin.port = (uint16_t)ov->admin_port;
+    if (ov->plugins_dir != NULL) {
+        g_free(config->paths.plugins_dir);
+        config->paths.plugins_dir = g_strdup(ov->plugins_dir);
+    }
+    if (ov->html_dir != NULL) {
+        g_free(config->paths.html_dir);
+        config->paths.html_dir = *ov->html_dir ? g_strdup(ov->html_dir) : NULL;
+    }
+    if (ov->log_level != NULL &&
+        odeon_log_level_parse(ov->log_level, &config->general.log_level) != 0) {
+        if (error)
+            *error = g_strdup_printf("--log-level: '%s' is not a log level (error, warn, info, "
+                                     "verbose, debug)",
+                                     ov->log_level);
+        return ODEON_EINVAL;
+    }
+    return config_validate(config, error);
+}
+
+void odeon_config_free(odeon_config *config)
+{
+    if (config == NULL)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(config_schema); i++)
+        field_clear(config, &config_schema[i]);
+    g_free(config->path);
+    g_free(config->dir);
+    g_free(config);
+}

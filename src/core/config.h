@@ -1,0 +1,88 @@
+/*
+ * config.h - the server configuration: parse the GKeyFile, validate every value, expose typed
+ * fields.
+ *
+ * The shipped conf/odeon.conf documents every key with its default; this module is the single
+ * place those defaults live. A bad value is refused with a message naming the file, the group,
+ * the key and why (the caller exits with code 2). Unknown groups or keys are refused too, so a
+ * typo never silently falls back to a default. Command-line flags are applied on top with
+ * odeon_config_apply_overrides, then validated again.
+ */
+#ifndef ODEON_CORE_CONFIG_H
+#define ODEON_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin/plugin.h"
+
+typedef struct odeon_config {
+    char *path; /* the file read, or "(defaults)" */
+    char *dir;  /* its directory: relative paths are resolved against it */
+
+    struct {
+        char *server_name;
+        odeon_log_level log_level;
+        char *log_file; /* NULL: stderr */
+        unsigned session_timeout;
+        char *api_secret; /* NULL: not required */
+        bool token_auth;
+        bool accept_new_sessions;
+    } general;
+
+    struct {
+        char *plugins_dir;
+        char *plugins_config_dir;
+        char *html_dir; /* NULL: static files not served */
+    } paths;
+
+    struct {
+        uint16_t port;
+        char *interface; /* NULL: every interface */
+        char *base_path; /* starts with '/', no trailing '/' */
+        size_t max_body_size;
+        unsigned longpoll_timeout;
+        char *cors_allow_origin;
+        char *tls_cert;
+        char *tls_key;
+    } http;
+
+    struct {
+        bool enabled;
+        uint16_t port;
+        char *interface;
+        char *base_path;
+        char *secret;
+    } admin;
+
+    char **plugins_enabled; /* NULL-terminated short names ("echotest") */
+    char **static_tokens;   /* NULL-terminated "subject:token" entries */
+
+    struct {
+        bool enabled;
+        unsigned queue_size;
+    } events;
+} odeon_config;
+
+/* Flags that override the file; zero/NULL fields leave the file's value. */
+typedef struct odeon_config_overrides {
+    int port;
+    int admin_port;
+    const char *plugins_dir;
+    const char *html_dir;
+    const char *log_level;
+} odeon_config_overrides;
+
+/* Parse a file. NULL path gives the defaults. Returns a new config or NULL with *error set to a
+ * message naming file, group and key (g_free it). */
+odeon_config *odeon_config_load(const char *path, char **error);
+/* Parse config text; label stands for the file name in messages, dir for relative paths. */
+odeon_config *odeon_config_load_data(const char *data, size_t len, const char *label,
+                                     const char *dir, char **error);
+/* Apply flags and validate again. Returns 0 or ODEON_EINVAL with *error set. */
+int odeon_config_apply_overrides(odeon_config *config, const odeon_config_overrides *overrides,
+                                 char **error);
+void odeon_config_free(odeon_config *config);
+
+#endif

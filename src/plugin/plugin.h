@@ -1,0 +1,233 @@
+/*
+ * plugin.h - the versioned contract between the Odeon core and its plugins.
+ *
+ * A plugin is a shared object (odeon_<name>.so) exporting one symbol, ODEON_PLUGIN_SYMBOL, that
+ * points at a const odeon_plugin descriptor. The core checks the descriptor's ABI version and
+ * size before using anything else in it, then calls init() with the table of core callbacks.
+ * This header, util-free and glib-free, is the only one a plugin needs besides jansson.
+ *
+ * Threads: handle_message, create_session and query_session run on a core transport thread;
+ * they must not block (answer ODEON_PLUGIN_OK_WAIT and push the event later from your own thread
+ * instead). Media callbacks (setup_media, incoming_rtp/rtcp, hangup_media) run on the media
+ * loop thread that owns the handle's peer connection. destroy_session may run on any core
+ * thread. The core never calls a plugin while holding one of its own locks, and every callback
+ * in odeon_core_callbacks may be called from any thread.
+ *
+ * Ownership: JSON passed *to* a plugin is borrowed for the duration of the call (json_incref it
+ * to keep it). JSON the plugin returns in an odeon_plugin_result is owned by the core. JSON a
+ * plugin passes to a core callback is borrowed by the core (it takes its own reference).
+ */
+#ifndef ODEON_PLUGIN_PLUGIN_H
+#define ODEON_PLUGIN_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A different major is refused; a newer minor than the core's is refused. Adding a field at the
+ * end of a struct bumps the minor; changing or removing one bumps the major. */
+#define ODEON_PLUGIN_ABI_MAJOR 1
+#define ODEON_PLUGIN_ABI_MINOR 0
+
+/* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
+ * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
+#define ODEON_PLUGIN_SYMBOL "odeon_plugin_descriptor"
+#define ODEON_PLUGIN_DESCRIPTOR_INIT \
+    .abi_major = ODEON_PLUGIN_ABI_MAJOR, .abi_minor = ODEON_PLUGIN_ABI_MINOR, \
+    .struct_size = sizeof(struct odeon_plugin)
+
+/* Error codes used across the contract: 0 is success, negatives are these. */
+enum {
+    ODEON_OK = 0,
+    ODEON_EINVAL = -1,   /* bad argument */
+    ODEON_ENOENT = -2,   /* no such thing (session, handle, route...) */
+    ODEON_EGONE = -3,    /* the handle was detached/destroyed: the call did nothing */
+    ODEON_ENOTCONN = -4, /* no peer connection (or not yet up) for media calls */
+    ODEON_EEXIST = -5,   /* already registered */
+    ODEON_ENOMEM = -6,
+    ODEON_EPERM = -7,    /* not authorised */
+    ODEON_EIO = -8,      /* transport or system failure */
+    ODEON_ENOTSUP = -9,  /* not supported by this core */
+};
+
+/* The core's handle as a plugin sees it: opaque. The core keeps it alive at least until
+ * destroy_session returns; a plugin that keeps using it from its own threads after that takes a
+ * reference with handle_ref. Calls on a handle that was destroyed return ODEON_EGONE. */
+typedef struct odeon_plugin_handle odeon_plugin_handle;
+
+/* Who a session is, as resolved by the auth provider from the session's token. Owned by the
+ * core (refcounted inside), valid while the handle is. Fields never change once published. */
+typedef struct odeon_identity {
+    const char *subject;      /* stable id: "participant:42", "organiser:7", or a static name */
+    const char *display_name; /* may be NULL */
+    const char *organisation; /* may be NULL */
+    const char *provider;     /* "static", "tickets", ... */
+    json_t *claims;           /* provider-specific (e.g. roles per event); may be NULL */
+} odeon_identity;
+
+/* One RTP or RTCP packet as delivered to or sent by a plugin. The buffer is borrowed for the
+ * call; the media path never allocates per packet. */
+typedef struct odeon_media_packet {
+    uint8_t *data;       /* plain (decrypted) RTP/RTCP */
+    size_t len;
+    size_t capacity;     /* bytes writable at data, >= len (room for SRTP tags) */
+    int mindex;          /* m-line index the packet belongs to, -1 if unknown */
+    bool video;
+    uint64_t arrival_us; /* monotonic arrival time, 0 for outgoing */
+} odeon_media_packet;
+
+/* ---- plain HTTP routes under the API port (WHIP, WHEP, public GET endpoints) ---- */
+
+/* A request received on a registered route. Owned by the core until the plugin answers it with
+ * http_respond (exactly once, from any thread); after that the pointer is invalid. If the client
+ * goes away first, the core keeps the object alive until http_respond, which then does nothing.*/
+typedef struct odeon_http_request odeon_http_request;
+
+/* Runs on the transport thread; must not block. */
+typedef void (*odeon_http_handler)(odeon_http_request *req, void *user_data);
+
+/* ---- what a plugin answers to a message ---- */
+typedef enum {
+    ODEON_PLUGIN_OK,      /* synchronous reply: "success" with plugindata.data = content */
+    ODEON_PLUGIN_OK_WAIT, /* "ack" now (with optional hint); an "event" with the transaction follows */
+    ODEON_PLUGIN_ERROR,   /* Janus error 462 ("plugin message") with error_text as reason */
+} odeon_plugin_result_kind;
+
+typedef struct odeon_plugin_result {
+    odeon_plugin_result_kind kind;
+    json_t *content;  /* OK: the reply data, owned by the core afterwards (NULL -> {}) */
+    char *hint;       /* OK_WAIT: optional, malloc'ed (free()d by the core) */
+    char *error_text; /* ERROR: malloc'ed (free()d by the core) */
+    json_t *jsep;     /* OK: optional jsep in the reply, owned by the core afterwards */
+} odeon_plugin_result;
+
+/* Log levels for the log callback. */
+typedef enum {
+    ODEON_LOG_ERROR = 1,
+    ODEON_LOG_WARN = 2,
+    ODEON_LOG_INFO = 3,
+    ODEON_LOG_VERBOSE = 4,
+    ODEON_LOG_DEBUG = 5,
+} odeon_log_level;
+
+struct odeon_plugin;
+
+/* Auth provider a plugin (e.g. tickets) may register to replace the static-token provider.
+ * resolve() runs on a transport thread and must not block: it answers from memory or a cache.
+ * It returns 0 and a new identity (freed by the core with identity_free) or ODEON_EPERM. */
+typedef struct odeon_auth_provider {
+    const char *name;
+    int (*resolve)(void *user_data, const char *token, odeon_identity **out);
+    void (*identity_free)(void *user_data, odeon_identity *identity);
+    void *user_data;
+} odeon_auth_provider;
+
+/* The core's side of the contract, handed to init(). Every function is safe from any thread. */
+typedef struct odeon_core_callbacks {
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t struct_size;
+
+    /* Queue an asynchronous "event" to the handle's client (transaction may be NULL). event and
+     * jsep are borrowed. Returns 0, ODEON_EGONE, or ODEON_EINVAL for a malformed jsep. */
+    int (*push_event)(odeon_plugin_handle *handle, const char *transaction, json_t *event,
+                      json_t *jsep);
+
+    /* Send media to the handle's peer; data is protected in place (see capacity) and sent. */
+    int (*relay_rtp)(odeon_plugin_handle *handle, odeon_media_packet *packet);
+    int (*relay_rtcp)(odeon_plugin_handle *handle, odeon_media_packet *packet);
+
+    /* Tear down the handle's peer connection (a "hangup" event follows if one existed). */
+    void (*close_pc)(odeon_plugin_handle *handle);
+
+    /* Detach the handle from the plugin side: destroy_session runs, the client gets
+     * "detached". */
+    void (*end_session)(odeon_plugin_handle *handle);
+
+    /* Publish a plugin event on the event bus (borrowed; handle may be NULL). */
+    void (*notify_event)(const struct odeon_plugin *plugin, odeon_plugin_handle *handle,
+                         json_t *event);
+    bool (*events_enabled)(void);
+
+    /* The identity of the handle's session, or NULL for an anonymous session. Borrowed. */
+    const odeon_identity *(*identity)(odeon_plugin_handle *handle);
+
+    /* Per-handle plugin state. */
+    void (*set_handle_data)(odeon_plugin_handle *handle, void *data);
+    void *(*get_handle_data)(odeon_plugin_handle *handle);
+    uint64_t (*handle_id)(odeon_plugin_handle *handle);
+    uint64_t (*session_id)(odeon_plugin_handle *handle);
+    odeon_plugin_handle *(*handle_ref)(odeon_plugin_handle *handle);
+    void (*handle_unref)(odeon_plugin_handle *handle);
+
+    /* Plain HTTP routes on the API port: every request whose path starts with path_prefix
+     * (e.g. "/whip/") and is not the Janus base path goes to handler. */
+    int (*http_route_add)(const struct odeon_plugin *plugin, const char *path_prefix,
+                          odeon_http_handler handler, void *user_data);
+    void (*http_route_remove)(const struct odeon_plugin *plugin, const char *path_prefix);
+    const char *(*http_request_method)(odeon_http_request *req);
+    const char *(*http_request_path)(odeon_http_request *req);  /* without the query */
+    const char *(*http_request_query)(odeon_http_request *req); /* may be "" */
+    /* Header value (case-insensitive name, without ':'), or NULL. */
+    const char *(*http_request_header)(odeon_http_request *req, const char *name);
+    const uint8_t *(*http_request_body)(odeon_http_request *req, size_t *len);
+    /* headers: NULL or a NULL-terminated array of "Name: value" strings. */
+    int (*http_respond)(odeon_http_request *req, int status, const char *content_type,
+                        const void *body, size_t len, const char *const *headers);
+
+    /* Replace the static-token auth provider (the table must outlive the plugin). */
+    int (*auth_provider_register)(const struct odeon_plugin *plugin,
+                                  const odeon_auth_provider *provider);
+
+    void (*log)(odeon_log_level level, const char *module, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+} odeon_core_callbacks;
+
+/* The plugin descriptor. Optional callbacks may be NULL. */
+typedef struct odeon_plugin {
+    uint16_t abi_major;   /* ODEON_PLUGIN_ABI_MAJOR */
+    uint16_t abi_minor;   /* ODEON_PLUGIN_ABI_MINOR */
+    uint32_t struct_size; /* sizeof(odeon_plugin) */
+
+    const char *package; /* "odeon.plugin.<name>": what clients attach to */
+    const char *name;
+    const char *description;
+    const char *author;
+    const char *version_string;
+    int version;
+
+    /* Called once at start-up on the main thread; config_path may name a missing file. */
+    int (*init)(const odeon_core_callbacks *core, const char *config_path);
+    /* Called once at shutdown on the main thread, after every session was destroyed. */
+    void (*destroy)(void);
+
+    /* A client attached: set up per-handle state. Non-zero refuses the attach (error 461). */
+    int (*create_session)(odeon_plugin_handle *handle);
+    /* A "message" request. body is a JSON object; jsep is NULL or {"type","sdp",...}. */
+    odeon_plugin_result (*handle_message)(odeon_plugin_handle *handle, const char *transaction,
+                                          json_t *body, json_t *jsep);
+    /* A "message_plugin" admin request (optional): returns a new reference or NULL. */
+    json_t *(*handle_admin_message)(json_t *body);
+    /* The handle's peer connection is up (DTLS done): media may flow. */
+    void (*setup_media)(odeon_plugin_handle *handle);
+    void (*incoming_rtp)(odeon_plugin_handle *handle, odeon_media_packet *packet);
+    void (*incoming_rtcp)(odeon_plugin_handle *handle, odeon_media_packet *packet);
+    /* The peer connection is gone (hangup, ICE failure, close_pc). */
+    void (*hangup_media)(odeon_plugin_handle *handle);
+    /* The handle is being detached; free per-handle state. No more calls follow for it. */
+    void (*destroy_session)(odeon_plugin_handle *handle);
+    /* Plugin state of a handle for the admin API: a new reference or NULL. */
+    json_t *(*query_session)(odeon_plugin_handle *handle);
+} odeon_plugin;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ODEON_PLUGIN_PLUGIN_H */

@@ -1,0 +1,384 @@
+/*
+ * plugin_host.c - loads plugins and implements the callbacks they call into the core.
+ *
+ * Plugins are kept in load order (destroyed in reverse) and indexed by package name for
+ * "attach". The callbacks translate plugin.h's vocabulary to the session layer: push_event
+ * wraps the plugin's data in Janus's "event" envelope and hands it to the session's sink.
+ */
+#include "plugin/plugin_host.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "core/log.h"
+#include "loader/loader.h"
+
+#define LOG_MODULE "plugins"
+
+typedef struct loaded_plugin {
+    odeon_module *module; /* NULL when linked in */
+    const odeon_plugin *plugin;
+    const odeon_auth_provider *provider; /* registered by this plugin, or NULL */
+} loaded_plugin;
+
+struct odeon_plugin_host {
+    odeon_core_services services;
+    GPtrArray *loaded;    /* loaded_plugin *, in load order */
+    GHashTable *packages; /* package -> loaded_plugin * */
+};
+
+/* The callbacks are plain function pointers: they find the host here. */
+static odeon_plugin_host *current_host;
+
+static const odeon_module_kind plugin_kind = {
+    .kind = "plugin",
+    .symbol = ODEON_PLUGIN_SYMBOL,
+    .major = ODEON_PLUGIN_ABI_MAJOR,
+    .minor = ODEON_PLUGIN_ABI_MINOR,
+    .min_struct_size = sizeof(odeon_plugin),
+};
+
+/* ---- callbacks ---- */
+
+static bool jsep_is_valid(json_t *jsep)
+{
+    if (!json_is_object(jsep))
+        return false;
+    const char *type = json_string_value(json_object_get(jsep, "type"));
+    const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
+    return type && sdp && (strcmp(type, "offer") == 0 || strcmp(type, "answer") == 0);
+}
+
+static int cb_push_event(odeon_plugin_handle *handle, const char *transaction, json_t *event,
+                         json_t *jsep)
+{
+    if (handle == NULL || !json_is_object(event))
+        return ODEON_EINVAL;
+    if (odeon_handle_is_detached(handle))
+        return ODEON_EGONE;
+    if (jsep != NULL && !jsep_is_valid(jsep))
+        return ODEON_EINVAL;
+    odeon_session *session = odeon_handle_session(handle);
+    json_t *msg = json_pack("{s:s, s:I, s:I}", "janus", "event", "session_id",
+                            (json_int_t)odeon_session_id(session), "sender",
+                            (json_int_t)odeon_handle_id(handle));
+    if (transaction != NULL)
+        json_object_set_new(msg, "transaction", json_string(transaction));
+    json_object_set_new(msg, "plugindata",
+                        json_pack("{s:s, s:O}", "plugin", odeon_handle_plugin(handle)->package,
+                                  "data", event));
+    if (jsep != NULL)
+        json_object_set(msg, "jsep", jsep);
+    odeon_session_push(session, msg);
+    json_decref(msg);
+    return 0;
+}
+
+static int cb_relay_media(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    (void)packet;
+    if (handle == NULL)
+        return ODEON_EINVAL;
+    if (odeon_handle_is_detached(handle))
+        return ODEON_EGONE;
+    /* No peer connection exists until the WebRTC stack negotiates one. */
+    return ODEON_ENOTCONN;
+}
+
+static void cb_close_pc(odeon_plugin_handle *handle)
+{
+    if (handle != NULL)
+        odeon_handle_hangup(handle, "Close PC");
+}
+
+static void cb_end_session(odeon_plugin_handle *handle)
+{
+    if (handle != NULL)
+        odeon_session_detach(odeon_handle_session(handle), odeon_handle_id(handle));
+}
+
+static void cb_notify_event(const odeon_plugin *plugin, odeon_plugin_handle *handle,
+                            json_t *event)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || plugin == NULL ||
+        !odeon_eventbus_has_subscribers(host->services.bus, ODEON_EVENT_PLUGIN))
+        return;
+    json_t *body = json_pack("{s:s, s:O}", "plugin", plugin->package, "data",
+                             event ? event : json_null());
+    uint64_t sid = handle ? odeon_session_id(odeon_handle_session(handle)) : 0;
+    uint64_t hid = handle ? odeon_handle_id(handle) : 0;
+    odeon_eventbus_publish(host->services.bus, ODEON_EVENT_PLUGIN, sid, hid, body);
+    json_decref(body);
+}
+
+static bool cb_events_enabled(void)
+{
+    return current_host != NULL &&
+           odeon_eventbus_has_subscribers(current_host->services.bus, ODEON_EVENT_PLUGIN);
+}
+
+static const odeon_identity *cb_identity(odeon_plugin_handle *handle)
+{
+    return handle ? odeon_session_identity(odeon_handle_session(handle)) : NULL;
+}
+
+static void cb_set_handle_data(odeon_plugin_handle *handle, void *data)
+{
+    odeon_handle_set_plugin_data(handle, data);
+}
+
+static void *cb_get_handle_data(odeon_plugin_handle *handle)
+{
+    return odeon_handle_plugin_data(handle);
+}
+
+static uint64_t cb_handle_id(odeon_plugin_handle *handle)
+{
+    return odeon_handle_id(handle);
+}
+
+static uint64_t cb_session_id(odeon_plugin_handle *handle)
+{
+    return odeon_session_id(odeon_handle_session(handle));
+}
+
+static odeon_plugin_handle *cb_handle_ref(odeon_plugin_handle *handle)
+{
+    return odeon_handle_ref(handle);
+}
+
+static void cb_handle_unref(odeon_plugin_handle *handle)
+{
+    odeon_handle_unref(handle);
+}
+
+static int cb_http_route_add(const odeon_plugin *plugin, const char *prefix,
+                             odeon_http_handler handler, void *user_data)
+{
+    if (current_host == NULL || current_host->services.routes == NULL)
+        return ODEON_ENOTSUP;
+    return odeon_http_routes_add(current_host->services.routes, plugin, prefix, handler,
+                                 user_data);
+}
+
+static void cb_http_route_remove(const odeon_plugin *plugin, const char *prefix)
+{
+    if (current_host != NULL && current_host->services.routes != NULL)
+        odeon_http_routes_remove(current_host->services.routes, plugin, prefix);
+}
+
+static loaded_plugin *host_find_loaded(odeon_plugin_host *host, const odeon_plugin *plugin)
+{
+    for (guint i = 0; i < host->loaded->len; i++) {
+        loaded_plugin *lp = g_ptr_array_index(host->loaded, i);
+        if (lp->plugin == plugin)
+            return lp;
+    }
+    return NULL;
+}
+
+static int cb_auth_provider_register(const odeon_plugin *plugin,
+                                     const odeon_auth_provider *provider)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || host->services.auth == NULL)
+        return ODEON_ENOTSUP;
+    loaded_plugin *lp = host_find_loaded(host, plugin);
+    if (lp == NULL)
+        return ODEON_EINVAL;
+    int rc = odeon_auth_set_provider(host->services.auth, provider);
+    if (rc == 0) {
+        lp->provider = provider;
+        LOG_INFO("%s provides authentication (%s)", plugin->package, provider->name);
+    }
+    return rc;
+}
+
+/* The attribute lets clang's -Wformat-nonliteral (in -Wformat=2) accept the forwarding. */
+static void cb_log(odeon_log_level level, const char *module, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void cb_log(odeon_log_level level, const char *module, const char *format, ...)
+{
+    if (!odeon_log_enabled(level))
+        return;
+    va_list args;
+    va_start(args, format);
+    odeon_log_writev(level, module, format, args);
+    va_end(args);
+}
+
+static const odeon_core_callbacks core_callbacks = {
+    .abi_major = ODEON_PLUGIN_ABI_MAJOR,
+    .abi_minor = ODEON_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(odeon_core_callbacks),
+    .push_event = cb_push_event,
+    .relay_rtp = cb_relay_media,
+    .relay_rtcp = cb_relay_media,
+    .close_pc = cb_close_pc,
+    .end_session = cb_end_session,
+    .notify_event = cb_notify_event,
+    .events_enabled = cb_events_enabled,
+    .identity = cb_identity,
+    .set_handle_data = cb_set_handle_data,
+    .get_handle_data = cb_get_handle_data,
+    .handle_id = cb_handle_id,
+    .session_id = cb_session_id,
+    .handle_ref = cb_handle_ref,
+    .handle_unref = cb_handle_unref,
+    .http_route_add = cb_http_route_add,
+    .http_route_remove = cb_http_route_remove,
+    .http_request_method = odeon_http_request_method,
+    .http_request_path = odeon_http_request_path,
+    .http_request_query = odeon_http_request_query,
+    .http_request_header = odeon_http_request_header,
+    .http_request_body = odeon_http_request_body,
+    .http_respond = odeon_http_request_respond,
+    .auth_provider_register = cb_auth_provider_register,
+    .log = cb_log,
+};
+
+const odeon_core_callbacks *odeon_plugin_host_callbacks(void)
+{
+    return &core_callbacks;
+}
+
+/* ---- the host ---- */
+
+odeon_plugin_host *odeon_plugin_host_new(const odeon_core_services *services)
+{
+    g_assert(current_host == NULL);
+    odeon_plugin_host *host = g_new0(odeon_plugin_host, 1);
+    host->services = *services;
+    host->loaded = g_ptr_array_new();
+    host->packages = g_hash_table_new(g_str_hash, g_str_equal);
+    current_host = host;
+    return host;
+}
+
+static int host_init_plugin(odeon_plugin_host *host, loaded_plugin *lp, const char *config_path,
+                            char **error)
+{
+    const odeon_plugin *p = lp->plugin;
+    if (p->package == NULL || p->init == NULL || p->handle_message == NULL) {
+        if (error)
+            *error = g_strdup_printf("%s: descriptor lacks package, init or handle_message",
+                                     p->name ? p->name : "plugin");
+        return ODEON_EINVAL;
+    }
+    if (g_hash_table_contains(host->packages, p->package)) {
+        if (error)
+            *error = g_strdup_printf("%s: a plugin with this package is already loaded",
+                                     p->package);
+        return ODEON_EEXIST;
+    }
+    /* Registered before init so it can register routes and an auth provider from init. */
+    g_ptr_array_add(host->loaded, lp);
+    if (p->init(&core_callbacks, config_path) != 0) {
+        g_ptr_array_remove(host->loaded, lp);
+        if (host->services.routes)
+            odeon_http_routes_remove_plugin(host->services.routes, p);
+        if (lp->provider)
+            odeon_auth_clear_provider(host->services.auth, lp->provider);
+        if (error)
+            *error = g_strdup_printf("%s: init failed (config %s)", p->package, config_path);
+        return ODEON_EINVAL;
+    }
+    g_hash_table_insert(host->packages, (gpointer)p->package, lp);
+    LOG_INFO("loaded %s %s (%s)", p->package, p->version_string ? p->version_string : "",
+             p->description ? p->description : "");
+    return 0;
+}
+
+int odeon_plugin_host_add(odeon_plugin_host *host, const odeon_plugin *plugin,
+                          const char *config_path, char **error)
+{
+    odeon_module_abi abi = {plugin->abi_major, plugin->abi_minor, plugin->struct_size};
+    if (odeon_module_check_abi(&abi, &plugin_kind, NULL, error) != 0)
+        return ODEON_EINVAL;
+    loaded_plugin *lp = g_new0(loaded_plugin, 1);
+    lp->plugin = plugin;
+    int rc = host_init_plugin(host, lp, config_path ? config_path : "", error);
+    if (rc != 0)
+        g_free(lp);
+    return rc;
+}
+
+int odeon_plugin_host_load(odeon_plugin_host *host, const char *plugins_dir,
+                           const char *config_dir, char *const *names, char **error)
+{
+    for (char *const *name = names; name && *name; name++) {
+        char *file = g_strdup_printf("odeon_%s.so", *name);
+        char *path = g_build_filename(plugins_dir, file, NULL);
+        char *conf_file = g_strdup_printf("%s.conf", *name);
+        char *config_path = g_build_filename(config_dir ? config_dir : ".", conf_file, NULL);
+        odeon_module *module = odeon_module_open(path, &plugin_kind, error);
+        int rc = ODEON_EINVAL;
+        if (module != NULL) {
+            loaded_plugin *lp = g_new0(loaded_plugin, 1);
+            lp->module = module;
+            lp->plugin = odeon_module_descriptor(module);
+            rc = host_init_plugin(host, lp, config_path, error);
+            if (rc != 0) {
+                odeon_module_close(module);
+                g_free(lp);
+            }
+        }
+        g_free(config_path);
+        g_free(conf_file);
+        g_free(path);
+        g_free(file);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+const odeon_plugin *odeon_plugin_host_find(odeon_plugin_host *host, const char *package)
+{
+    if (package == NULL)
+        return NULL;
+    loaded_plugin *lp = g_hash_table_lookup(host->packages, package);
+    return lp ? lp->plugin : NULL;
+}
+
+json_t *odeon_plugin_host_info_json(odeon_plugin_host *host)
+{
+    json_t *info = json_object();
+    for (guint i = 0; i < host->loaded->len; i++) {
+        const odeon_plugin *p = ((loaded_plugin *)g_ptr_array_index(host->loaded, i))->plugin;
+        json_object_set_new(info, p->package,
+                            json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", p->name ? p->name : "",
+                                      "author", p->author ? p->author : "", "description",
+                                      p->description ? p->description : "", "version_string",
+                                      p->version_string ? p->version_string : "", "version",
+                                      p->version));
+    }
+    return info;
+}
+
+void odeon_plugin_host_free(odeon_plugin_host *host)
+{
+    if (host == NULL)
+        return;
+    for (guint i = host->loaded->len; i > 0; i--) {
+        loaded_plugin *lp = g_ptr_array_index(host->loaded, i - 1);
+        if (host->services.routes)
+            odeon_http_routes_remove_plugin(host->services.routes, lp->plugin);
+        if (lp->provider)
+            odeon_auth_clear_provider(host->services.auth, lp->provider);
+        if (lp->plugin->destroy)
+            lp->plugin->destroy();
+        LOG_VERBOSE("unloaded %s", lp->plugin->package);
+        odeon_module_close(lp->module);
+        g_free(lp);
+    }
+    g_ptr_array_free(host->loaded, TRUE);
+    g_hash_table_destroy(host->packages);
+    if (current_host == host)
+        current_host = NULL;
+    g_free(host);
+}

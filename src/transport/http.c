@@ -1,0 +1,1292 @@
+/*
+ * http.c - plain HTTP on both ports: the Janus API (POST to the base path and to session and
+ * handle paths, GET long-polls, GET <base>/info, CORS preflights), the admin API's POSTs,
+ * static files from html_dir, and the one event sink shared by every session created over
+ * HTTP.
+ *
+ * Request flow (service thread): LWS_CALLBACK_HTTP routes the path (Janus base, then plugin
+ * routes from http_routes.c, then static files, else 404); a POST's body is accumulated up to
+ * max_body_size (Content-Length is required: without it lws would wait for 100 MiB) and handed
+ * to the api or admin module on BODY_COMPLETION; the reply is written at once and the
+ * transaction completed so the connection is reused. Every Janus reply is HTTP 200 with the
+ * error, if any, in the JSON, as Janus does.
+ *
+ * Long-poll: the HTTP sink keeps a bounded queue of serialised events per session. A GET takes
+ * up to maxev events at once, or parks: the pss joins its queue's list of polls, a wsi timer
+ * answers {"janus":"keepalive"} after longpoll_timeout, and deliver() from any thread posts the
+ * session to the hub so the service thread asks lws for a writable callback on each parked
+ * poll. A poll that closes is removed from its queue in the close callbacks, so no wake-up ever
+ * reaches a freed wsi.
+ */
+#include "transport/lws_server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/errors.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "transport/http.h"
+
+#define LOG_MODULE "http"
+
+#define QUEUE_LIMIT 1000         /* events kept per session without a poll */
+#define MAXEV_LIMIT 100          /* largest maxev honoured */
+#define QUEUE_IDLE_US ((int64_t)60 * 1000 * 1000)
+#define DISCARD_FACTOR 64        /* beyond max_body_size * this, close instead of draining */
+#define ROOM_HEADERS 1024        /* header bytes besides caller-supplied ones */
+#define KEEPALIVE_OBJECT "{\"janus\":\"keepalive\"}"
+#define KEEPALIVE_ARRAY "[{\"janus\":\"keepalive\"}]"
+
+/* ======================================================================================== */
+/* The HTTP sink                                                                            */
+/* ======================================================================================== */
+
+typedef struct poll_queue {
+    uint64_t id;
+    odeon__msg_queue events;
+    GPtrArray *polls;     /* parked odeon__http_pss; changed on the service thread, under lock */
+    int64_t last_used_us; /* last event or poll */
+    bool gone;            /* the session was destroyed: drop once flushed */
+    bool ready;           /* posted to the hub and not yet taken */
+    bool overflowed;      /* already warned about dropped events */
+} poll_queue;
+
+struct odeon__http_sink {
+    odeon_event_sink base; /* first: the core sees this */
+    odeon_refcount rc;
+    odeon__hub *hub; /* reference */
+    GMutex lock;
+    GHashTable *queues; /* &queue->id -> poll_queue */
+    bool closed;
+};
+
+static void queue_free(gpointer data)
+{
+    poll_queue *q = data;
+    odeon__msg_queue_clear(&q->events);
+    if (q->polls != NULL)
+        g_ptr_array_free(q->polls, TRUE);
+    g_free(q);
+}
+
+static bool queue_has_polls(const poll_queue *q)
+{
+    return q->polls != NULL && q->polls->len > 0;
+}
+
+/* Called with the lock held. */
+static poll_queue *queue_get(odeon__http_sink *s, uint64_t id, bool create)
+{
+    poll_queue *q = g_hash_table_lookup(s->queues, &id);
+    if (q == NULL && create) {
+        q = g_new0(poll_queue, 1);
+        q->id = id;
+        g_hash_table_insert(s->queues, &q->id, q);
+    }
+    return q;
+}
+
+static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
+{
+    odeon__http_sink *s = (odeon__http_sink *)base;
+    odeon__msg *msg = odeon__msg_from_json(event); /* serialise outside the lock */
+    odeon__msg *dropped = NULL;
+    bool post = false, warn = false;
+    g_mutex_lock(&s->lock);
+    if (!s->closed) {
+        poll_queue *q = queue_get(s, session_id, true);
+        if (q->events.count >= QUEUE_LIMIT) {
+            dropped = odeon__msg_queue_pop(&q->events);
+            warn = !q->overflowed;
+            q->overflowed = true;
+        }
+        odeon__msg_queue_push(&q->events, msg);
+        msg = NULL;
+        q->last_used_us = odeon_clock_monotonic_us();
+        post = queue_has_polls(q) && !q->ready;
+        if (post)
+            q->ready = true;
+    }
+    g_mutex_unlock(&s->lock);
+    if (warn)
+        LOG_WARN("session %" G_GUINT64_FORMAT ": nobody polls its events; dropping the oldest "
+                 "(limit %d)", session_id, QUEUE_LIMIT);
+    odeon__msg_free(dropped);
+    odeon__msg_free(msg);
+    if (post)
+        odeon__hub_post_session(s->hub, session_id);
+}
+
+static void sink_session_gone(odeon_event_sink *base, uint64_t session_id)
+{
+    odeon__http_sink *s = (odeon__http_sink *)base;
+    bool post = false;
+    g_mutex_lock(&s->lock);
+    poll_queue *q = queue_get(s, session_id, false);
+    if (q != NULL) {
+        q->gone = true;
+        if (!queue_has_polls(q)) {
+            g_hash_table_remove(s->queues, &session_id);
+        } else if (!q->ready) {
+            /* Parked polls take what is left (a "timeout" event) and the queue goes. */
+            q->ready = true;
+            post = true;
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    if (post)
+        odeon__hub_post_session(s->hub, session_id);
+}
+
+static odeon_event_sink *sink_ref(odeon_event_sink *base)
+{
+    odeon__http_sink *s = (odeon__http_sink *)base;
+    odeon_refcount_inc(&s->rc);
+    return base;
+}
+
+void odeon__http_sink_unref(odeon__http_sink *s)
+{
+    if (s == NULL || !odeon_refcount_dec(&s->rc))
+        return;
+    g_hash_table_destroy(s->queues);
+    odeon__hub_unref(s->hub);
+    g_mutex_clear(&s->lock);
+    g_free(s);
+}
+
+static void sink_unref(odeon_event_sink *base)
+{
+    odeon__http_sink_unref((odeon__http_sink *)base);
+}
+
+static const odeon_event_sink_ops http_sink_ops = {
+    .deliver = sink_deliver,
+    .session_gone = sink_session_gone,
+    .ref = sink_ref,
+    .unref = sink_unref,
+    .name = "http",
+};
+
+odeon__http_sink *odeon__http_sink_new(odeon__hub *hub)
+{
+    odeon__http_sink *s = g_new0(odeon__http_sink, 1);
+    s->base.ops = &http_sink_ops;
+    odeon_refcount_init(&s->rc);
+    s->hub = odeon__hub_ref(hub);
+    g_mutex_init(&s->lock);
+    s->queues = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, queue_free);
+    return s;
+}
+
+odeon_event_sink *odeon__http_sink_base(odeon__http_sink *s)
+{
+    return &s->base;
+}
+
+void odeon__http_sink_close(odeon__http_sink *s)
+{
+    g_mutex_lock(&s->lock);
+    s->closed = true;
+    g_hash_table_remove_all(s->queues);
+    g_mutex_unlock(&s->lock);
+}
+
+/* ======================================================================================== */
+/* Response writing                                                                         */
+/* ======================================================================================== */
+
+static int add_header(struct lws *wsi, const char *name_colon, const char *value,
+                      unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name_colon,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* True when a plugin's header list already names this header. */
+static bool headers_have(const char *const *headers, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        if (g_ascii_strncasecmp(headers[i], name, n) == 0 && headers[i][n] == ':')
+            return true;
+    return false;
+}
+
+static int add_cors(odeon_transport *t, struct lws *wsi, const odeon__http_out *out,
+                    unsigned char **p, unsigned char *end)
+{
+    if (!headers_have(out->headers, "Access-Control-Allow-Origin")) {
+        if (add_header(wsi, "Access-Control-Allow-Origin:", t->cors_origin, p, end))
+            return 1;
+        if (t->cors_credentials &&
+            (add_header(wsi, "Access-Control-Allow-Credentials:", "true", p, end) ||
+             add_header(wsi, "Vary:", "Origin", p, end)))
+            return 1;
+    }
+    if (out->janus_cors && add_header(wsi, "Access-Control-Max-Age:", "86400", p, end))
+        return 1;
+    if (out->route_cors && !headers_have(out->headers, "Access-Control-Expose-Headers") &&
+        add_header(wsi, "Access-Control-Expose-Headers:", "Location, ETag, Link", p, end))
+        return 1;
+    return 0;
+}
+
+/* "Name: value" from a plugin: the name must be a token and nothing may break the line. */
+static int add_raw_header(struct lws *wsi, const char *line, unsigned char **p,
+                          unsigned char *end)
+{
+    const char *colon = strchr(line, ':');
+    size_t n = colon ? (size_t)(colon - line) : 0;
+    if (n == 0 || n > 120 || strpbrk(line, "\r\n") != NULL) {
+        LOG_WARN("plugin response header dropped (malformed): %.40s", line);
+        return 0;
+    }
+    char name[128];
+    for (size_t i = 0; i < n; i++) {
+        if (!g_ascii_isalnum(line[i]) && line[i] != '-' && line[i] != '_') {
+            LOG_WARN("plugin response header dropped (bad name): %.40s", line);
+            return 0;
+        }
+        name[i] = line[i];
+    }
+    name[n] = ':';
+    name[n + 1] = '\0';
+    const char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return add_header(wsi, name, value, p, end);
+}
+
+static size_t out_body_len(const odeon__http_out *out)
+{
+    if (out->msgs == NULL)
+        return out->body_len;
+    size_t len = out->array ? 2 + (out->n_msgs ? out->n_msgs - 1 : 0) : 0;
+    for (size_t i = 0; i < out->n_msgs; i++)
+        len += out->msgs[i]->len;
+    return len;
+}
+
+static size_t out_header_room(const odeon__http_out *out)
+{
+    size_t room = ROOM_HEADERS;
+    if (out->location)
+        room += strlen(out->location);
+    if (out->allow_methods)
+        room += strlen(out->allow_methods);
+    if (out->allow_headers)
+        room += strlen(out->allow_headers);
+    for (size_t i = 0; out->headers != NULL && out->headers[i] != NULL; i++)
+        room += strlen(out->headers[i]) + 8;
+    return room;
+}
+
+static const char *reason_phrase(unsigned status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    default: return "";
+    }
+}
+
+/* Our own status line: lws 4.1 has reason phrases for few codes ("201 ", "302 Redirect"). We
+ * only speak HTTP/1.1, which an HTTP/1.0 client accepts too. */
+static int add_status(struct lws *wsi, unsigned status, unsigned char **p, unsigned char *end)
+{
+    char line[64];
+    int n = g_snprintf(line, sizeof(line), "HTTP/1.1 %u %s", status, reason_phrase(status));
+    return lws_add_http_header_by_name(wsi, NULL, (const unsigned char *)line, n, p, end) ||
+           add_header(wsi, "Server:", "odeon", p, end);
+}
+
+static int out_headers(odeon_transport *t, struct lws *wsi, const odeon__http_out *out,
+                       size_t body_len, unsigned char **p, unsigned char *end)
+{
+    bool no_body = out->status == 204 || out->status == 304;
+    if (add_status(wsi, out->status, p, end))
+        return 1;
+    if (out->content_type && !no_body &&
+        add_header(wsi, "Content-Type:", out->content_type, p, end))
+        return 1;
+    if (!no_body && lws_add_http_header_content_length(wsi, body_len, p, end))
+        return 1;
+    if (out->location && add_header(wsi, "Location:", out->location, p, end))
+        return 1;
+    if ((out->janus_cors || out->route_cors) && add_cors(t, wsi, out, p, end))
+        return 1;
+    if (out->allow_methods &&
+        add_header(wsi, "Access-Control-Allow-Methods:", out->allow_methods, p, end))
+        return 1;
+    if (out->allow_headers &&
+        add_header(wsi, "Access-Control-Allow-Headers:", out->allow_headers, p, end))
+        return 1;
+    for (size_t i = 0; out->headers != NULL && out->headers[i] != NULL; i++)
+        if (add_raw_header(wsi, out->headers[i], p, end))
+            return 1;
+    if ((out->close || out->discard_body) && add_header(wsi, "Connection:", "close", p, end))
+        return 1;
+    return lws_finalize_http_header(wsi, p, end);
+}
+
+static void out_body(const odeon__http_out *out, uint8_t *dst)
+{
+    if (out->msgs == NULL) {
+        if (out->body_len > 0)
+            memcpy(dst, out->body, out->body_len);
+        return;
+    }
+    if (out->array)
+        *dst++ = '[';
+    for (size_t i = 0; i < out->n_msgs; i++) {
+        if (i > 0 && out->array)
+            *dst++ = ',';
+        memcpy(dst, ODEON__MSG_PAYLOAD(out->msgs[i]), out->msgs[i]->len);
+        dst += out->msgs[i]->len;
+    }
+    if (out->array)
+        *dst = ']';
+}
+
+/* Headers and body go out in one write: for HTTP/1.1 (the only version we speak: no h2c, ALPN
+ * http/1.1) lws sends it as is and buffers whatever the socket does not take. */
+int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out *out)
+{
+    size_t body_len = out_body_len(out);
+    size_t room = out_header_room(out);
+    odeon__buf *b = &t->out;
+    odeon__buf_reserve(b, LWS_PRE + room + body_len);
+    unsigned char *start = b->data + LWS_PRE, *p = start;
+    if (out_headers(t, wsi, out, body_len, &p, start + room)) {
+        LOG_WARN("HTTP %u response headers do not fit in %zu bytes", out->status, room);
+        return -1;
+    }
+    out_body(out, p);
+    size_t total = (size_t)(p - start) + body_len;
+    int written = lws_write(wsi, start, total, LWS_WRITE_HTTP_FINAL);
+    odeon__buf_trim(b, 1024 * 1024);
+    if (written < 0 || (size_t)written != total)
+        return -1;
+    if (out->close)
+        return -1;
+    /* Completing rebinds the protocol: lws frees the pss here. With a body still arriving
+     * (discard_body), lws reads and drops it first. */
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int json_dump_buf(const char *buffer, size_t size, void *data)
+{
+    odeon__buf_append(data, buffer, size);
+    return 0;
+}
+
+int odeon__http_send_json(odeon_transport *t, struct lws *wsi, unsigned status, json_t *json,
+                          bool close)
+{
+    odeon__buf *j = &t->json;
+    j->len = 0;
+    if (json_dump_callback(json, json_dump_buf, j, JSON_COMPACT) != 0)
+        j->len = 0;
+    odeon__http_out out = {
+        .status = status,
+        .content_type = "application/json",
+        .body = j->data,
+        .body_len = j->len,
+        .janus_cors = true,
+        .close = close,
+    };
+    int rc = odeon__http_send(t, wsi, &out);
+    odeon__buf_trim(j, 1024 * 1024);
+    return rc;
+}
+
+int odeon__http_send_error(odeon_transport *t, struct lws *wsi, unsigned status, int code,
+                           const char *reason, bool close)
+{
+    json_t *error = odeon_api_error(0, NULL, code, reason);
+    int rc = odeon__http_send_json(t, wsi, status, error, close);
+    json_decref(error);
+    return rc;
+}
+
+static int send_not_found(odeon_transport *t, struct lws *wsi)
+{
+    return odeon__http_send_error(t, wsi, 404, ODEON_API_ERROR_INVALID_REQUEST_PATH,
+                                  "Invalid request path", false);
+}
+
+/* ======================================================================================== */
+/* Waiting transactions                                                                     */
+/* ======================================================================================== */
+
+void odeon__http_waiting_add(odeon_transport *t, odeon__http_pss *pss)
+{
+    if (pss->waiting_linked)
+        return;
+    pss->prev = NULL;
+    pss->next = t->waiting;
+    if (t->waiting != NULL)
+        t->waiting->prev = pss;
+    t->waiting = pss;
+    pss->waiting_linked = true;
+}
+
+void odeon__http_waiting_remove(odeon_transport *t, odeon__http_pss *pss)
+{
+    if (!pss->waiting_linked)
+        return;
+    if (pss->prev != NULL)
+        pss->prev->next = pss->next;
+    else
+        t->waiting = pss->next;
+    if (pss->next != NULL)
+        pss->next->prev = pss->prev;
+    pss->prev = pss->next = NULL;
+    pss->waiting_linked = false;
+}
+
+bool odeon__http_idle(odeon_transport *t)
+{
+    return t->waiting == NULL;
+}
+
+/* Stop: every parked poll and waiting request is answered from its own writable callback. */
+void odeon__http_answer_all(odeon_transport *t)
+{
+    for (odeon__http_pss *pss = t->waiting; pss != NULL; pss = pss->next)
+        lws_callback_on_writable(pss->wsi);
+}
+
+/* ======================================================================================== */
+/* Long-poll                                                                                */
+/* ======================================================================================== */
+
+/* Remove pss from its queue's polls; drops the queue when its session is gone and nothing
+ * else waits on it. Called with the sink lock held. */
+static void poll_unlink_locked(odeon__http_sink *s, poll_queue *q, odeon__http_pss *pss)
+{
+    if (q->polls != NULL)
+        g_ptr_array_remove_fast(q->polls, pss);
+    if (q->gone && !queue_has_polls(q))
+        g_hash_table_remove(s->queues, &q->id);
+}
+
+static void poll_release(odeon_transport *t, odeon__http_pss *pss)
+{
+    odeon__http_sink *s = t->http_sink;
+    g_mutex_lock(&s->lock);
+    poll_queue *q = queue_get(s, pss->poll_session_id, false);
+    if (q != NULL)
+        poll_unlink_locked(s, q, pss);
+    g_mutex_unlock(&s->lock);
+    lws_set_timer_usecs(pss->wsi, LWS_SET_TIMER_USEC_CANCEL);
+    odeon__http_waiting_remove(t, pss);
+    pss->state = ODEON__HTTP_IDLE;
+}
+
+/* Take up to maxev events into msgs; returns how many. Called with the sink lock held. */
+static size_t poll_take_locked(poll_queue *q, unsigned maxev, odeon__msg **msgs)
+{
+    size_t n = 0;
+    while (n < maxev && q->events.head != NULL)
+        msgs[n++] = odeon__msg_queue_pop(&q->events);
+    q->last_used_us = odeon_clock_monotonic_us();
+    return n;
+}
+
+static int poll_write(odeon_transport *t, struct lws *wsi, unsigned maxev, odeon__msg **msgs,
+                      size_t n)
+{
+    odeon__http_out out = {
+        .status = 200,
+        .content_type = "application/json",
+        .janus_cors = true,
+        .msgs = msgs,
+        .n_msgs = n,
+        .array = maxev > 1,
+    };
+    if (n == 0) {
+        out.msgs = NULL;
+        out.body = maxev > 1 ? KEEPALIVE_ARRAY : KEEPALIVE_OBJECT;
+        out.body_len = strlen(out.body);
+    }
+    int rc = odeon__http_send(t, wsi, &out);
+    for (size_t i = 0; i < n; i++)
+        odeon__msg_free(msgs[i]);
+    return rc;
+}
+
+/* A parked poll: answer with the queued events; with none, answer keepalive when force (the
+ * timer fired, or the transport stops) or when the session is gone, otherwise stay parked. */
+static int poll_answer(odeon_transport *t, odeon__http_pss *pss, bool force)
+{
+    odeon__http_sink *s = t->http_sink;
+    odeon__msg *stack[16];
+    odeon__msg **msgs = pss->maxev <= G_N_ELEMENTS(stack) ? stack
+                                                           : g_new(odeon__msg *, pss->maxev);
+    size_t n = 0;
+    g_mutex_lock(&s->lock);
+    poll_queue *q = queue_get(s, pss->poll_session_id, false);
+    if (q != NULL)
+        n = poll_take_locked(q, pss->maxev, msgs);
+    bool answer = n > 0 || force || q == NULL || q->gone;
+    if (answer && q != NULL)
+        poll_unlink_locked(s, q, pss);
+    g_mutex_unlock(&s->lock);
+    int rc = 0;
+    if (answer) {
+        lws_set_timer_usecs(pss->wsi, LWS_SET_TIMER_USEC_CANCEL);
+        odeon__http_waiting_remove(t, pss);
+        pss->state = ODEON__HTTP_IDLE;
+        unsigned maxev = pss->maxev;
+        rc = poll_write(t, pss->wsi, maxev, msgs, n); /* pss is gone after this */
+    }
+    if (msgs != stack)
+        g_free(msgs);
+    return rc;
+}
+
+void odeon__http_session_ready(odeon_transport *t, uint64_t session_id)
+{
+    odeon__http_sink *s = t->http_sink;
+    odeon__http_pss *stack[8];
+    GPtrArray *many = NULL;
+    guint n = 0;
+    g_mutex_lock(&s->lock);
+    poll_queue *q = queue_get(s, session_id, false);
+    if (q != NULL) {
+        q->ready = false;
+        n = q->polls ? q->polls->len : 0;
+        if (n > G_N_ELEMENTS(stack))
+            many = g_ptr_array_copy(q->polls, NULL, NULL);
+        else if (n > 0)
+            memcpy(stack, q->polls->pdata, n * sizeof(void *));
+    }
+    g_mutex_unlock(&s->lock);
+    /* The polls are only freed on this thread, so they are still alive here. */
+    for (guint i = 0; i < n; i++) {
+        odeon__http_pss *pss = many ? many->pdata[i] : stack[i];
+        lws_callback_on_writable(pss->wsi);
+    }
+    if (many != NULL)
+        g_ptr_array_free(many, TRUE);
+}
+
+void odeon__http_sweep(odeon_transport *t)
+{
+    odeon__http_sink *s = t->http_sink;
+    int64_t now = odeon_clock_monotonic_us();
+    GArray *idle = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    g_mutex_lock(&s->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, s->queues);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        poll_queue *q = value;
+        if (!queue_has_polls(q) && !q->ready && now - q->last_used_us > QUEUE_IDLE_US)
+            g_array_append_val(idle, q->id);
+    }
+    g_mutex_unlock(&s->lock);
+    /* A queue an event recreated after its session went: drop it once the session is gone. */
+    for (guint i = 0; i < idle->len; i++) {
+        uint64_t id = g_array_index(idle, uint64_t, i);
+        odeon_session *session = odeon_sessions_lookup(t->sessions, id);
+        if (session != NULL) {
+            odeon_session_unref(session);
+            continue;
+        }
+        g_mutex_lock(&s->lock);
+        poll_queue *q = queue_get(s, id, false);
+        if (q != NULL && !queue_has_polls(q))
+            g_hash_table_remove(s->queues, &id);
+        g_mutex_unlock(&s->lock);
+    }
+    g_array_free(idle, TRUE);
+}
+
+/* The api module decides whether the poll is allowed (api secret or token, session known) and
+ * touches the session, exactly as for a keepalive: the poll is one, for Janus. Returns 0, or
+ * the HTTP status to refuse with (the reply stays in *reply for the body). */
+static unsigned poll_authorise(odeon_transport *t, struct lws *wsi, uint64_t session_id,
+                               json_t **reply)
+{
+    char secret[256], token[1024];
+    const char *s = lws_get_urlarg_by_name(wsi, "apisecret=", secret, sizeof(secret));
+    const char *k = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
+    json_t *msg = json_pack("{s:s, s:s}", "janus", "keepalive", "transaction", "longpoll");
+    if (s != NULL)
+        json_object_set_new(msg, "apisecret", json_string(s));
+    if (k != NULL)
+        json_object_set_new(msg, "token", json_string(k));
+    odeon_api_request req = {
+        .path_session_id = session_id,
+        .path_has_session = true,
+        .sink = odeon__http_sink_base(t->http_sink),
+        .transport = "http",
+    };
+    *reply = odeon_api_handle(t->api, &req, msg);
+    json_decref(msg);
+    const char *verb = json_string_value(json_object_get(*reply, "janus"));
+    if (verb != NULL && strcmp(verb, "ack") == 0)
+        return 0;
+    json_int_t code = json_integer_value(json_object_get(json_object_get(*reply, "error"), "code"));
+    return code == ODEON_API_ERROR_UNAUTHORIZED ? 403 : 404;
+}
+
+static unsigned poll_maxev(struct lws *wsi)
+{
+    char buf[32];
+    const char *v = lws_get_urlarg_by_name(wsi, "maxev=", buf, sizeof(buf));
+    guint64 n = 1;
+    if (v != NULL && !g_ascii_string_to_unsigned(v, 10, 1, G_MAXUINT32, &n, NULL))
+        n = 1;
+    return n > MAXEV_LIMIT ? MAXEV_LIMIT : (unsigned)n;
+}
+
+static int poll_begin(odeon_transport *t, odeon__http_pss *pss, uint64_t session_id)
+{
+    struct lws *wsi = pss->wsi;
+    json_t *refusal = NULL;
+    unsigned status = session_id ? poll_authorise(t, wsi, session_id, &refusal) : 404;
+    if (status != 0) {
+        int rc = refusal ? odeon__http_send_json(t, wsi, status, refusal, false)
+                         : send_not_found(t, wsi);
+        json_decref(refusal);
+        return rc;
+    }
+    json_decref(refusal);
+    pss->poll_session_id = session_id;
+    pss->maxev = poll_maxev(wsi);
+    odeon__http_sink *s = t->http_sink;
+    g_mutex_lock(&s->lock);
+    poll_queue *q = queue_get(s, session_id, true);
+    q->last_used_us = odeon_clock_monotonic_us();
+    if (q->events.head == NULL && !t->stopping) {
+        if (q->polls == NULL)
+            q->polls = g_ptr_array_new();
+        g_ptr_array_add(q->polls, pss);
+        g_mutex_unlock(&s->lock);
+        pss->state = ODEON__HTTP_PARKED;
+        odeon__http_waiting_add(t, pss);
+        lws_set_timer_usecs(wsi, (lws_usec_t)t->settings.longpoll_timeout * LWS_USEC_PER_SEC);
+        /* Replaces lws's 10 s "content" timeout; our timer answers well before this. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)t->settings.longpoll_timeout + 10);
+        return 0;
+    }
+    g_mutex_unlock(&s->lock);
+    pss->state = ODEON__HTTP_PARKED;
+    return poll_answer(t, pss, true);
+}
+
+/* ======================================================================================== */
+/* The Janus and admin paths                                                                */
+/* ======================================================================================== */
+
+/* Janus reads a path segment with strtoull: anything that is not a number is session 0, which
+ * makes the request a root-level one. */
+static uint64_t path_id(const char *seg, size_t len)
+{
+    if (len == 0 || len > 20)
+        return 0;
+    char buf[24];
+    memcpy(buf, seg, len);
+    buf[len] = '\0';
+    guint64 v = 0;
+    if (!g_ascii_string_to_unsigned(buf, 10, 0, G_MAXUINT64, &v, NULL))
+        return 0;
+    return v;
+}
+
+typedef struct janus_path {
+    const char *seg[3];
+    size_t seg_len[3];
+    unsigned count; /* 3 means "too many" */
+} janus_path;
+
+static void janus_path_split(const char *rest, janus_path *jp)
+{
+    memset(jp, 0, sizeof(*jp));
+    const char *p = rest;
+    while (*p != '\0' && jp->count < 3) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        jp->seg[jp->count] = p;
+        jp->seg_len[jp->count] = n;
+        jp->count++;
+        p += n;
+    }
+}
+
+static int janus_preflight(odeon_transport *t, struct lws *wsi)
+{
+    char method[128], headers[1024];
+    int m = lws_hdr_custom_copy(wsi, method, sizeof(method), "access-control-request-method:",
+                                (int)strlen("access-control-request-method:"));
+    int h = lws_hdr_copy(wsi, headers, sizeof(headers), WSI_TOKEN_HTTP_AC_REQUEST_HEADERS);
+    odeon__http_out out = {
+        .status = 200,
+        .janus_cors = true,
+        .allow_methods = m > 0 ? method : "GET, POST, OPTIONS",
+        .allow_headers = h > 0 ? headers : NULL,
+    };
+    return odeon__http_send(t, wsi, &out);
+}
+
+static int janus_post_begin(odeon_transport *t, odeon__http_pss *pss, const janus_path *jp)
+{
+    int rc = 0;
+    if (odeon__http_body_begin(t, pss, LWSHUMETH_POST, &rc) < 0)
+        return rc;
+    uint64_t session_id = jp->count >= 1 ? path_id(jp->seg[0], jp->seg_len[0]) : 0;
+    pss->path_has_session = session_id != 0;
+    pss->path_session_id = session_id;
+    pss->path_handle_id = jp->count >= 2 ? path_id(jp->seg[1], jp->seg_len[1]) : 0;
+    pss->state = ODEON__HTTP_JANUS_BODY;
+    return 0;
+}
+
+static int janus_post_finish(odeon_transport *t, odeon__http_pss *pss)
+{
+    odeon__vhost *vh = pss->vhost;
+    struct lws *wsi = pss->wsi;
+    pss->body[pss->body_len] = '\0';
+    odeon_api_request req = {
+        .path_session_id = pss->path_session_id,
+        .path_handle_id = pss->path_handle_id,
+        .path_has_session = pss->path_has_session,
+        .sink = vh->admin ? NULL : odeon__http_sink_base(t->http_sink),
+        .transport = "http",
+    };
+    const char *text = (const char *)pss->body;
+    json_t *reply = vh->admin ? odeon_admin_handle_text(t->admin, &req, text, pss->body_len)
+                              : odeon_api_handle_text(t->api, &req, text, pss->body_len);
+    g_clear_pointer(&pss->body, g_free);
+    pss->state = ODEON__HTTP_IDLE;
+    int rc = odeon__http_send_json(t, wsi, 200, reply, pss->chunked);
+    json_decref(reply);
+    return rc;
+}
+
+/* Janus answers a GET on a handle path with a redirect to the session path (without the
+ * query, as Janus does). */
+static int janus_redirect(odeon_transport *t, odeon__vhost *vh, struct lws *wsi,
+                          const janus_path *jp)
+{
+    GString *loc = g_string_new_len(vh->base, (gssize)vh->base_len);
+    g_string_append_c(loc, '/');
+    g_string_append_len(loc, jp->seg[0], (gssize)jp->seg_len[0]);
+    odeon__http_out out = {.status = 302, .janus_cors = true, .location = loc->str};
+    int rc = odeon__http_send(t, wsi, &out);
+    g_string_free(loc, TRUE);
+    return rc;
+}
+
+static int janus_get(odeon_transport *t, odeon__http_pss *pss, const janus_path *jp)
+{
+    odeon__vhost *vh = pss->vhost;
+    struct lws *wsi = pss->wsi;
+    if (jp->count == 1 && jp->seg_len[0] == 4 && memcmp(jp->seg[0], "info", 4) == 0) {
+        json_t *info = odeon_api_server_info(t->api, NULL);
+        int rc = odeon__http_send_json(t, wsi, 200, info, false);
+        json_decref(info);
+        return rc;
+    }
+    if (vh->admin) {
+        if (jp->count == 0) /* Janus: a GET carries no request */
+            return odeon__http_send_error(t, wsi, 200, ODEON_API_ERROR_INVALID_JSON,
+                                          "Request payload missing", false);
+        return send_not_found(t, wsi);
+    }
+    if (jp->count == 1)
+        return poll_begin(t, pss, path_id(jp->seg[0], jp->seg_len[0]));
+    if (jp->count == 2)
+        return janus_redirect(t, vh, wsi, jp);
+    return send_not_found(t, wsi);
+}
+
+static int janus_request(odeon_transport *t, odeon__http_pss *pss, int method, const char *rest)
+{
+    janus_path jp;
+    janus_path_split(rest, &jp);
+    if (jp.count > 2)
+        return send_not_found(t, pss->wsi);
+    switch (method) {
+    case LWSHUMETH_OPTIONS:
+        return janus_preflight(t, pss->wsi);
+    case LWSHUMETH_POST:
+        return janus_post_begin(t, pss, &jp);
+    case LWSHUMETH_GET:
+        return janus_get(t, pss, &jp);
+    default:
+        return odeon__http_send_error(t, pss->wsi, 405, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
+                                      "Method not allowed", false);
+    }
+}
+
+/* ======================================================================================== */
+/* Chunked request bodies                                                                   */
+/* ======================================================================================== */
+
+enum {
+    CHUNK_SIZE = 0,   /* hex digits of a chunk size */
+    CHUNK_EXT,        /* ";ext" after the size, up to CR */
+    CHUNK_SIZE_LF,
+    CHUNK_DATA,
+    CHUNK_DATA_CR,
+    CHUNK_DATA_LF,
+    CHUNK_TRAILER,    /* start of a trailer line (or the final empty line) */
+    CHUNK_TRAILER_LINE,
+    CHUNK_TRAILER_LF,
+    CHUNK_END_LF,
+};
+
+static bool is_chunked(struct lws *wsi)
+{
+    char te[64];
+    if (lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0)
+        return false;
+    for (char *p = te; *p != '\0'; p++)
+        *p = g_ascii_tolower(*p);
+    return strstr(te, "chunked") != NULL;
+}
+
+static void chunk_append(odeon__http_pss *pss, const uint8_t *data, size_t n)
+{
+    if (pss->body_len + n + 1 > pss->body_expected) {
+        size_t cap = pss->body_expected ? pss->body_expected : 4096;
+        while (cap < pss->body_len + n + 1)
+            cap *= 2;
+        pss->body = g_realloc(pss->body, cap);
+        pss->body_expected = cap;
+    }
+    memcpy(pss->body + pss->body_len, data, n);
+    pss->body_len += n;
+}
+
+/* One byte of the framing. Returns 1 when the body is complete, 0 to go on, -1 when it is
+ * malformed, -2 when it grows beyond limit. */
+static int chunk_step(odeon__http_pss *pss, uint8_t c, size_t limit)
+{
+    int digit = g_ascii_xdigit_value((gchar)c);
+    switch (pss->chunk_state) {
+    case CHUNK_SIZE:
+        if (digit >= 0) {
+            pss->chunk_remain = pss->chunk_remain * 16 + (uint64_t)digit;
+            return pss->body_len + pss->chunk_remain > limit ? -2 : 0;
+        }
+        pss->chunk_state = c == '\r' ? CHUNK_SIZE_LF : CHUNK_EXT;
+        return (c == '\r' || c == ';' || c == ' ' || c == '\t') ? 0 : -1;
+    case CHUNK_EXT:
+        if (c == '\r')
+            pss->chunk_state = CHUNK_SIZE_LF;
+        return 0;
+    case CHUNK_SIZE_LF:
+        if (c != '\n')
+            return -1;
+        pss->chunk_state = pss->chunk_remain ? CHUNK_DATA : CHUNK_TRAILER;
+        return 0;
+    case CHUNK_DATA_CR:
+        pss->chunk_state = CHUNK_DATA_LF;
+        return c == '\r' ? 0 : -1;
+    case CHUNK_DATA_LF:
+        pss->chunk_state = CHUNK_SIZE;
+        pss->chunk_remain = 0;
+        return c == '\n' ? 0 : -1;
+    case CHUNK_TRAILER:
+        pss->chunk_state = c == '\r' ? CHUNK_END_LF : CHUNK_TRAILER_LINE;
+        return 0;
+    case CHUNK_TRAILER_LINE:
+        if (c == '\r')
+            pss->chunk_state = CHUNK_TRAILER_LF;
+        return 0;
+    case CHUNK_TRAILER_LF:
+        pss->chunk_state = CHUNK_TRAILER;
+        return c == '\n' ? 0 : -1;
+    case CHUNK_END_LF:
+        return c == '\n' ? 1 : -1;
+    default:
+        return -1;
+    }
+}
+
+/* Decode what lws handed us as body bytes. Same returns as chunk_step. */
+static int chunked_feed(odeon_transport *t, odeon__http_pss *pss, const uint8_t *in, size_t len)
+{
+    size_t limit = t->settings.max_body_size;
+    size_t i = 0;
+    while (i < len) {
+        if (pss->chunk_state == CHUNK_DATA) {
+            size_t n = len - i < pss->chunk_remain ? len - i : (size_t)pss->chunk_remain;
+            chunk_append(pss, in + i, n);
+            i += n;
+            pss->chunk_remain -= n;
+            if (pss->chunk_remain == 0)
+                pss->chunk_state = CHUNK_DATA_CR;
+            continue;
+        }
+        int r = chunk_step(pss, in[i++], limit);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+static int http_body_done(odeon_transport *t, odeon__http_pss *pss);
+
+static int http_body_chunked(odeon_transport *t, odeon__http_pss *pss, const void *in,
+                             size_t len)
+{
+    int r = chunked_feed(t, pss, in, len);
+    if (r == 0)
+        return 0;
+    if (r == -2)
+        return odeon__http_too_large(t, pss->wsi, pss->body_len + pss->chunk_remain, true);
+    if (r < 0)
+        return odeon__http_send_error(t, pss->wsi, 400, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
+                                      "Malformed chunked request body", true);
+    if (pss->body == NULL)
+        chunk_append(pss, (const uint8_t *)"", 0);
+    return http_body_done(t, pss);
+}
+
+/* ======================================================================================== */
+/* Shared helpers (http.h)                                                                  */
+/* ======================================================================================== */
+
+int odeon__http_too_large(odeon_transport *t, struct lws *wsi, uint64_t len, bool close)
+{
+    char peer[64], reason[96];
+    LOG_VERBOSE("request body of %" G_GUINT64_FORMAT " bytes from %s refused (limit %zu)", len,
+                odeon__transport_peer(wsi, peer, sizeof(peer)), t->settings.max_body_size);
+    g_snprintf(reason, sizeof(reason), "Request body too large (limit %zu bytes)",
+               t->settings.max_body_size);
+    json_t *error = odeon_api_error(0, NULL, ODEON_API_ERROR_TRANSPORT_SPECIFIC, reason);
+    odeon__buf *j = &t->json;
+    j->len = 0;
+    json_dump_callback(error, json_dump_buf, j, JSON_COMPACT);
+    json_decref(error);
+    /* Answer now; lws then reads and drops the body so the client sees the answer instead of a
+     * reset. An absurd size is not worth reading, and a chunked body has no known end for lws:
+     * close at once. */
+    bool huge = close || len / DISCARD_FACTOR > t->settings.max_body_size;
+    odeon__http_out out = {
+        .status = 413,
+        .content_type = "application/json",
+        .body = j->data,
+        .body_len = j->len,
+        .janus_cors = true,
+        .close = huge,
+        .discard_body = !huge,
+    };
+    return odeon__http_send(t, wsi, &out);
+}
+
+int odeon__http_body_begin(odeon_transport *t, odeon__http_pss *pss, int method, int *rc)
+{
+    struct lws *wsi = pss->wsi;
+    char cl[32];
+    bool has_cl = lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    bool wants_body = method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
+                      method == LWSHUMETH_PATCH;
+    *rc = 0;
+    if (!has_cl) {
+        if (!wants_body)
+            return 0;
+        if (is_chunked(wsi)) {
+            pss->chunked = true;
+            return 1;
+        }
+        char peer[64];
+        LOG_VERBOSE("%s without Content-Length from %s refused",
+                    method == LWSHUMETH_POST ? "POST" : "request body",
+                    odeon__transport_peer(wsi, peer, sizeof(peer)));
+        *rc = odeon__http_send_error(t, wsi, 411, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
+                                     "Content-Length required", true);
+        return -1;
+    }
+    guint64 len = 0;
+    if (!g_ascii_string_to_unsigned(cl, 10, 0, G_MAXINT64, &len, NULL)) {
+        *rc = odeon__http_send_error(t, wsi, 400, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
+                                     "Invalid Content-Length", true);
+        return -1;
+    }
+    if (len > t->settings.max_body_size) {
+        *rc = odeon__http_too_large(t, wsi, len, false);
+        return -1;
+    }
+    if (len == 0 && !wants_body)
+        return 0;
+    pss->body = g_malloc(len + 1);
+    pss->body_len = 0;
+    pss->body_expected = len;
+    return 1;
+}
+
+void odeon__http_query(struct lws *wsi, GString *out, bool with_mark)
+{
+    char frag[1024];
+    for (int i = 0;; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        if ((size_t)n >= sizeof(frag) ||
+            lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            continue;
+        if (i == 0 && with_mark)
+            g_string_append_c(out, '?');
+        else if (i > 0)
+            g_string_append_c(out, '&');
+        g_string_append(out, frag);
+    }
+}
+
+/* ======================================================================================== */
+/* Static files                                                                             */
+/* ======================================================================================== */
+
+static const struct {
+    const char *ext;
+    const char *type;
+} mime_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".htm", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".map", "application/json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},
+    {".ico", "image/x-icon"},
+    {".wasm", "application/wasm"},
+    {".txt", "text/plain; charset=utf-8"},
+};
+
+static const char *mime_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot != NULL && strchr(dot, '/') == NULL)
+        for (size_t i = 0; i < G_N_ELEMENTS(mime_types); i++)
+            if (g_ascii_strcasecmp(dot, mime_types[i].ext) == 0)
+                return mime_types[i].type;
+    return "application/octet-stream";
+}
+
+static bool path_has_dotdot(const char *path)
+{
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
+        bool starts = p == path || p[-1] == '/';
+        bool ends = p[2] == '\0' || p[2] == '/';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+/* The real path of the file to send for the URL path, or NULL: it must be a regular file
+ * inside html_root (symlinks resolved) and a directory means its index.html. */
+static char *static_resolve(const char *root, const char *path)
+{
+    if (path_has_dotdot(path) || strchr(path, '\\') != NULL)
+        return NULL;
+    char *joined = g_strconcat(root, path, NULL);
+    char *real = realpath(joined, NULL);
+    g_free(joined);
+    size_t rl = strlen(root);
+    struct stat st;
+    if (real != NULL && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char *index = g_strconcat(real, "/index.html", NULL);
+        free(real);
+        real = realpath(index, NULL);
+        g_free(index);
+    }
+    bool inside = real != NULL && strncmp(real, root, rl) == 0 && real[rl] == '/';
+    if (!inside || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(real);
+        return NULL;
+    }
+    return real;
+}
+
+static int static_serve(odeon_transport *t, odeon__http_pss *pss, const char *path)
+{
+    char *file = static_resolve(t->html_root, path);
+    if (file == NULL)
+        return send_not_found(t, pss->wsi);
+    pss->state = ODEON__HTTP_FILE;
+    int n = lws_serve_http_file(pss->wsi, file, mime_type(file), NULL, 0);
+    free(file);
+    if (n < 0)
+        return -1;
+    if (n > 0)
+        return lws_http_transaction_completed(pss->wsi) ? -1 : 0;
+    return 0; /* lws sends it; LWS_CALLBACK_HTTP_FILE_COMPLETION ends the transaction */
+}
+
+/* ======================================================================================== */
+/* Dispatch                                                                                 */
+/* ======================================================================================== */
+
+static void http_release(odeon__http_pss *pss);
+
+static bool under_base(const odeon__vhost *vh, const char *path)
+{
+    if (vh->base_len == 0)
+        return true;
+    return strncmp(path, vh->base, vh->base_len) == 0 &&
+           (path[vh->base_len] == '\0' || path[vh->base_len] == '/');
+}
+
+static int http_request(odeon__vhost *vh, odeon__http_pss *pss, struct lws *wsi,
+                        const char *path)
+{
+    odeon_transport *t = vh->transport;
+    char *uri = NULL;
+    int uri_len = 0;
+    int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    http_release(pss); /* a fresh pss per transaction, but be safe */
+    memset(pss, 0, sizeof(*pss));
+    pss->vhost = vh;
+    pss->wsi = wsi;
+    if (under_base(vh, path))
+        return janus_request(t, pss, method, path + vh->base_len);
+    odeon_http_route route;
+    if (!vh->admin && t->routes != NULL && odeon_http_routes_match(t->routes, path, &route))
+        return odeon__route_begin(t, pss, &route, method, path);
+    if (!vh->admin && t->html_root != NULL &&
+        (method == LWSHUMETH_GET || method == LWSHUMETH_HEAD))
+        return static_serve(t, pss, path);
+    return send_not_found(t, wsi);
+}
+
+static int http_body(odeon_transport *t, odeon__http_pss *pss, const void *in, size_t len)
+{
+    if (pss->state != ODEON__HTTP_JANUS_BODY && pss->state != ODEON__HTTP_ROUTE_BODY)
+        return 0;
+    if (pss->chunked)
+        return http_body_chunked(t, pss, in, len);
+    if (len > pss->body_expected - pss->body_len)
+        return -1; /* lws never gives more than Content-Length */
+    if (len > 0)
+        memcpy(pss->body + pss->body_len, in, len);
+    pss->body_len += len;
+    return 0;
+}
+
+static int http_body_done(odeon_transport *t, odeon__http_pss *pss)
+{
+    if (pss->state == ODEON__HTTP_JANUS_BODY)
+        return janus_post_finish(t, pss);
+    if (pss->state == ODEON__HTTP_ROUTE_BODY)
+        return odeon__route_dispatch(t, pss);
+    return 0;
+}
+
+static int http_writeable(odeon_transport *t, odeon__http_pss *pss)
+{
+    if (pss->state == ODEON__HTTP_PARKED)
+        return poll_answer(t, pss, t->stopping);
+    if (pss->state == ODEON__HTTP_ROUTE_WAIT)
+        return odeon__route_writeable(t, pss);
+    return 0;
+}
+
+/* The transaction ends: answered, or the connection closes. Runs on HTTP_DROP_PROTOCOL and
+ * again on CLOSED_HTTP, so it must be idempotent. */
+static void http_release(odeon__http_pss *pss)
+{
+    if (pss == NULL || pss->vhost == NULL)
+        return;
+    odeon_transport *t = pss->vhost->transport;
+    if (pss->state == ODEON__HTTP_PARKED)
+        poll_release(t, pss);
+    odeon__route_release(pss);
+    odeon__http_waiting_remove(t, pss);
+    g_clear_pointer(&pss->body, g_free);
+    pss->state = ODEON__HTTP_IDLE;
+    pss->vhost = NULL;
+}
+
+static int http_filter_upgrade(struct lws *wsi)
+{
+    char peer[64];
+    LOG_VERBOSE("WebSocket upgrade from %s refused: no supported subprotocol (use "
+                "\"janus-protocol\" or \"janus-admin-protocol\")",
+                odeon__transport_peer(wsi, peer, sizeof(peer)));
+    return 1;
+}
+
+int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len)
+{
+    odeon__http_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_request(odeon__transport_vhost(wsi), pss, wsi, in ? in : "/");
+    case LWS_CALLBACK_HTTP_BODY:
+        return pss && pss->vhost ? http_body(pss->vhost->transport, pss, in, len) : 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* lws never sees the end of a chunked body: http_body_chunked finds it. */
+        return pss && pss->vhost && !pss->chunked ? http_body_done(pss->vhost->transport, pss)
+                                                  : 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return pss && pss->vhost ? http_writeable(pss->vhost->transport, pss) : 0;
+    case LWS_CALLBACK_TIMER:
+        if (pss && pss->vhost && pss->state == ODEON__HTTP_PARKED)
+            return poll_answer(pss->vhost->transport, pss, true);
+        return 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        if (pss)
+            pss->state = ODEON__HTTP_IDLE;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        http_release(pss);
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return http_filter_upgrade(wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* h2c would change the framing under our writes: refuse it. */
+        return (in && g_ascii_strcasecmp(in, "websocket") != 0) ? -1 : 0;
+    default:
+        return 0;
+    }
+}
