@@ -16,6 +16,7 @@
 
 #include "api/errors.h"
 #include "core/log.h"
+#include "events/handlers.h"
 #include "plugin/plugin_host.h"
 
 #define LOG_MODULE "api"
@@ -43,6 +44,7 @@ struct odeon_api {
     odeon_plugin_host *plugins;
     odeon_auth *auth;
     odeon_eventbus *bus;
+    odeon_event_handlers *event_handlers;
 };
 
 /* Everything a verb handler needs about the request being processed. */
@@ -188,7 +190,7 @@ json_t *odeon_api_server_info(odeon_api *api, const char *transaction)
                                   "name", "WebSocket transport", "author", "The Odeon developers",
                                   "version_string", ODEON_VERSION_STRING, "version",
                                   ODEON_VERSION_NUMBER));
-    json_object_set_new(info, "events", json_object());
+    json_object_set_new(info, "events", odeon_event_handlers_info_json(api->event_handlers));
     json_object_set_new(info, "loggers", json_object());
     json_object_set_new(info, "plugins", odeon_plugin_host_info_json(api->plugins));
     return info;
@@ -611,6 +613,7 @@ odeon_api *odeon_api_new(const odeon_api_settings *settings, odeon_sessions *ses
     api->plugins = plugins;
     api->auth = auth;
     api->bus = bus;
+    api->event_handlers = settings->event_handlers;
     return api;
 }
 

@@ -30,6 +30,7 @@ typedef struct odeon_api_settings {
     const char *server_name;
     unsigned session_timeout;
     bool accept_new_sessions;
+    struct odeon_event_handlers *event_handlers; /* borrowed, may be NULL */
 } odeon_api_settings;
 
 /* All borrowed and must outlive the api. bus may be NULL. */

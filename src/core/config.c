@@ -78,6 +78,7 @@ static const config_key config_schema[] = {
     {"auth", "static_tokens", CFG_LIST, AT(static_tokens), NULL, 0, 0},
     {"events", "enabled", CFG_BOOL, AT(events.enabled), "true", 0, 0},
     {"events", "queue_size", CFG_UINT, AT(events.queue_size), "65536", 16, 1 << 24},
+    {"events", "handlers", CFG_LIST, AT(events.handlers), NULL, 0, 0},
 };
 
 static void *field_at(odeon_config *config, const config_key *k)
@@ -307,6 +308,11 @@ static int config_validate(odeon_config *config, char **error)
                       "every entry must be subject:token");
             return ODEON_EINVAL;
         }
+    }
+    if (!config->events.enabled && config->events.handlers && config->events.handlers[0]) {
+        set_error(error, label, "events", "handlers",
+                  "event handlers need the event bus ([events] enabled = true)");
+        return ODEON_EINVAL;
     }
     for (char **p = config->plugins_enabled; p && *p; p++) {
         for (const char *c = *p; *c; c++) {

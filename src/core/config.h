@@ -62,6 +62,7 @@ typedef struct odeon_config {
     struct {
         bool enabled;
         unsigned queue_size;
+        char **handlers; /* NULL-terminated event handler module names */
     } events;
 } odeon_config;
 

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "events/eventbus.h"
+#include "events/handlers.h"
 #include "plugin/plugin_host.h"
 #include "session/session.h"
 #include "transport/http_routes.h"
@@ -35,6 +36,7 @@ typedef struct server {
     const odeon_config *config;
     GMainLoop *loop;
     odeon_eventbus *bus;
+    odeon_event_handlers *event_handlers;
     odeon_auth *auth;
     odeon_sessions *sessions;
     odeon_http_routes *routes;
@@ -76,6 +78,23 @@ static int start_events(server *s, char **error)
 static void stop_events(server *s)
 {
     g_clear_pointer(&s->bus, odeon_eventbus_free);
+}
+
+static int start_event_handlers(server *s, char **error)
+{
+    const odeon_config *c = s->config;
+    if (s->bus == NULL || c->events.handlers == NULL || c->events.handlers[0] == NULL)
+        return 0;
+    s->event_handlers = odeon_event_handlers_load(s->bus, c->paths.plugins_dir,
+                                                  c->paths.plugins_config_dir,
+                                                  c->events.handlers, error);
+    return s->event_handlers ? 0 : ODEON_EINVAL;
+}
+
+/* Runs after everything that publishes has stopped, so the handlers see every event. */
+static void stop_event_handlers(server *s)
+{
+    g_clear_pointer(&s->event_handlers, odeon_event_handlers_free);
 }
 
 static int start_auth(server *s, char **error)
@@ -127,6 +146,7 @@ static int start_api(server *s, char **error)
         .server_name = c->general.server_name,
         .session_timeout = c->general.session_timeout,
         .accept_new_sessions = c->general.accept_new_sessions,
+        .event_handlers = s->event_handlers,
     };
     s->api = odeon_api_new(&settings, s->sessions, s->plugins, s->auth, s->bus);
     if (c->admin.enabled)
@@ -223,6 +243,7 @@ static void stop_main_loop(server *s)
 static const server_step server_steps[] = {
     {"log", start_log, stop_log},
     {"event bus", start_events, stop_events},
+    {"event handlers", start_event_handlers, stop_event_handlers},
     {"auth", start_auth, stop_auth},
     {"sessions", start_sessions, stop_sessions},
     {"plugins", start_plugins, stop_plugins},

@@ -126,6 +126,7 @@ export function odeonConfig(opts, ports) {
     '',
     '[paths]',
     ...(htmlDir ? [`html_dir = ${htmlDir}`] : []),
+    ...(opts.pluginsConfigDir ? [`plugins_config_dir = ${opts.pluginsConfigDir}`] : []),
     '',
     '[http]',
     `port = ${ports.http}`,
@@ -365,7 +366,8 @@ export class Server {
  * Starts the target server. Options (all optional):
  *   sessionTimeout (s), apiSecret, tokenAuth (bool), staticTokens ({subject: token}),
  *   adminSecret, longpollTimeout (s, odeon only: Janus hard-codes 30), maxBodySize (odeon),
- *   corsAllowOrigin, htmlDir (odeon), plugins (odeon short names), extraConfig (odeon INI text),
+ *   corsAllowOrigin, htmlDir (odeon), plugins (odeon short names), pluginsConfigDir (odeon),
+ *   extraConfig (odeon INI text),
  *   extraArgs (array), env (object).
  */
 export async function startServer(opts = {}) {
