@@ -283,6 +283,18 @@ static int config_parse_keyfile(odeon_config *config, GKeyFile *kf, char **error
     return rc;
 }
 
+/* Module names become file names: letters, digits, '_' and '-' only. */
+static bool names_are_short(char **names)
+{
+    for (char **p = names; p && *p; p++) {
+        for (const char *c = *p; *c; c++) {
+            if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-')
+                return false;
+        }
+    }
+    return true;
+}
+
 static int config_validate(odeon_config *config, char **error)
 {
     const char *label = config->path;
@@ -314,14 +326,22 @@ static int config_validate(odeon_config *config, char **error)
                   "event handlers need the event bus ([events] enabled = true)");
         return ODEON_EINVAL;
     }
-    for (char **p = config->plugins_enabled; p && *p; p++) {
-        for (const char *c = *p; *c; c++) {
-            if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-') {
-                set_error(error, label, "plugins", "enabled",
-                          "plugin names are short names like 'echotest'");
-                return ODEON_EINVAL;
-            }
-        }
+    if (!names_are_short(config->plugins_enabled)) {
+        set_error(error, label, "plugins", "enabled", "plugin names are short names like 'echotest'");
+        return ODEON_EINVAL;
+    }
+    if (!names_are_short(config->events.handlers)) {
+        set_error(error, label, "events", "handlers",
+                  "event handler names are short names like 'jsonlog'");
+        return ODEON_EINVAL;
+    }
+    if (config->http.cors_allow_origin == NULL) {
+        set_error(error, label, "http", "cors_allow_origin", "must not be empty (use * for any)");
+        return ODEON_EINVAL;
+    }
+    if (config->general.server_name == NULL) {
+        set_error(error, label, "general", "server_name", "must not be empty");
+        return ODEON_EINVAL;
     }
     return 0;
 }

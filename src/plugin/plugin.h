@@ -15,7 +15,8 @@
  *
  * Ownership: JSON passed *to* a plugin is borrowed for the duration of the call (json_incref it
  * to keep it). JSON the plugin returns in an odeon_plugin_result is owned by the core. JSON a
- * plugin passes to a core callback is borrowed by the core (it takes its own reference).
+ * plugin passes to a core callback stays the plugin's, but the core may keep its own reference
+ * to it: never modify such an object after passing it (build a new one instead).
  */
 #ifndef ODEON_PLUGIN_PLUGIN_H
 #define ODEON_PLUGIN_PLUGIN_H

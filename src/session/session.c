@@ -291,6 +291,11 @@ void odeon_session_set_sink(odeon_session *session, odeon_event_sink *sink)
 {
     odeon_event_sink *old;
     g_mutex_lock(&session->lock);
+    /* A session being destroyed keeps its sink: it was already told the session is gone. */
+    if (odeon_session_is_destroyed(session)) {
+        g_mutex_unlock(&session->lock);
+        return;
+    }
     old = session->sink;
     session->sink = sink->ops->ref(sink);
     g_mutex_unlock(&session->lock);

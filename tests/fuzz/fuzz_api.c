@@ -167,7 +167,8 @@ static void fuzz_setup(void)
     if (odeon_plugin_host_add(fz.host, &fuzz_plugin, NULL, NULL) != 0 ||
         odeon_plugin_host_add(fz.host, &refusing_plugin, NULL, NULL) != 0)
         abort();
-    odeon_api_settings settings = {"fuzz", 60, true};
+    odeon_api_settings settings = {
+        .server_name = "fuzz", .session_timeout = 60, .accept_new_sessions = true};
     fz.open_api = odeon_api_new(&settings, fz.sessions, fz.host, fz.open_auth, NULL);
     fz.secure_api = odeon_api_new(&settings, fz.sessions, fz.host, fz.secure_auth, NULL);
     fz.admin = odeon_admin_new("fuzzadmin", fz.open_api, fz.sessions, fz.host);

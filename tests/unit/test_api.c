@@ -174,7 +174,8 @@ static fixture *fixture_new(const char *secret, bool token_auth)
     char *error = NULL;
     assert_int_equal(odeon_plugin_host_add(fx->host, &apitest_plugin, NULL, &error), 0);
     assert_int_equal(odeon_plugin_host_add(fx->host, &refuser_plugin, NULL, &error), 0);
-    odeon_api_settings settings = {"unit-node", 45, true};
+    odeon_api_settings settings = {
+        .server_name = "unit-node", .session_timeout = 45, .accept_new_sessions = true};
     fx->api = odeon_api_new(&settings, fx->sessions, fx->host, fx->auth, NULL);
     fx->admin = odeon_admin_new(ADMIN_SECRET, fx->api, fx->sessions, fx->host);
     fx->req = (odeon_api_request){.sink = &fx->sink->base, .transport = "test"};
@@ -423,7 +424,7 @@ static void test_create_not_accepting(void **state)
     expect_janus(api(fx, "{'janus':'create','transaction':'c'}"), "success");
 
     /* The setting given at construction counts too. */
-    odeon_api_settings settings = {"closed", 0, false};
+    odeon_api_settings settings = {.server_name = "closed", .accept_new_sessions = false};
     odeon_api *closed = odeon_api_new(&settings, fx->sessions, fx->host, fx->auth, NULL);
     const char *text = "{\"janus\":\"create\",\"transaction\":\"c\"}";
     json_t *reply = odeon_api_handle_text(closed, &fx->req, text, strlen(text));

@@ -108,6 +108,7 @@ static void test_defaults(void **state)
     assert_null(c->static_tokens);
     assert_true(c->events.enabled);
     assert_int_equal(c->events.queue_size, 65536);
+    assert_null(c->events.handlers);
     odeon_config_free(c);
     odeon_config_free(NULL);
 }
@@ -175,6 +176,7 @@ static void test_full_fixture(void **state)
                 (const char *const[]){"alice:tok-a", "bob:tok-b", "carol:tok:with:colons", NULL});
     assert_false(c->events.enabled);
     assert_int_equal(c->events.queue_size, 16);
+    assert_list(c->events.handlers, (const char *const[]){NULL});
     odeon_config_free(c);
 }
 
@@ -186,8 +188,9 @@ static void test_shipped_config(void **state)
     odeon_config *c = odeon_config_load(path, &error);
     if (c == NULL)
         fail_msg("conf/odeon.conf refused: %s", error);
-    assert_true(c->admin.enabled);
-    assert_non_null(c->admin.secret);
+    /* Shipped with the admin API off: it needs a secret the operator chooses. */
+    assert_false(c->admin.enabled);
+    assert_null(c->admin.secret);
     assert_list(c->plugins_enabled, (const char *const[]){"echotest", NULL});
     assert_int_equal(c->http.port, 8088);
     assert_int_equal(c->general.session_timeout, 60);
@@ -349,6 +352,19 @@ static void test_url_paths(void **state)
     }
 }
 
+static void test_event_handlers(void **state)
+{
+    (void)state;
+    odeon_config *c = load_ok(ADMIN "[events]\nhandlers = jsonlog; webhook\n");
+    assert_list(c->events.handlers, (const char *const[]){"jsonlog", "webhook", NULL});
+    odeon_config_free(c);
+    /* Handlers are fed by the bus: without it they would never see an event. */
+    char *error = refused(ADMIN "[events]\nenabled = false\nhandlers = jsonlog\n",
+                          LABEL ": [events] handlers: ");
+    assert_non_null(strstr(error, "enabled = true"));
+    g_free(error);
+}
+
 /* ---- structure and cross-key rules ---- */
 
 static void test_unknown_group_and_key(void **state)
@@ -507,25 +523,16 @@ int main(void)
 {
     odeon_log_set_level(ODEON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_defaults_from_text),
-        cmocka_unit_test(test_full_fixture),
-        cmocka_unit_test(test_shipped_config),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_ports),
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_booleans),
-        cmocka_unit_test(test_log_level),
-        cmocka_unit_test(test_lists),
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_url_paths),
-        cmocka_unit_test(test_unknown_group_and_key),
-        cmocka_unit_test(test_tls_pair),
-        cmocka_unit_test(test_admin_rules),
-        cmocka_unit_test(test_static_tokens),
-        cmocka_unit_test(test_relative_to_file),
-        cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_overrides_refused),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_defaults_from_text),
+        cmocka_unit_test(test_full_fixture),   cmocka_unit_test(test_shipped_config),
+        cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_booleans),
+        cmocka_unit_test(test_log_level),      cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_paths),          cmocka_unit_test(test_url_paths),
+        cmocka_unit_test(test_event_handlers), cmocka_unit_test(test_unknown_group_and_key),
+        cmocka_unit_test(test_tls_pair),       cmocka_unit_test(test_admin_rules),
+        cmocka_unit_test(test_static_tokens),  cmocka_unit_test(test_relative_to_file),
+        cmocka_unit_test(test_overrides),      cmocka_unit_test(test_overrides_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1456,7 +1456,12 @@ static void scan(struct worker *w, uint64_t now)
     for (int i = 0; i < w->ncl; i++) {
         struct client *c = &w->cl[i];
         if (c->step != ST_NONE && now - c->t_req > to) {
-            client_fail(c, &w->st.timeouts, "no reply within %.1f s", cfg.timeout);
+            client_fail(c, &w->st.timeouts,
+                        "no reply within %.1f s (%s%s%s; %zu bytes unsent, %zu bytes of a "
+                        "partial reply: %.*s)",
+                        cfg.timeout, cfg.proto == PROTO_HTTP ? "http" : "ws",
+                        c->acked ? ", acked" : "", c->polling ? ", long-poll pending" : "",
+                        c->out_len - c->out_off, c->in_len, SNIP(c->in_len), c->in);
             continue;
         }
         if ((c->cs == CS_CONNECTING || c->cs == CS_HANDSHAKE) && now - c->conn_start > cto) {
