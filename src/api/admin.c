@@ -43,7 +43,7 @@ typedef struct admin_verb {
 
 static json_t *admin_error(admin_call *call, int code, const char *reason)
 {
-    LOG_VERBOSE("admin request failed: %d (%s)", code, reason ? reason : odeon_api_error_reason(code));
+    LOG_WARN("admin request failed: %d (%s)", code, reason ? reason : odeon_api_error_reason(code));
     return odeon_api_error(call->session_id, call->transaction, code, reason);
 }
 

@@ -127,7 +127,7 @@ static json_t *call_error(api_call *call, int code, const char *format, ...)
         reason = g_strdup_vprintf(format, args);
         va_end(args);
     }
-    LOG_VERBOSE("%s '%s' over %s: error %d (%s)", call->verb ? call->verb : "request",
+    LOG_WARN("%s '%s' over %s: error %d (%s)", call->verb ? call->verb : "request",
                 call->transaction ? call->transaction : "", call->req->transport, code,
                 reason ? reason : odeon_api_error_reason(code));
     json_t *reply = odeon_api_error(call->session_id, call->transaction, code, reason);
@@ -590,7 +590,7 @@ json_t *odeon_api_handle_text(odeon_api *api, const odeon_api_request *req, cons
     json_t *message = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (message == NULL) {
         char *reason = g_strdup_printf("JSON error: on line %d: %s", jerr.line, jerr.text);
-        LOG_VERBOSE("malformed request over %s: %s", req->transport, reason);
+        LOG_WARN("malformed request over %s: %s", req->transport, reason);
         json_t *reply = odeon_api_error(0, NULL, ODEON_API_ERROR_INVALID_JSON, reason);
         g_free(reason);
         return reply;

@@ -142,6 +142,11 @@ void odeon_log_writev(odeon_log_level level, const char *module, const char *for
         memcpy(line + n, "...", 3);
         n += 3;
     }
+    /* Client-supplied text (transactions, names) must not forge log lines. */
+    for (int i = 0; i < n; i++) {
+        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+            line[i] = ' ';
+    }
     line[n++] = '\n';
     g_mutex_lock(&log_lock);
     ssize_t w = write(log_fd, line, (size_t)n);

@@ -15,6 +15,7 @@ typedef enum {
     ODEON__HTTP_PARKED,     /* long-poll waiting for events */
     ODEON__HTTP_ROUTE_WAIT, /* plugin route waiting for odeon_http_request_respond */
     ODEON__HTTP_FILE,       /* static file being sent by lws */
+    ODEON__HTTP_FINISHING,  /* answered from a body callback: complete when writable */
 } odeon__http_state;
 
 /* lws allocates this per HTTP transaction (zeroed) and frees it when the transaction ends:
@@ -25,6 +26,13 @@ struct odeon__http_pss {
     odeon__http_pss *prev, *next; /* transport->waiting */
     bool waiting_linked;
     odeon__http_state state;
+    /* lws 4.1 keeps POLLIN armed on a transaction it is not reading from, and spins on it when
+     * the client closes or sends more: such transactions are rx flow controlled. */
+    bool rx_held;
+    /* Inside HTTP_BODY/BODY_COMPLETION: lws may hold the next pipelined request in its read
+     * buffer, so completing the transaction must wait for the writable callback. */
+    bool in_body_cb;
+    bool finish_close;
     /* Request body (POST/PUT/PATCH, or any request with a Content-Length). */
     uint8_t *body;
     size_t body_len;
@@ -93,8 +101,18 @@ typedef struct odeon__http_out {
 } odeon__http_out;
 
 /* Write out and complete the transaction. Returns what the lws callback must return (0, or -1
- * to close). lws frees the transaction's pss inside: do not touch it afterwards. */
+ * to close). lws frees the transaction's pss inside: do not touch it afterwards. Only for a
+ * transaction that is neither held nor inside a body callback: otherwise odeon__http_respond. */
 int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out *out);
+/* Answer pss's transaction from any callback: releases a held connection, and from a body
+ * callback writes now and completes on the next writable callback. Same return as send. */
+int odeon__http_respond(odeon_transport *t, odeon__http_pss *pss, const odeon__http_out *out);
+/* Stop reading from pss's connection until it is answered. */
+void odeon__http_hold(odeon__http_pss *pss);
+/* The client closed or reset the connection (peeks at the socket). */
+bool odeon__http_peer_gone(struct lws *wsi);
+/* Close held transactions whose client went away. */
+void odeon__http_reap(odeon_transport *t);
 /* A JSON reply (borrowed) with the Janus CORS headers. */
 int odeon__http_send_json(odeon_transport *t, struct lws *wsi, unsigned status, json_t *json,
                           bool close);

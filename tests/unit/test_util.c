@@ -239,6 +239,18 @@ static void test_log_line_format(void **state)
     g_strfreev(lines);
 }
 
+static void test_log_neutralises_control_characters(void **state)
+{
+    log_fixture *fx = *state;
+    /* A client-chosen transaction must not be able to forge a second log line. */
+    odeon_log_write(ODEON_LOG_WARN, "unit", "tx '%s'", "a\n2026-01-01 00:00:00.000 [info] fake\r");
+    size_t n = 0;
+    char **lines = read_lines(fx->path, &n);
+    assert_int_equal(n, 1);
+    assert_true(g_str_has_suffix(lines[0], "tx 'a 2026-01-01 00:00:00.000 [info] fake '"));
+    g_strfreev(lines);
+}
+
 static void test_log_truncates_long_lines(void **state)
 {
     log_fixture *fx = *state;
@@ -336,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_log_level_name),
         cmocka_unit_test(test_log_set_level),
         cmocka_unit_test_setup_teardown(test_log_line_format, log_setup, log_teardown),
+        cmocka_unit_test_setup_teardown(test_log_neutralises_control_characters, log_setup,
+                                        log_teardown),
         cmocka_unit_test_setup_teardown(test_log_truncates_long_lines, log_setup, log_teardown),
         cmocka_unit_test_setup_teardown(test_log_reopen, log_setup, log_teardown),
         cmocka_unit_test(test_log_open_errors),
