@@ -19,6 +19,11 @@ static const odeon_core_callbacks *core;
 static GAsyncQueue *work_queue;
 static GThread *worker;
 static gboolean notify_events = TRUE;
+static gint live_handles;       /* handles attached now */
+static gint64 messages_handled; /* settings messages applied since start (atomic) */
+
+/* GET /echotest/status on the API port: a public health check for monitors and tests. */
+#define ECHOTEST_ROUTE "/echotest/"
 
 /* Per-handle settings. Refcounted: the handle holds one reference (dropped in
  * destroy_session) and every queued message another, so the worker never sees it freed. */
@@ -118,6 +123,7 @@ static void work_process(echotest_work *w)
     json_t *event = settings_check(w->body);
     if (event == NULL) {
         settings_apply(st, w->body);
+        __atomic_add_fetch(&messages_handled, 1, __ATOMIC_RELAXED);
         event = json_pack("{s:s, s:s}", "echotest", "event", "result", "ok");
         if (notify_events && core->events_enabled()) {
             json_t *info = json_pack("{s:s, s:o}", "event", "configured", "settings", state_json(st));
@@ -154,6 +160,39 @@ static gpointer worker_main(gpointer data)
     return NULL;
 }
 
+/* Answer with body (taken) as JSON; headers as for http_respond. */
+static void respond_json(odeon_http_request *req, int status, json_t *body,
+                         const char *const *headers)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    core->http_respond(req, status, "application/json", text, strlen(text), headers);
+    free(text);
+    json_decref(body);
+}
+
+static void status_route(odeon_http_request *req, void *user_data)
+{
+    (void)user_data;
+    const char *method = core->http_request_method(req);
+    const char *path = core->http_request_path(req);
+    if (strcmp(path, ECHOTEST_ROUTE "status") != 0) {
+        respond_json(req, 404, json_pack("{s:s}", "error", "Not found"), NULL);
+    } else if (strcmp(method, "OPTIONS") == 0) {
+        static const char *const preflight[] = {"Allow: GET, HEAD, OPTIONS",
+                                                "Access-Control-Allow-Methods: GET, HEAD", NULL};
+        core->http_respond(req, 204, NULL, NULL, 0, preflight);
+    } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char *const allow[] = {"Allow: GET, HEAD", NULL};
+        respond_json(req, 405, json_pack("{s:s}", "error", "Method not allowed"), allow);
+    } else {
+        respond_json(req, 200,
+                     json_pack("{s:s, s:i, s:I}", "plugin", ECHOTEST_PACKAGE, "handles",
+                               g_atomic_int_get(&live_handles), "messages",
+                               (json_int_t)__atomic_load_n(&messages_handled, __ATOMIC_RELAXED)),
+                     NULL);
+    }
+}
+
 static int echotest_init(const odeon_core_callbacks *callbacks, const char *config_path)
 {
     core = callbacks;
@@ -170,6 +209,11 @@ static int echotest_init(const odeon_core_callbacks *callbacks, const char *conf
     }
     g_clear_error(&error);
     g_key_file_free(kf);
+    int rc = core->http_route_add(&odeon_plugin_descriptor, ECHOTEST_ROUTE, status_route, NULL);
+    if (rc != 0) {
+        LOG(ODEON_LOG_ERROR, "cannot register %s (%d)", ECHOTEST_ROUTE, rc);
+        return -1;
+    }
     work_queue = g_async_queue_new();
     worker = g_thread_new("echotest", worker_main, NULL);
     return 0;
@@ -177,6 +221,7 @@ static int echotest_init(const odeon_core_callbacks *callbacks, const char *conf
 
 static void echotest_destroy(void)
 {
+    core->http_route_remove(&odeon_plugin_descriptor, ECHOTEST_ROUTE);
     echotest_work *stop = g_new0(echotest_work, 1);
     g_async_queue_push(work_queue, stop);
     g_thread_join(worker);
@@ -193,6 +238,7 @@ static int echotest_create_session(odeon_plugin_handle *handle)
     st->audio = true;
     st->video = true;
     core->set_handle_data(handle, st);
+    g_atomic_int_inc(&live_handles);
     return 0;
 }
 
@@ -200,6 +246,8 @@ static void echotest_destroy_session(odeon_plugin_handle *handle)
 {
     echotest_state *st = core->get_handle_data(handle);
     core->set_handle_data(handle, NULL);
+    if (st != NULL)
+        g_atomic_int_add(&live_handles, -1);
     state_unref(st);
 }
 
