@@ -1,207 +1,45 @@
 /*
  * http.c - plain HTTP on both ports: the Janus API (POST to the base path and to session and
- * handle paths, GET long-polls, GET <base>/info, CORS preflights), the admin API's POSTs,
- * static files from html_dir, and the one event sink shared by every session created over
- * HTTP.
+ * handle paths, GET <base>/info, CORS preflights; long-polls are in http_longpoll.c), the admin
+ * API's POSTs, plugin routes (handed to http_routes.c), static files from html_dir, and the
+ * response writer they all use.
  *
  * Request flow (service thread): LWS_CALLBACK_HTTP routes the path (Janus base, then plugin
- * routes from http_routes.c, then static files, else 404); a POST's body is accumulated up to
- * max_body_size (Content-Length is required: without it lws would wait for 100 MiB) and handed
- * to the api or admin module on BODY_COMPLETION; the reply is written at once and the
- * transaction completed so the connection is reused. Every Janus reply is HTTP 200 with the
- * error, if any, in the JSON, as Janus does.
+ * routes, then static files, else 404); a POST's body is accumulated up to max_body_size
+ * (Content-Length, or a chunked body that we decode since lws 4.1 does not) and handed to the
+ * api or admin module on BODY_COMPLETION; the reply is written at once and the transaction
+ * completed so the connection is reused. Every Janus reply is HTTP 200 with the error, if any,
+ * in the JSON, as Janus does.
  *
- * Long-poll: the HTTP sink keeps a bounded queue of serialised events per session. A GET takes
- * up to maxev events at once, or parks: the pss joins its queue's list of polls, a wsi timer
- * answers {"janus":"keepalive"} after longpoll_timeout, and deliver() from any thread posts the
- * session to the hub so the service thread asks lws for a writable callback on each parked
- * poll. A poll that closes is removed from its queue in the close callbacks, so no wake-up ever
- * reaches a freed wsi.
+ * Working around lws 4.1.6: a transaction that waits (long-poll, plugin answer) is rx flow
+ * controlled, or lws spins on its socket; idle keep-alive connections are timed out by a FIFO
+ * here instead of by lws's sorted timeout list; a POST that lws parses from its stash of
+ * pipelined input gets its own request line as body, so it is refused.
  */
-#include "transport/lws_server.h"
+#include "transport/http.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "api/errors.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "transport/http.h"
 
 #define LOG_MODULE "http"
 
-#define QUEUE_LIMIT 1000         /* events kept per session without a poll */
-#define MAXEV_LIMIT 100          /* largest maxev honoured */
-#define QUEUE_IDLE_US ((int64_t)60 * 1000 * 1000)
-#define DISCARD_FACTOR 64        /* beyond max_body_size * this, close instead of draining */
-#define ROOM_HEADERS 1024        /* header bytes besides caller-supplied ones */
-#define KEEPALIVE_OBJECT "{\"janus\":\"keepalive\"}"
-#define KEEPALIVE_ARRAY "[{\"janus\":\"keepalive\"}]"
-
-/* ======================================================================================== */
-/* The HTTP sink                                                                            */
-/* ======================================================================================== */
-
-typedef struct poll_queue {
-    uint64_t id;
-    odeon__msg_queue events;
-    GPtrArray *polls;     /* parked odeon__http_pss; changed on the service thread, under lock */
-    int64_t last_used_us; /* last event or poll */
-    bool gone;            /* the session was destroyed: drop once flushed */
-    bool ready;           /* posted to the hub and not yet taken */
-    bool overflowed;      /* already warned about dropped events */
-} poll_queue;
-
-struct odeon__http_sink {
-    odeon_event_sink base; /* first: the core sees this */
-    odeon_refcount rc;
-    odeon__hub *hub; /* reference */
-    GMutex lock;
-    GHashTable *queues; /* &queue->id -> poll_queue */
-    bool closed;
-};
-
-static void queue_free(gpointer data)
-{
-    poll_queue *q = data;
-    odeon__msg_queue_clear(&q->events);
-    if (q->polls != NULL)
-        g_ptr_array_free(q->polls, TRUE);
-    g_free(q);
-}
-
-static bool queue_has_polls(const poll_queue *q)
-{
-    return q->polls != NULL && q->polls->len > 0;
-}
-
-/* Called with the lock held. */
-static poll_queue *queue_get(odeon__http_sink *s, uint64_t id, bool create)
-{
-    poll_queue *q = g_hash_table_lookup(s->queues, &id);
-    if (q == NULL && create) {
-        q = g_new0(poll_queue, 1);
-        q->id = id;
-        g_hash_table_insert(s->queues, &q->id, q);
-    }
-    return q;
-}
-
-static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
-{
-    odeon__http_sink *s = (odeon__http_sink *)base;
-    odeon__msg *msg = odeon__msg_from_json(event); /* serialise outside the lock */
-    odeon__msg *dropped = NULL;
-    bool post = false, warn = false;
-    g_mutex_lock(&s->lock);
-    if (!s->closed) {
-        poll_queue *q = queue_get(s, session_id, true);
-        if (q->events.count >= QUEUE_LIMIT) {
-            dropped = odeon__msg_queue_pop(&q->events);
-            warn = !q->overflowed;
-            q->overflowed = true;
-        }
-        odeon__msg_queue_push(&q->events, msg);
-        msg = NULL;
-        q->last_used_us = odeon_clock_monotonic_us();
-        post = queue_has_polls(q) && !q->ready;
-        if (post)
-            q->ready = true;
-    }
-    g_mutex_unlock(&s->lock);
-    if (warn)
-        LOG_WARN("session %" G_GUINT64_FORMAT ": nobody polls its events; dropping the oldest "
-                 "(limit %d)", session_id, QUEUE_LIMIT);
-    odeon__msg_free(dropped);
-    odeon__msg_free(msg);
-    if (post)
-        odeon__hub_post_session(s->hub, session_id);
-}
-
-static void sink_session_gone(odeon_event_sink *base, uint64_t session_id)
-{
-    odeon__http_sink *s = (odeon__http_sink *)base;
-    bool post = false;
-    g_mutex_lock(&s->lock);
-    poll_queue *q = queue_get(s, session_id, false);
-    if (q != NULL) {
-        q->gone = true;
-        if (!queue_has_polls(q)) {
-            g_hash_table_remove(s->queues, &session_id);
-        } else if (!q->ready) {
-            /* Parked polls take what is left (a "timeout" event) and the queue goes. */
-            q->ready = true;
-            post = true;
-        }
-    }
-    g_mutex_unlock(&s->lock);
-    if (post)
-        odeon__hub_post_session(s->hub, session_id);
-}
-
-static odeon_event_sink *sink_ref(odeon_event_sink *base)
-{
-    odeon__http_sink *s = (odeon__http_sink *)base;
-    odeon_refcount_inc(&s->rc);
-    return base;
-}
-
-void odeon__http_sink_unref(odeon__http_sink *s)
-{
-    if (s == NULL || !odeon_refcount_dec(&s->rc))
-        return;
-    g_hash_table_destroy(s->queues);
-    odeon__hub_unref(s->hub);
-    g_mutex_clear(&s->lock);
-    g_free(s);
-}
-
-static void sink_unref(odeon_event_sink *base)
-{
-    odeon__http_sink_unref((odeon__http_sink *)base);
-}
-
-static const odeon_event_sink_ops http_sink_ops = {
-    .deliver = sink_deliver,
-    .session_gone = sink_session_gone,
-    .ref = sink_ref,
-    .unref = sink_unref,
-    .name = "http",
-};
-
-odeon__http_sink *odeon__http_sink_new(odeon__hub *hub)
-{
-    odeon__http_sink *s = g_new0(odeon__http_sink, 1);
-    s->base.ops = &http_sink_ops;
-    odeon_refcount_init(&s->rc);
-    s->hub = odeon__hub_ref(hub);
-    g_mutex_init(&s->lock);
-    s->queues = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, queue_free);
-    return s;
-}
-
-odeon_event_sink *odeon__http_sink_base(odeon__http_sink *s)
-{
-    return &s->base;
-}
-
-void odeon__http_sink_close(odeon__http_sink *s)
-{
-    g_mutex_lock(&s->lock);
-    s->closed = true;
-    g_hash_table_remove_all(s->queues);
-    g_mutex_unlock(&s->lock);
-}
+#define DISCARD_FACTOR 64 /* beyond max_body_size * this, close instead of draining */
+#define ROOM_HEADERS 1024 /* header bytes besides caller-supplied ones */
 
 /* ======================================================================================== */
 /* Response writing                                                                         */
 /* ======================================================================================== */
 
-static int add_header(struct lws *wsi, const char *name_colon, const char *value,
-                      unsigned char **p, unsigned char *end)
+static int add_header(struct lws *wsi, const char *name_colon, const char *value, unsigned char **p,
+                      unsigned char *end)
 {
     return lws_add_http_header_by_name(wsi, (const unsigned char *)name_colon,
                                        (const unsigned char *)value, (int)strlen(value), p, end);
@@ -237,8 +75,7 @@ static int add_cors(odeon_transport *t, struct lws *wsi, const odeon__http_out *
 }
 
 /* "Name: value" from a plugin: the name must be a token and nothing may break the line. */
-static int add_raw_header(struct lws *wsi, const char *line, unsigned char **p,
-                          unsigned char *end)
+static int add_raw_header(struct lws *wsi, const char *line, unsigned char **p, unsigned char *end)
 {
     const char *colon = strchr(line, ':');
     size_t n = colon ? (size_t)(colon - line) : 0;
@@ -286,40 +123,47 @@ static size_t out_header_room(const odeon__http_out *out)
     return room;
 }
 
+static const struct {
+    unsigned status;
+    const char *reason;
+} reason_phrases[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+};
+
 static const char *reason_phrase(unsigned status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "";
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(reason_phrases); i++)
+        if (reason_phrases[i].status == status)
+            return reason_phrases[i].reason;
+    return "";
 }
 
 /* Our own status line: lws 4.1 has reason phrases for few codes ("201 ", "302 Redirect"). We
@@ -382,7 +226,7 @@ static void out_body(const odeon__http_out *out, uint8_t *dst)
 
 /* Headers and body go out in one write: for HTTP/1.1 (the only version we speak: no h2c, ALPN
  * http/1.1) lws sends it as is and buffers whatever the socket does not take. */
-int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out *out)
+static int http_write(odeon_transport *t, struct lws *wsi, const odeon__http_out *out)
 {
     size_t body_len = out_body_len(out);
     size_t room = out_header_room(out);
@@ -397,14 +241,149 @@ int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out 
     size_t total = (size_t)(p - start) + body_len;
     int written = lws_write(wsi, start, total, LWS_WRITE_HTTP_FINAL);
     odeon__buf_trim(b, 1024 * 1024);
-    if (written < 0 || (size_t)written != total)
+    return (written < 0 || (size_t)written != total) ? -1 : 0;
+}
+
+/* ---- keep-alive connections ---- */
+
+static void idle_unlink(odeon_transport *t, odeon__http_conn *conn)
+{
+    if (!conn->linked)
+        return;
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        t->idle_head = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    else
+        t->idle_tail = conn->prev;
+    conn->prev = conn->next = NULL;
+    conn->linked = false;
+}
+
+static void idle_append(odeon_transport *t, odeon__http_conn *conn)
+{
+    idle_unlink(t, conn);
+    conn->idle_since_us = odeon_clock_monotonic_us();
+    conn->prev = t->idle_tail;
+    if (t->idle_tail != NULL)
+        t->idle_tail->next = conn;
+    else
+        t->idle_head = conn;
+    t->idle_tail = conn;
+    conn->linked = true;
+}
+
+/* A request starts on wsi: it is not idle any more. */
+static void conn_busy(odeon_transport *t, struct lws *wsi)
+{
+    odeon__http_conn *conn = lws_get_opaque_user_data(wsi);
+    if (conn == NULL) {
+        conn = g_new0(odeon__http_conn, 1);
+        conn->wsi = wsi;
+        lws_set_opaque_user_data(wsi, conn);
+    }
+    idle_unlink(t, conn);
+}
+
+void odeon__http_conn_forget(odeon_transport *t, struct lws *wsi)
+{
+    odeon__http_conn *conn = lws_get_opaque_user_data(wsi);
+    if (conn == NULL)
+        return;
+    idle_unlink(t, conn);
+    lws_set_opaque_user_data(wsi, NULL);
+    g_free(conn);
+}
+
+void odeon__http_idle_reap(odeon_transport *t, int64_t now_us)
+{
+    int64_t limit = (int64_t)KEEPALIVE_IDLE_S * G_USEC_PER_SEC;
+    while (t->idle_head != NULL && now_us - t->idle_head->idle_since_us > limit) {
+        odeon__http_conn *conn = t->idle_head;
+        idle_unlink(t, conn);
+        /* Closed on the next service pass; the state goes with LWS_CALLBACK_WSI_DESTROY. */
+        lws_set_timeout(conn->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* Complete the transaction; a kept-alive connection joins the idle list instead of carrying
+ * an lws timeout. Returns what the callback returns. */
+static int http_complete(odeon_transport *t, struct lws *wsi)
+{
+    if (lws_http_transaction_completed(wsi))
         return -1;
-    if (out->close)
+    odeon__http_conn *conn = lws_get_opaque_user_data(wsi);
+    if (conn != NULL) {
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        idle_append(t, conn);
+    }
+    return 0;
+}
+
+int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out *out)
+{
+    if (http_write(t, wsi, out) != 0 || out->close)
         return -1;
     /* Completing rebinds the protocol: lws frees the pss here. With a body still arriving
-     * (discard_body), lws reads and drops it first. */
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+     * (discard_body), lws reads and drops it first, under its own timeout. */
+    if (out->discard_body)
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return http_complete(t, wsi);
 }
+
+void odeon__http_hold(odeon__http_pss *pss)
+{
+    if (!pss->rx_held) {
+        pss->rx_held = true;
+        lws_rx_flow_control(pss->wsi, 0);
+    }
+}
+
+static void http_unhold(odeon__http_pss *pss)
+{
+    if (pss->rx_held) {
+        pss->rx_held = false;
+        lws_rx_flow_control(pss->wsi, 1);
+    }
+}
+
+void odeon__http_wake(odeon__http_pss *pss)
+{
+    http_unhold(pss);
+    lws_callback_on_writable(pss->wsi);
+}
+
+int odeon__http_respond(odeon_transport *t, odeon__http_pss *pss, const odeon__http_out *out)
+{
+    struct lws *wsi = pss->wsi;
+    odeon__http_waiting_remove(t, pss);
+    http_unhold(pss);
+    pss->state = ODEON__HTTP_IDLE;
+    return odeon__http_send(t, wsi, out);
+}
+
+bool odeon__http_peer_gone(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+    if (fd < 0)
+        return true;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void odeon__http_reap(odeon_transport *t)
+{
+    for (odeon__http_pss *pss = t->waiting; pss != NULL; pss = pss->next)
+        if (odeon__http_peer_gone(pss->wsi))
+            lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* A JSON answer (borrowed) to pss's transaction, with the Janus CORS headers. */
+static int respond_json(odeon_transport *t, odeon__http_pss *pss, unsigned status, json_t *json,
+                        bool close);
 
 static int json_dump_buf(const char *buffer, size_t size, void *data)
 {
@@ -428,6 +407,26 @@ int odeon__http_send_json(odeon_transport *t, struct lws *wsi, unsigned status, 
         .close = close,
     };
     int rc = odeon__http_send(t, wsi, &out);
+    odeon__buf_trim(j, 1024 * 1024);
+    return rc;
+}
+
+static int respond_json(odeon_transport *t, odeon__http_pss *pss, unsigned status, json_t *json,
+                        bool close)
+{
+    odeon__buf *j = &t->json;
+    j->len = 0;
+    if (json_dump_callback(json, json_dump_buf, j, JSON_COMPACT) != 0)
+        j->len = 0;
+    odeon__http_out out = {
+        .status = status,
+        .content_type = "application/json",
+        .body = j->data,
+        .body_len = j->len,
+        .janus_cors = true,
+        .close = close,
+    };
+    int rc = odeon__http_respond(t, pss, &out);
     odeon__buf_trim(j, 1024 * 1024);
     return rc;
 }
@@ -486,228 +485,7 @@ bool odeon__http_idle(odeon_transport *t)
 void odeon__http_answer_all(odeon_transport *t)
 {
     for (odeon__http_pss *pss = t->waiting; pss != NULL; pss = pss->next)
-        lws_callback_on_writable(pss->wsi);
-}
-
-/* ======================================================================================== */
-/* Long-poll                                                                                */
-/* ======================================================================================== */
-
-/* Remove pss from its queue's polls; drops the queue when its session is gone and nothing
- * else waits on it. Called with the sink lock held. */
-static void poll_unlink_locked(odeon__http_sink *s, poll_queue *q, odeon__http_pss *pss)
-{
-    if (q->polls != NULL)
-        g_ptr_array_remove_fast(q->polls, pss);
-    if (q->gone && !queue_has_polls(q))
-        g_hash_table_remove(s->queues, &q->id);
-}
-
-static void poll_release(odeon_transport *t, odeon__http_pss *pss)
-{
-    odeon__http_sink *s = t->http_sink;
-    g_mutex_lock(&s->lock);
-    poll_queue *q = queue_get(s, pss->poll_session_id, false);
-    if (q != NULL)
-        poll_unlink_locked(s, q, pss);
-    g_mutex_unlock(&s->lock);
-    lws_set_timer_usecs(pss->wsi, LWS_SET_TIMER_USEC_CANCEL);
-    odeon__http_waiting_remove(t, pss);
-    pss->state = ODEON__HTTP_IDLE;
-}
-
-/* Take up to maxev events into msgs; returns how many. Called with the sink lock held. */
-static size_t poll_take_locked(poll_queue *q, unsigned maxev, odeon__msg **msgs)
-{
-    size_t n = 0;
-    while (n < maxev && q->events.head != NULL)
-        msgs[n++] = odeon__msg_queue_pop(&q->events);
-    q->last_used_us = odeon_clock_monotonic_us();
-    return n;
-}
-
-static int poll_write(odeon_transport *t, struct lws *wsi, unsigned maxev, odeon__msg **msgs,
-                      size_t n)
-{
-    odeon__http_out out = {
-        .status = 200,
-        .content_type = "application/json",
-        .janus_cors = true,
-        .msgs = msgs,
-        .n_msgs = n,
-        .array = maxev > 1,
-    };
-    if (n == 0) {
-        out.msgs = NULL;
-        out.body = maxev > 1 ? KEEPALIVE_ARRAY : KEEPALIVE_OBJECT;
-        out.body_len = strlen(out.body);
-    }
-    int rc = odeon__http_send(t, wsi, &out);
-    for (size_t i = 0; i < n; i++)
-        odeon__msg_free(msgs[i]);
-    return rc;
-}
-
-/* A parked poll: answer with the queued events; with none, answer keepalive when force (the
- * timer fired, or the transport stops) or when the session is gone, otherwise stay parked. */
-static int poll_answer(odeon_transport *t, odeon__http_pss *pss, bool force)
-{
-    odeon__http_sink *s = t->http_sink;
-    odeon__msg *stack[16];
-    odeon__msg **msgs = pss->maxev <= G_N_ELEMENTS(stack) ? stack
-                                                           : g_new(odeon__msg *, pss->maxev);
-    size_t n = 0;
-    g_mutex_lock(&s->lock);
-    poll_queue *q = queue_get(s, pss->poll_session_id, false);
-    if (q != NULL)
-        n = poll_take_locked(q, pss->maxev, msgs);
-    bool answer = n > 0 || force || q == NULL || q->gone;
-    if (answer && q != NULL)
-        poll_unlink_locked(s, q, pss);
-    g_mutex_unlock(&s->lock);
-    int rc = 0;
-    if (answer) {
-        lws_set_timer_usecs(pss->wsi, LWS_SET_TIMER_USEC_CANCEL);
-        odeon__http_waiting_remove(t, pss);
-        pss->state = ODEON__HTTP_IDLE;
-        unsigned maxev = pss->maxev;
-        rc = poll_write(t, pss->wsi, maxev, msgs, n); /* pss is gone after this */
-    }
-    if (msgs != stack)
-        g_free(msgs);
-    return rc;
-}
-
-void odeon__http_session_ready(odeon_transport *t, uint64_t session_id)
-{
-    odeon__http_sink *s = t->http_sink;
-    odeon__http_pss *stack[8];
-    GPtrArray *many = NULL;
-    guint n = 0;
-    g_mutex_lock(&s->lock);
-    poll_queue *q = queue_get(s, session_id, false);
-    if (q != NULL) {
-        q->ready = false;
-        n = q->polls ? q->polls->len : 0;
-        if (n > G_N_ELEMENTS(stack))
-            many = g_ptr_array_copy(q->polls, NULL, NULL);
-        else if (n > 0)
-            memcpy(stack, q->polls->pdata, n * sizeof(void *));
-    }
-    g_mutex_unlock(&s->lock);
-    /* The polls are only freed on this thread, so they are still alive here. */
-    for (guint i = 0; i < n; i++) {
-        odeon__http_pss *pss = many ? many->pdata[i] : stack[i];
-        lws_callback_on_writable(pss->wsi);
-    }
-    if (many != NULL)
-        g_ptr_array_free(many, TRUE);
-}
-
-void odeon__http_sweep(odeon_transport *t)
-{
-    odeon__http_sink *s = t->http_sink;
-    int64_t now = odeon_clock_monotonic_us();
-    GArray *idle = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    g_mutex_lock(&s->lock);
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, s->queues);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        poll_queue *q = value;
-        if (!queue_has_polls(q) && !q->ready && now - q->last_used_us > QUEUE_IDLE_US)
-            g_array_append_val(idle, q->id);
-    }
-    g_mutex_unlock(&s->lock);
-    /* A queue an event recreated after its session went: drop it once the session is gone. */
-    for (guint i = 0; i < idle->len; i++) {
-        uint64_t id = g_array_index(idle, uint64_t, i);
-        odeon_session *session = odeon_sessions_lookup(t->sessions, id);
-        if (session != NULL) {
-            odeon_session_unref(session);
-            continue;
-        }
-        g_mutex_lock(&s->lock);
-        poll_queue *q = queue_get(s, id, false);
-        if (q != NULL && !queue_has_polls(q))
-            g_hash_table_remove(s->queues, &id);
-        g_mutex_unlock(&s->lock);
-    }
-    g_array_free(idle, TRUE);
-}
-
-/* The api module decides whether the poll is allowed (api secret or token, session known) and
- * touches the session, exactly as for a keepalive: the poll is one, for Janus. Returns 0, or
- * the HTTP status to refuse with (the reply stays in *reply for the body). */
-static unsigned poll_authorise(odeon_transport *t, struct lws *wsi, uint64_t session_id,
-                               json_t **reply)
-{
-    char secret[256], token[1024];
-    const char *s = lws_get_urlarg_by_name(wsi, "apisecret=", secret, sizeof(secret));
-    const char *k = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
-    json_t *msg = json_pack("{s:s, s:s}", "janus", "keepalive", "transaction", "longpoll");
-    if (s != NULL)
-        json_object_set_new(msg, "apisecret", json_string(s));
-    if (k != NULL)
-        json_object_set_new(msg, "token", json_string(k));
-    odeon_api_request req = {
-        .path_session_id = session_id,
-        .path_has_session = true,
-        .sink = odeon__http_sink_base(t->http_sink),
-        .transport = "http",
-    };
-    *reply = odeon_api_handle(t->api, &req, msg);
-    json_decref(msg);
-    const char *verb = json_string_value(json_object_get(*reply, "janus"));
-    if (verb != NULL && strcmp(verb, "ack") == 0)
-        return 0;
-    json_int_t code = json_integer_value(json_object_get(json_object_get(*reply, "error"), "code"));
-    return code == ODEON_API_ERROR_UNAUTHORIZED ? 403 : 404;
-}
-
-static unsigned poll_maxev(struct lws *wsi)
-{
-    char buf[32];
-    const char *v = lws_get_urlarg_by_name(wsi, "maxev=", buf, sizeof(buf));
-    guint64 n = 1;
-    if (v != NULL && !g_ascii_string_to_unsigned(v, 10, 1, G_MAXUINT32, &n, NULL))
-        n = 1;
-    return n > MAXEV_LIMIT ? MAXEV_LIMIT : (unsigned)n;
-}
-
-static int poll_begin(odeon_transport *t, odeon__http_pss *pss, uint64_t session_id)
-{
-    struct lws *wsi = pss->wsi;
-    json_t *refusal = NULL;
-    unsigned status = session_id ? poll_authorise(t, wsi, session_id, &refusal) : 404;
-    if (status != 0) {
-        int rc = refusal ? odeon__http_send_json(t, wsi, status, refusal, false)
-                         : send_not_found(t, wsi);
-        json_decref(refusal);
-        return rc;
-    }
-    json_decref(refusal);
-    pss->poll_session_id = session_id;
-    pss->maxev = poll_maxev(wsi);
-    odeon__http_sink *s = t->http_sink;
-    g_mutex_lock(&s->lock);
-    poll_queue *q = queue_get(s, session_id, true);
-    q->last_used_us = odeon_clock_monotonic_us();
-    if (q->events.head == NULL && !t->stopping) {
-        if (q->polls == NULL)
-            q->polls = g_ptr_array_new();
-        g_ptr_array_add(q->polls, pss);
-        g_mutex_unlock(&s->lock);
-        pss->state = ODEON__HTTP_PARKED;
-        odeon__http_waiting_add(t, pss);
-        lws_set_timer_usecs(wsi, (lws_usec_t)t->settings.longpoll_timeout * LWS_USEC_PER_SEC);
-        /* Replaces lws's 10 s "content" timeout; our timer answers well before this. */
-        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)t->settings.longpoll_timeout + 10);
-        return 0;
-    }
-    g_mutex_unlock(&s->lock);
-    pss->state = ODEON__HTTP_PARKED;
-    return poll_answer(t, pss, true);
+        odeon__http_wake(pss);
 }
 
 /* ======================================================================================== */
@@ -784,7 +562,6 @@ static int janus_post_begin(odeon_transport *t, odeon__http_pss *pss, const janu
 static int janus_post_finish(odeon_transport *t, odeon__http_pss *pss)
 {
     odeon__vhost *vh = pss->vhost;
-    struct lws *wsi = pss->wsi;
     pss->body[pss->body_len] = '\0';
     odeon_api_request req = {
         .path_session_id = pss->path_session_id,
@@ -797,8 +574,7 @@ static int janus_post_finish(odeon_transport *t, odeon__http_pss *pss)
     json_t *reply = vh->admin ? odeon_admin_handle_text(t->admin, &req, text, pss->body_len)
                               : odeon_api_handle_text(t->api, &req, text, pss->body_len);
     g_clear_pointer(&pss->body, g_free);
-    pss->state = ODEON__HTTP_IDLE;
-    int rc = odeon__http_send_json(t, wsi, 200, reply, pss->chunked);
+    int rc = respond_json(t, pss, 200, reply, pss->chunked);
     json_decref(reply);
     return rc;
 }
@@ -834,7 +610,7 @@ static int janus_get(odeon_transport *t, odeon__http_pss *pss, const janus_path 
         return send_not_found(t, wsi);
     }
     if (jp->count == 1)
-        return poll_begin(t, pss, path_id(jp->seg[0], jp->seg_len[0]));
+        return odeon__http_poll_begin(t, pss, path_id(jp->seg[0], jp->seg_len[0]));
     if (jp->count == 2)
         return janus_redirect(t, vh, wsi, jp);
     return send_not_found(t, wsi);
@@ -864,13 +640,13 @@ static int janus_request(odeon_transport *t, odeon__http_pss *pss, int method, c
 /* ======================================================================================== */
 
 enum {
-    CHUNK_SIZE = 0,   /* hex digits of a chunk size */
-    CHUNK_EXT,        /* ";ext" after the size, up to CR */
+    CHUNK_SIZE = 0, /* hex digits of a chunk size */
+    CHUNK_EXT,      /* ";ext" after the size, up to CR */
     CHUNK_SIZE_LF,
     CHUNK_DATA,
     CHUNK_DATA_CR,
     CHUNK_DATA_LF,
-    CHUNK_TRAILER,    /* start of a trailer line (or the final empty line) */
+    CHUNK_TRAILER, /* start of a trailer line (or the final empty line) */
     CHUNK_TRAILER_LINE,
     CHUNK_TRAILER_LF,
     CHUNK_END_LF,
@@ -969,8 +745,7 @@ static int chunked_feed(odeon_transport *t, odeon__http_pss *pss, const uint8_t 
 
 static int http_body_done(odeon_transport *t, odeon__http_pss *pss);
 
-static int http_body_chunked(odeon_transport *t, odeon__http_pss *pss, const void *in,
-                             size_t len)
+static int http_body_chunked(odeon_transport *t, odeon__http_pss *pss, const void *in, size_t len)
 {
     int r = chunked_feed(t, pss, in, len);
     if (r == 0)
@@ -1022,8 +797,8 @@ int odeon__http_body_begin(odeon_transport *t, odeon__http_pss *pss, int method,
     struct lws *wsi = pss->wsi;
     char cl[32];
     bool has_cl = lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-    bool wants_body = method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
-                      method == LWSHUMETH_PATCH;
+    bool wants_body =
+        method == LWSHUMETH_POST || method == LWSHUMETH_PUT || method == LWSHUMETH_PATCH;
     *rc = 0;
     if (!has_cl) {
         if (!wants_body)
@@ -1157,7 +932,7 @@ static int static_serve(odeon_transport *t, odeon__http_pss *pss, const char *pa
     if (n < 0)
         return -1;
     if (n > 0)
-        return lws_http_transaction_completed(pss->wsi) ? -1 : 0;
+        return http_complete(t, pss->wsi);
     return 0; /* lws sends it; LWS_CALLBACK_HTTP_FILE_COMPLETION ends the transaction */
 }
 
@@ -1175,32 +950,53 @@ static bool under_base(const odeon__vhost *vh, const char *path)
            (path[vh->base_len] == '\0' || path[vh->base_len] == '/');
 }
 
-static int http_request(odeon__vhost *vh, odeon__http_pss *pss, struct lws *wsi,
-                        const char *path)
+static int http_request(odeon__vhost *vh, odeon__http_pss *pss, struct lws *wsi, const char *path)
 {
     odeon_transport *t = vh->transport;
     char *uri = NULL;
     int uri_len = 0;
     int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
     http_release(pss); /* a fresh pss per transaction, but be safe */
+    conn_busy(t, wsi);
     memset(pss, 0, sizeof(*pss));
     pss->vhost = vh;
     pss->wsi = wsi;
+    pss->method = method;
     if (under_base(vh, path))
         return janus_request(t, pss, method, path + vh->base_len);
     odeon_http_route route;
     if (!vh->admin && t->routes != NULL && odeon_http_routes_match(t->routes, path, &route))
         return odeon__route_begin(t, pss, &route, method, path);
-    if (!vh->admin && t->html_root != NULL &&
-        (method == LWSHUMETH_GET || method == LWSHUMETH_HEAD))
+    if (!vh->admin && t->html_root != NULL && (method == LWSHUMETH_GET || method == LWSHUMETH_HEAD))
         return static_serve(t, pss, path);
     return send_not_found(t, wsi);
+}
+
+/* lws 4.1 bug: when a request's headers come from its stash of pipelined input, it hands the
+ * same stash again as the body, so the "body" starts with the request line. Such a request can
+ * only be refused (and the connection closed) before anything acts on it. */
+static bool body_is_own_request_line(const odeon__http_pss *pss, const void *in, size_t len)
+{
+    static const char *const names[] = {"GET ",   "POST ",   "OPTIONS ", "PUT ",
+                                        "PATCH ", "DELETE ", "CONNECT ", "HEAD "};
+    if (pss->method < 0 || (size_t)pss->method >= G_N_ELEMENTS(names))
+        return false;
+    size_t n = strlen(names[pss->method]);
+    return len > n && memcmp(in, names[pss->method], n) == 0 && ((const char *)in)[n] == '/';
 }
 
 static int http_body(odeon_transport *t, odeon__http_pss *pss, const void *in, size_t len)
 {
     if (pss->state != ODEON__HTTP_JANUS_BODY && pss->state != ODEON__HTTP_ROUTE_BODY)
         return 0;
+    if (pss->body_len == 0 && body_is_own_request_line(pss, in, len)) {
+        char peer[64];
+        LOG_VERBOSE("pipelined request with a body from %s refused",
+                    odeon__transport_peer(pss->wsi, peer, sizeof(peer)));
+        pss->state = ODEON__HTTP_IDLE;
+        return odeon__http_send_error(t, pss->wsi, 400, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
+                                      "Pipelined requests with a body are not supported", true);
+    }
     if (pss->chunked)
         return http_body_chunked(t, pss, in, len);
     if (len > pss->body_expected - pss->body_len)
@@ -1211,6 +1007,10 @@ static int http_body(odeon_transport *t, odeon__http_pss *pss, const void *in, s
     return 0;
 }
 
+/* BODY_COMPLETION. The answer is written and the transaction completed right here, which is
+ * what lets a keep-alive client send its next request at once. (Deferring the completion to
+ * the writable callback makes lws stash that request, and lws 4.1 mis-parses a POST taken from
+ * its stash: see body_is_own_request_line.) */
 static int http_body_done(odeon_transport *t, odeon__http_pss *pss)
 {
     if (pss->state == ODEON__HTTP_JANUS_BODY)
@@ -1223,7 +1023,7 @@ static int http_body_done(odeon_transport *t, odeon__http_pss *pss)
 static int http_writeable(odeon_transport *t, odeon__http_pss *pss)
 {
     if (pss->state == ODEON__HTTP_PARKED)
-        return poll_answer(t, pss, t->stopping);
+        return odeon__http_poll_answer(t, pss, t->stopping);
     if (pss->state == ODEON__HTTP_ROUTE_WAIT)
         return odeon__route_writeable(t, pss);
     return 0;
@@ -1237,7 +1037,7 @@ static void http_release(odeon__http_pss *pss)
         return;
     odeon_transport *t = pss->vhost->transport;
     if (pss->state == ODEON__HTTP_PARKED)
-        poll_release(t, pss);
+        odeon__http_poll_release(t, pss);
     odeon__route_release(pss);
     odeon__http_waiting_remove(t, pss);
     g_clear_pointer(&pss->body, g_free);
@@ -1254,8 +1054,8 @@ static int http_filter_upgrade(struct lws *wsi)
     return 1;
 }
 
-int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                         void *in, size_t len)
+int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
     odeon__http_pss *pss = user;
     switch (reason) {
@@ -1265,18 +1065,24 @@ int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return pss && pss->vhost ? http_body(pss->vhost->transport, pss, in, len) : 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         /* lws never sees the end of a chunked body: http_body_chunked finds it. */
-        return pss && pss->vhost && !pss->chunked ? http_body_done(pss->vhost->transport, pss)
-                                                  : 0;
+        return pss && pss->vhost && !pss->chunked ? http_body_done(pss->vhost->transport, pss) : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss && pss->vhost ? http_writeable(pss->vhost->transport, pss) : 0;
     case LWS_CALLBACK_TIMER:
         if (pss && pss->vhost && pss->state == ODEON__HTTP_PARKED)
-            return poll_answer(pss->vhost->transport, pss, true);
+            return odeon__http_poll_answer(pss->vhost->transport, pss, true);
         return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (pss)
             pss->state = ODEON__HTTP_IDLE;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return http_complete(odeon__transport_vhost(wsi)->transport, wsi);
+    case LWS_CALLBACK_WSI_DESTROY: {
+        /* Every wsi of the vhost ends here (user is not necessarily an HTTP pss). */
+        odeon__vhost *vh = odeon__transport_vhost(wsi);
+        if (vh != NULL)
+            odeon__http_conn_forget(vh->transport, wsi);
+        return 0;
+    }
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         http_release(pss);

@@ -1,7 +1,8 @@
 /*
  * http.h - the plain-HTTP side of the transport as its other files see it: the per-transaction
- * state lws keeps for us, the response writer, the long-poll sink (http.c) and the plugin route
- * requests (http_routes.c). Everything here runs on the service thread unless marked.
+ * state lws keeps for us, the response writer (http.c), the long-poll sink (http_longpoll.c)
+ * and the plugin route requests (http_routes.c). Everything here runs on the service thread
+ * unless marked.
  */
 #ifndef ODEON_TRANSPORT_HTTP_H
 #define ODEON_TRANSPORT_HTTP_H
@@ -15,7 +16,6 @@ typedef enum {
     ODEON__HTTP_PARKED,     /* long-poll waiting for events */
     ODEON__HTTP_ROUTE_WAIT, /* plugin route waiting for odeon_http_request_respond */
     ODEON__HTTP_FILE,       /* static file being sent by lws */
-    ODEON__HTTP_FINISHING,  /* answered from a body callback: complete when writable */
 } odeon__http_state;
 
 /* lws allocates this per HTTP transaction (zeroed) and frees it when the transaction ends:
@@ -26,13 +26,10 @@ struct odeon__http_pss {
     odeon__http_pss *prev, *next; /* transport->waiting */
     bool waiting_linked;
     odeon__http_state state;
+    int method; /* LWSHUMETH_* */
     /* lws 4.1 keeps POLLIN armed on a transaction it is not reading from, and spins on it when
-     * the client closes or sends more: such transactions are rx flow controlled. */
+     * the client closes or sends more: parked transactions are rx flow controlled ("held"). */
     bool rx_held;
-    /* Inside HTTP_BODY/BODY_COMPLETION: lws may hold the next pipelined request in its read
-     * buffer, so completing the transaction must wait for the writable callback. */
-    bool in_body_cb;
-    bool finish_close;
     /* Request body (POST/PUT/PATCH, or any request with a Content-Length). */
     uint8_t *body;
     size_t body_len;
@@ -53,9 +50,25 @@ struct odeon__http_pss {
     odeon_http_request *request; /* reference */
 };
 
+/* Per HTTP connection (lws's opaque user data), for keep-alive idle tracking: lws would arm a
+ * timeout at each completed transaction, and its sorted timeout list costs a walk over every
+ * idle connection per insert (a fifth of the service thread at 1000 connections). All idle
+ * connections share one timeout, so a FIFO keeps them in deadline order instead. */
+struct odeon__http_conn {
+    struct lws *wsi;
+    odeon__http_conn *prev, *next; /* transport->idle_head / idle_tail */
+    int64_t idle_since_us;
+    bool linked;
+};
+
+/* Forget wsi's connection state (it closes, or became a WebSocket). */
+void odeon__http_conn_forget(odeon_transport *t, struct lws *wsi);
+/* Close keep-alive connections idle for longer than the keep-alive timeout. */
+void odeon__http_idle_reap(odeon_transport *t, int64_t now_us);
+
 /* The lws callback of protocols[0] on both vhosts. */
-int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                         void *in, size_t len);
+int odeon__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len);
 
 /* ---- the long-poll sink ---- */
 
@@ -65,6 +78,13 @@ odeon_event_sink *odeon__http_sink_base(odeon__http_sink *sink);
 void odeon__http_sink_unref(odeon__http_sink *sink);
 /* Stop accepting events and drop every queue (the service thread has ended). */
 void odeon__http_sink_close(odeon__http_sink *sink);
+/* GET <base>/<session>: answer at once or park. Returns the callback's return value. */
+int odeon__http_poll_begin(odeon_transport *t, odeon__http_pss *pss, uint64_t session_id);
+/* A parked poll's writable callback or timer: answer with the queued events; with none,
+ * answer keepalive when force, else park again. */
+int odeon__http_poll_answer(odeon_transport *t, odeon__http_pss *pss, bool force);
+/* A parked poll's transaction ends without an answer (the client left). */
+void odeon__http_poll_release(odeon_transport *t, odeon__http_pss *pss);
 /* Parked polls of this session have events to take. */
 void odeon__http_session_ready(odeon_transport *t, uint64_t session_id);
 /* Drop per-session queues that nobody polls and whose session is gone. */
@@ -90,10 +110,10 @@ typedef struct odeon__http_out {
     odeon__msg *const *msgs;
     size_t n_msgs;
     bool array;
-    bool janus_cors;            /* Allow-Origin (+ Credentials, Vary) and Max-Age */
-    bool route_cors;            /* Allow-Origin and Expose-Headers, unless headers set them */
+    bool janus_cors; /* Allow-Origin (+ Credentials, Vary) and Max-Age */
+    bool route_cors; /* Allow-Origin and Expose-Headers, unless headers set them */
     const char *location;
-    const char *allow_methods;  /* preflight answers */
+    const char *allow_methods; /* preflight answers */
     const char *allow_headers;
     const char *const *headers; /* NULL-terminated "Name: value" strings */
     bool close;                 /* "Connection: close", then close the connection */
@@ -102,13 +122,16 @@ typedef struct odeon__http_out {
 
 /* Write out and complete the transaction. Returns what the lws callback must return (0, or -1
  * to close). lws frees the transaction's pss inside: do not touch it afterwards. Only for a
- * transaction that is neither held nor inside a body callback: otherwise odeon__http_respond. */
+ * transaction that is not held: otherwise odeon__http_respond. */
 int odeon__http_send(odeon_transport *t, struct lws *wsi, const odeon__http_out *out);
-/* Answer pss's transaction from any callback: releases a held connection, and from a body
- * callback writes now and completes on the next writable callback. Same return as send. */
+/* Answer pss's transaction (releasing a held connection first). Same return as send. */
 int odeon__http_respond(odeon_transport *t, odeon__http_pss *pss, const odeon__http_out *out);
-/* Stop reading from pss's connection until it is answered. */
+/* Stop reading from pss's connection until it is answered. lws 4.1 never delivers a writable
+ * callback to a connection in this state (and spins on its POLLOUT): wake it with
+ * odeon__http_wake, never with lws_callback_on_writable. */
 void odeon__http_hold(odeon__http_pss *pss);
+/* Read again and ask for a writable callback (which answers, or holds again). */
+void odeon__http_wake(odeon__http_pss *pss);
 /* The client closed or reset the connection (peeks at the socket). */
 bool odeon__http_peer_gone(struct lws *wsi);
 /* Close held transactions whose client went away. */

@@ -69,8 +69,8 @@ static bool prefix_valid(const char *prefix)
     return true;
 }
 
-int odeon_http_routes_add(odeon_http_routes *routes, const odeon_plugin *plugin,
-                          const char *prefix, odeon_http_handler handler, void *user_data)
+int odeon_http_routes_add(odeon_http_routes *routes, const odeon_plugin *plugin, const char *prefix,
+                          odeon_http_handler handler, void *user_data)
 {
     if (routes == NULL || handler == NULL || !prefix_valid(prefix))
         return ODEON_EINVAL;
@@ -207,8 +207,8 @@ void odeon__http_request_unref(odeon_http_request *req)
 
 static const char *method_name(int method)
 {
-    static const char *const names[] = {"GET",   "POST",    "OPTIONS", "PUT",
-                                        "PATCH", "DELETE",  "CONNECT", "HEAD"};
+    static const char *const names[] = {"GET",   "POST",   "OPTIONS", "PUT",
+                                        "PATCH", "DELETE", "CONNECT", "HEAD"};
     return method >= 0 && (size_t)method < G_N_ELEMENTS(names) ? names[method] : "GET";
 }
 
@@ -258,8 +258,7 @@ static void headers_snapshot(struct lws *wsi, GPtrArray *headers)
 }
 
 static odeon_http_request *request_new(odeon_transport *t, struct lws *wsi,
-                                       const odeon_http_route *route, int method,
-                                       const char *path)
+                                       const odeon_http_route *route, int method, const char *path)
 {
     odeon_http_request *req = g_new0(odeon_http_request, 1);
     odeon_refcount_init(&req->rc);
@@ -296,8 +295,6 @@ int odeon__route_begin(odeon_transport *t, odeon__http_pss *pss, const odeon_htt
 static int route_write(odeon_transport *t, odeon__http_pss *pss)
 {
     odeon_http_request *req = odeon__http_request_ref(pss->request);
-    odeon__http_waiting_remove(t, pss);
-    pss->state = ODEON__HTTP_IDLE;
     odeon__http_out out = {
         .status = (unsigned)req->status,
         .content_type = req->content_type,
@@ -307,7 +304,7 @@ static int route_write(odeon_transport *t, odeon__http_pss *pss)
         .route_cors = true,
         .close = pss->chunked,
     };
-    int rc = odeon__http_send(t, pss->wsi, &out); /* releases pss and its reference */
+    int rc = odeon__http_respond(t, pss, &out); /* may release pss and its reference */
     odeon__http_request_unref(req);
     return rc;
 }
@@ -338,17 +335,27 @@ int odeon__route_dispatch(odeon_transport *t, odeon__http_pss *pss)
     g_mutex_unlock(&req->lock);
     if (answered)
         return route_write(t, pss);
-    /* lws's own body timeout would cut a plugin that takes a few seconds (ICE gathering). */
+    /* The answer comes later, from the writable callback. Until then nothing is read from the
+     * connection, and lws's own body timeout would cut a plugin that takes a few seconds (ICE
+     * gathering): ours is longer. */
+    odeon__http_hold(pss);
     lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, ROUTE_ANSWER_TIMEOUT_S);
     return 0;
 }
 
 static int route_abort(odeon_transport *t, odeon__http_pss *pss)
 {
-    odeon__http_waiting_remove(t, pss);
-    pss->state = ODEON__HTTP_IDLE;
-    return odeon__http_send_error(t, pss->wsi, 503, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
-                                  "Server shutting down", true);
+    static const char body[] =
+        "{\"janus\":\"error\",\"error\":{\"code\":450,\"reason\":\"Server shutting down\"}}";
+    odeon__http_out out = {
+        .status = 503,
+        .content_type = "application/json",
+        .body = body,
+        .body_len = sizeof(body) - 1,
+        .route_cors = true,
+        .close = true,
+    };
+    return odeon__http_respond(t, pss, &out);
 }
 
 int odeon__route_writeable(odeon_transport *t, odeon__http_pss *pss)
@@ -361,7 +368,10 @@ int odeon__route_writeable(odeon_transport *t, odeon__http_pss *pss)
     g_mutex_unlock(&req->lock);
     if (answered)
         return route_write(t, pss);
-    return t->stopping ? route_abort(t, pss) : 0;
+    if (t->stopping)
+        return route_abort(t, pss);
+    odeon__http_hold(pss); /* woken for nothing */
+    return 0;
 }
 
 void odeon__route_release(odeon__http_pss *pss)
@@ -381,7 +391,7 @@ void odeon__route_answered(odeon_http_request *req)
 {
     /* req->pss only changes on this thread: no lock needed to read it here. */
     if (req->pss != NULL)
-        lws_callback_on_writable(req->pss->wsi);
+        odeon__http_wake(req->pss);
 }
 
 /* ======================================================================================== */

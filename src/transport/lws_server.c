@@ -30,8 +30,9 @@
 
 #define STOP_FLUSH_US (1000 * 1000)
 #define STOP_POLL_US (10 * 1000)
-#define SWEEP_PERIOD_US ((lws_usec_t)30 * 1000 * 1000)
-#define KEEPALIVE_IDLE_S 20
+#define HOUSEKEEPING_US ((lws_usec_t)1000 * 1000)
+#define REAP_EVERY_TICKS 5   /* held transactions of vanished clients: every 5 s */
+#define SWEEP_EVERY_TICKS 30 /* orphan long-poll queues: every 30 s */
 #define WS_RX_BUFFER 16384
 #define TX_PACKET_SIZE 65536
 
@@ -283,6 +284,16 @@ static void hub_set_context(odeon__hub *hub, struct lws_context *context)
     g_mutex_unlock(&hub->lock);
 }
 
+/* Once the context is detached nothing more is queued: drop what was queued after the last
+ * drain (it holds references on connections, which hold the hub). */
+static void hub_discard(odeon__hub *hub)
+{
+    g_mutex_lock(&hub->lock);
+    hub_release_lists(hub->ready_ws, hub->ready_requests);
+    g_array_set_size(hub->ready_sessions, 0);
+    g_mutex_unlock(&hub->lock);
+}
+
 /* ---- service thread ---- */
 
 static _Thread_local bool on_service_thread;
@@ -328,11 +339,19 @@ static void begin_stop(odeon_transport *t)
     lws_sul_schedule(t->context, 0, &t->stop_timer, stop_tick, 0);
 }
 
-static void sweep_tick(lws_sorted_usec_list_t *sul)
+/* Every second: close idle keep-alive connections past their timeout; every few seconds,
+ * close held HTTP transactions whose client left (lws cannot see it while not reading); now
+ * and then, drop long-poll queues of sessions that are gone. */
+static void housekeeping_tick(lws_sorted_usec_list_t *sul)
 {
     odeon_transport *t = lws_container_of(sul, odeon_transport, sweep_timer);
-    odeon__http_sweep(t);
-    lws_sul_schedule(t->context, 0, &t->sweep_timer, sweep_tick, SWEEP_PERIOD_US);
+    unsigned tick = ++t->housekeeping_ticks;
+    odeon__http_idle_reap(t, odeon_clock_monotonic_us());
+    if (tick % REAP_EVERY_TICKS == 0)
+        odeon__http_reap(t);
+    if (tick % SWEEP_EVERY_TICKS == 0)
+        odeon__http_sweep(t);
+    lws_sul_schedule(t->context, 0, &t->sweep_timer, housekeeping_tick, HOUSEKEEPING_US);
 }
 
 /* LWS_CALLBACK_EVENT_WAIT_CANCELLED: take what other threads queued and act on it. */
@@ -370,8 +389,8 @@ static void transport_drain(odeon_transport *t)
         begin_stop(t);
 }
 
-static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                         void *in, size_t len)
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
     if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
         /* Broadcast to every protocol of every vhost: act once, on the API vhost. */
@@ -400,8 +419,7 @@ static const struct lws_protocols api_protocols[] = {
 
 static const struct lws_protocols admin_protocols[] = {
     {"odeon-http", callback_http, sizeof(odeon__http_pss), 0, 0, NULL, TX_PACKET_SIZE},
-    {"janus-admin-protocol", callback_ws, sizeof(void *), WS_RX_BUFFER, 0, NULL,
-     TX_PACKET_SIZE},
+    {"janus-admin-protocol", callback_ws, sizeof(void *), WS_RX_BUFFER, 0, NULL, TX_PACKET_SIZE},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -409,7 +427,7 @@ static gpointer service_main(gpointer data)
 {
     odeon_transport *t = data;
     on_service_thread = true;
-    lws_sul_schedule(t->context, 0, &t->sweep_timer, sweep_tick, SWEEP_PERIOD_US);
+    lws_sul_schedule(t->context, 0, &t->sweep_timer, housekeeping_tick, HOUSEKEEPING_US);
     while (!t->exit_loop) {
         if (lws_service(t->context, 0) < 0) {
             LOG_ERROR("the libwebsockets service loop failed; the API ports stop serving");
@@ -420,6 +438,7 @@ static gpointer service_main(gpointer data)
     lws_sul_cancel(&t->stop_timer);
     /* From here no other thread may touch the context. */
     hub_set_context(t->hub, NULL);
+    hub_discard(t->hub);
     lws_context_destroy(t->context);
     t->context = NULL;
     return NULL;
@@ -484,6 +503,8 @@ static struct lws_vhost *create_vhost(odeon_transport *t, odeon__vhost *vh, cons
     info.keepalive_timeout = KEEPALIVE_IDLE_S;
     info.user = vh;
     if (tls) {
+        /* lws reads this option from the vhost's info too; without it the vhost is plain. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = t->settings.tls_cert;
         info.ssl_private_key_filepath = t->settings.tls_key;
         info.alpn = "http/1.1"; /* no h2: long-polls and writes assume HTTP/1.1 */
@@ -492,8 +513,8 @@ static struct lws_vhost *create_vhost(odeon_transport *t, odeon__vhost *vh, cons
     if (vh->vhost == NULL) {
         *error = g_strdup_printf("cannot bind the %s port %s:%u (address already in use, or "
                                  "a bad interface%s)",
-                                 vh->admin ? "admin" : "API", info.iface ? info.iface : "*",
-                                 port, tls ? " or TLS certificate/key" : "");
+                                 vh->admin ? "admin" : "API", info.iface ? info.iface : "*", port,
+                                 tls ? " or TLS certificate/key" : "");
         return NULL;
     }
     return vh->vhost;
@@ -561,8 +582,7 @@ static int transport_listen(odeon_transport *t, char **error)
     if (create_vhost(t, &t->api_vhost, s->interface, s->port, tls_enabled(s), error) == NULL)
         return ODEON_EIO;
     if (s->admin_enabled &&
-        create_vhost(t, &t->admin_vhost, s->admin_interface, s->admin_port, false, error) ==
-            NULL)
+        create_vhost(t, &t->admin_vhost, s->admin_interface, s->admin_port, false, error) == NULL)
         return ODEON_EIO;
     return 0;
 }

@@ -10,9 +10,10 @@
  * close callbacks clear, so a late wake-up never reaches a freed wsi.
  *
  * Files: lws_server.c (context, vhosts, service loop, hub, stop), http.c (Janus HTTP API,
- * long-poll and its sink, CORS, static files, response writer), http_routes.c (plugin route
- * registry and the odeon_http_request object), ws.c (WebSocket connections and their sinks).
- * http.h and ws.h declare what those files offer the others.
+ * CORS, static files, keep-alive, response writer), http_longpoll.c (long-poll and the HTTP
+ * sink), http_routes.c (plugin route registry and the odeon_http_request object), ws.c
+ * (WebSocket connections and their sinks). http.h and ws.h declare what those files offer the
+ * others.
  */
 #ifndef ODEON_TRANSPORT_LWS_SERVER_H
 #define ODEON_TRANSPORT_LWS_SERVER_H
@@ -31,6 +32,7 @@
 typedef struct odeon__hub odeon__hub;
 typedef struct odeon__http_sink odeon__http_sink;
 typedef struct odeon__http_pss odeon__http_pss;
+typedef struct odeon__http_conn odeon__http_conn;
 typedef struct odeon__ws_conn odeon__ws_conn;
 
 /* ---- messages: serialised JSON with LWS_PRE bytes of headroom (any thread) ---- */
@@ -107,23 +109,29 @@ struct odeon_transport {
     odeon__vhost admin_vhost;
     struct lws_context *context;
     GThread *thread;
-    odeon__hub *hub;               /* reference */
-    odeon__http_sink *http_sink;   /* reference */
-    char *html_root;               /* realpath of html_dir, or NULL */
-    const char *cors_origin;       /* "*" or the configured origin */
-    bool cors_credentials;         /* origin is not "*": Allow-Credentials + Vary */
+    odeon__hub *hub;             /* reference */
+    odeon__http_sink *http_sink; /* reference */
+    char *html_root;             /* realpath of html_dir, or NULL */
+    const char *cors_origin;     /* "*" or the configured origin */
+    bool cors_credentials;       /* origin is not "*": Allow-Credentials + Vary */
 
     /* Service thread only. */
-    odeon__ws_conn *ws_conns;      /* open WebSocket connections (intrusive list) */
-    odeon__http_pss *waiting;      /* parked polls and requests waiting for a plugin */
-    odeon__buf out;                /* response being written */
-    odeon__buf json;               /* JSON being serialised */
-    lws_sorted_usec_list_t sweep_timer;
+    odeon__ws_conn *ws_conns;    /* open WebSocket connections (intrusive list) */
+    odeon__http_pss *waiting;    /* parked polls and requests waiting for a plugin */
+    odeon__http_conn *idle_head; /* idle keep-alive connections, oldest first */
+    odeon__http_conn *idle_tail;
+    odeon__buf out;                     /* response being written */
+    odeon__buf json;                    /* JSON being serialised */
+    lws_sorted_usec_list_t sweep_timer; /* housekeeping */
+    unsigned housekeeping_ticks;
     lws_sorted_usec_list_t stop_timer;
     int64_t stop_deadline_us;
-    bool stopping;                 /* flushing before the loop ends */
+    bool stopping; /* flushing before the loop ends */
     bool exit_loop;
 };
+
+/* Seconds an HTTP/1.1 connection may stay idle between requests. */
+#define KEEPALIVE_IDLE_S 20
 
 /* True on the lws service thread. */
 bool odeon__transport_on_service_thread(void);

@@ -20,6 +20,8 @@
 
 #include <string.h>
 
+#include "transport/http.h"
+
 #include "api/errors.h"
 #include "core/log.h"
 
@@ -165,6 +167,8 @@ static int ws_open(struct lws *wsi, odeon__ws_conn **slot)
     conn->admin = vh->admin;
     odeon__transport_peer(wsi, conn->peer, sizeof(conn->peer));
     conn_link(vh->transport, conn);
+    /* Plain HTTP requests may have come first on this connection: it is no longer idle HTTP. */
+    odeon__http_conn_forget(vh->transport, wsi);
     *slot = conn;
     LOG_VERBOSE("%s WebSocket from %s", vh->admin ? "admin" : "API", conn->peer);
     return 0;
@@ -226,8 +230,8 @@ static void ws_too_large(odeon__ws_conn *conn)
 {
     LOG_VERBOSE("WebSocket message from %s over %zu bytes: closing", conn->peer,
                 conn->transport->settings.max_body_size);
-    json_t *error = odeon_api_error(0, NULL, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
-                                    "Message too large");
+    json_t *error =
+        odeon_api_error(0, NULL, ODEON_API_ERROR_TRANSPORT_SPECIFIC, "Message too large");
     conn_queue(conn, odeon__msg_from_json(error));
     json_decref(error);
     conn->close_after_flush = true;

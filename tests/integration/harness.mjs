@@ -135,6 +135,7 @@ export function odeonConfig(opts, ports) {
     `max_body_size = ${g(opts.maxBodySize, 1048576)}`,
     `longpoll_timeout = ${g(opts.longpollTimeout, LONGPOLL_TIMEOUT)}`,
     `cors_allow_origin = ${g(opts.corsAllowOrigin, '*')}`,
+    ...(opts.tlsCert ? [`tls_cert = ${opts.tlsCert}`, `tls_key = ${opts.tlsKey}`] : []),
     '',
     '[admin]',
     'enabled = true',
@@ -367,6 +368,7 @@ export class Server {
  *   sessionTimeout (s), apiSecret, tokenAuth (bool), staticTokens ({subject: token}),
  *   adminSecret, longpollTimeout (s, odeon only: Janus hard-codes 30), maxBodySize (odeon),
  *   corsAllowOrigin, htmlDir (odeon), plugins (odeon short names), pluginsConfigDir (odeon),
+ *   tlsCert + tlsKey (odeon: PEM paths; the API port then speaks HTTPS/WSS),
  *   extraConfig (odeon INI text),
  *   extraArgs (array), env (object).
  */
@@ -420,10 +422,12 @@ async function startOnce(opts) {
     const pluginsDir = opts.pluginsDir || process.env.ODEON_PLUGINS_DIR;
     if (pluginsDir) args.push('--plugins-dir', pluginsDir);
     args.push('--log-level', opts.logLevel || 'info', ...(opts.extraArgs || []));
+    const scheme = opts.tlsCert ? 'https' : 'http';
+    const wsScheme = opts.tlsCert ? 'wss' : 'ws';
     fields = {
-      httpBase: `http://127.0.0.1:${ports.http}`,
-      httpUrl: `http://127.0.0.1:${ports.http}/janus`,
-      wsUrl: `ws://127.0.0.1:${ports.http}/janus`,
+      httpBase: `${scheme}://127.0.0.1:${ports.http}`,
+      httpUrl: `${scheme}://127.0.0.1:${ports.http}/janus`,
+      wsUrl: `${wsScheme}://127.0.0.1:${ports.http}/janus`,
       adminUrl: `http://127.0.0.1:${ports.admin}/admin`,
       adminWsUrl: `ws://127.0.0.1:${ports.admin}/admin`,
     };
@@ -453,7 +457,9 @@ async function startOnce(opts) {
       throw new Error(`${TARGET} exited during startup (code ${server.exitCode}, signal ${server.exitSignal})\n` +
         `${bin} ${args.join(' ')}\n${server.logs()}`);
     }
-    if (await httpReady(`${fields.httpUrl}/info`)) {
+    // A TLS server's certificate is self-signed: readiness is the port accepting.
+    const apiReady = opts.tlsCert ? await tcpReady(ports.http) : await httpReady(`${fields.httpUrl}/info`);
+    if (apiReady) {
       const others = [...new Set([ports.ws, ports.admin, ports.adminWs])];
       const ok = await Promise.all(others.map(tcpReady));
       // Janus 1.1.2 hangs at shutdown if SIGTERM arrives before its sessions watchdog
