@@ -105,7 +105,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -116,7 +116,7 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-static void vlog(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void vlog(const char *fmt, ...)
 {
     if (!cfg.verbose)
         return;
@@ -784,7 +784,8 @@ static void conn_close(struct client *c)
 }
 
 /* count an error, drop the connection and reconnect after a short pause */
-static void client_fail(struct client *c, uint64_t *counter, const char *why, ...)
+__attribute__((format(printf, 3, 4))) static void client_fail(struct client *c, uint64_t *counter,
+                                                             const char *why, ...)
 {
     struct stats *st = &c->w->st;
     (*counter)++;
