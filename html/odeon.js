@@ -86,10 +86,12 @@
       ws.addEventListener('close', () => this.onClose());
     }
 
-    send(msg, { waitEvent = false } = {}) {
+    // sessionless: requests that only exist at the base path (info, ping), where a session id
+    // would make the server answer "unknown request".
+    send(msg, { waitEvent = false, sessionless = false } = {}) {
       const transaction = randomTransaction();
       msg.transaction = transaction;
-      if (this.id !== null) msg.session_id = this.id;
+      if (this.id !== null && !sessionless) msg.session_id = this.id;
       if (this.options.token) msg.token = this.options.token;
       if (this.options.apisecret) msg.apisecret = this.options.apisecret;
       return new Promise((resolve, reject) => {
@@ -142,7 +144,7 @@
       return handle;
     }
 
-    info() { return this.send({ janus: 'info' }); }
+    info() { return this.send({ janus: 'info' }, { sessionless: true }); }
 
     async destroy() {
       clearInterval(this.keepaliveTimer);

@@ -20,6 +20,10 @@ ODEON_APT_PACKAGES=(
     clang libclang-rt-dev   # libFuzzer targets and clang's sanitizer runtimes
 )
 
+# Only the test suite needs these (scripts/test): the browser for tests/e2e and the openssl
+# command that makes the TLS test's certificate.
+ODEON_TEST_APT_PACKAGES=(chromium openssl)
+
 odeon_say() { printf '==> %s\n' "$*" >&2; }
 odeon_warn() { printf 'warning: %s\n' "$*" >&2; }
 odeon_die() {
@@ -55,8 +59,9 @@ odeon_pkg_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
-# Install the project's Debian packages that are missing, in one apt-get call. Node.js and npm
-# are installed only when `node` is missing (a machine may carry a newer Node from elsewhere).
+# Install the project's Debian packages that are missing, plus any named as arguments, in one
+# apt-get call. Node.js and npm are installed only when `node` is missing (a machine may carry a
+# newer Node from elsewhere).
 odeon_ensure_packages() {
     if [ "${ODEON_SKIP_APT:-0}" = 1 ]; then
         return 0
@@ -66,7 +71,7 @@ odeon_ensure_packages() {
         return 0
     }
     local missing=() p
-    for p in "${ODEON_APT_PACKAGES[@]}"; do
+    for p in "${ODEON_APT_PACKAGES[@]}" "$@"; do
         odeon_pkg_installed "$p" || missing+=("$p")
     done
     if ! command -v node >/dev/null 2>&1; then
