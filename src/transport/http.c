@@ -385,49 +385,36 @@ void odeon__http_reap(odeon_transport *t)
 static int respond_json(odeon_transport *t, odeon__http_pss *pss, unsigned status, json_t *json,
                         bool close);
 
-static int json_dump_buf(const char *buffer, size_t size, void *data)
+/* A Janus JSON response (with Janus's CORS headers) whose body is json serialised into the
+ * transport's scratch buffer; valid until the buffer is reused. */
+static odeon__http_out json_out(odeon_transport *t, unsigned status, json_t *json, bool close)
 {
-    odeon__buf_append(data, buffer, size);
-    return 0;
+    odeon__buf_set_json(&t->json, json);
+    return (odeon__http_out){
+        .status = status,
+        .content_type = "application/json",
+        .body = t->json.data,
+        .body_len = t->json.len,
+        .janus_cors = true,
+        .close = close,
+    };
 }
 
 int odeon__http_send_json(odeon_transport *t, struct lws *wsi, unsigned status, json_t *json,
                           bool close)
 {
-    odeon__buf *j = &t->json;
-    j->len = 0;
-    if (json_dump_callback(json, json_dump_buf, j, JSON_COMPACT) != 0)
-        j->len = 0;
-    odeon__http_out out = {
-        .status = status,
-        .content_type = "application/json",
-        .body = j->data,
-        .body_len = j->len,
-        .janus_cors = true,
-        .close = close,
-    };
+    odeon__http_out out = json_out(t, status, json, close);
     int rc = odeon__http_send(t, wsi, &out);
-    odeon__buf_trim(j, 1024 * 1024);
+    odeon__buf_trim(&t->json, 1024 * 1024);
     return rc;
 }
 
 static int respond_json(odeon_transport *t, odeon__http_pss *pss, unsigned status, json_t *json,
                         bool close)
 {
-    odeon__buf *j = &t->json;
-    j->len = 0;
-    if (json_dump_callback(json, json_dump_buf, j, JSON_COMPACT) != 0)
-        j->len = 0;
-    odeon__http_out out = {
-        .status = status,
-        .content_type = "application/json",
-        .body = j->data,
-        .body_len = j->len,
-        .janus_cors = true,
-        .close = close,
-    };
+    odeon__http_out out = json_out(t, status, json, close);
     int rc = odeon__http_respond(t, pss, &out);
-    odeon__buf_trim(j, 1024 * 1024);
+    odeon__buf_trim(&t->json, 1024 * 1024);
     return rc;
 }
 
@@ -767,28 +754,18 @@ static int http_body_chunked(odeon_transport *t, odeon__http_pss *pss, const voi
 int odeon__http_too_large(odeon_transport *t, struct lws *wsi, uint64_t len, bool close)
 {
     char peer[64], reason[96];
-    LOG_VERBOSE("request body of %" G_GUINT64_FORMAT " bytes from %s refused (limit %zu)", len,
+    LOG_WARN("request body of %" G_GUINT64_FORMAT " bytes from %s refused (limit %zu)", len,
                 odeon__transport_peer(wsi, peer, sizeof(peer)), t->settings.max_body_size);
     g_snprintf(reason, sizeof(reason), "Request body too large (limit %zu bytes)",
                t->settings.max_body_size);
     json_t *error = odeon_api_error(0, NULL, ODEON_API_ERROR_TRANSPORT_SPECIFIC, reason);
-    odeon__buf *j = &t->json;
-    j->len = 0;
-    json_dump_callback(error, json_dump_buf, j, JSON_COMPACT);
-    json_decref(error);
     /* Answer now; lws then reads and drops the body so the client sees the answer instead of a
      * reset. An absurd size is not worth reading, and a chunked body has no known end for lws:
      * close at once. */
     bool huge = close || len / DISCARD_FACTOR > t->settings.max_body_size;
-    odeon__http_out out = {
-        .status = 413,
-        .content_type = "application/json",
-        .body = j->data,
-        .body_len = j->len,
-        .janus_cors = true,
-        .close = huge,
-        .discard_body = !huge,
-    };
+    odeon__http_out out = json_out(t, 413, error, huge);
+    out.discard_body = !huge;
+    json_decref(error);
     return odeon__http_send(t, wsi, &out);
 }
 
@@ -808,7 +785,7 @@ int odeon__http_body_begin(odeon_transport *t, odeon__http_pss *pss, int method,
             return 1;
         }
         char peer[64];
-        LOG_VERBOSE("%s without Content-Length from %s refused",
+        LOG_WARN("%s without Content-Length from %s refused",
                     method == LWSHUMETH_POST ? "POST" : "request body",
                     odeon__transport_peer(wsi, peer, sizeof(peer)));
         *rc = odeon__http_send_error(t, wsi, 411, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
@@ -991,7 +968,7 @@ static int http_body(odeon_transport *t, odeon__http_pss *pss, const void *in, s
         return 0;
     if (pss->body_len == 0 && body_is_own_request_line(pss, in, len)) {
         char peer[64];
-        LOG_VERBOSE("pipelined request with a body from %s refused",
+        LOG_WARN("pipelined request with a body from %s refused",
                     odeon__transport_peer(pss->wsi, peer, sizeof(peer)));
         pss->state = ODEON__HTTP_IDLE;
         return odeon__http_send_error(t, pss->wsi, 400, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
@@ -1048,7 +1025,7 @@ static void http_release(odeon__http_pss *pss)
 static int http_filter_upgrade(struct lws *wsi)
 {
     char peer[64];
-    LOG_VERBOSE("WebSocket upgrade from %s refused: no supported subprotocol (use "
+    LOG_WARN("WebSocket upgrade from %s refused: no supported subprotocol (use "
                 "\"janus-protocol\" or \"janus-admin-protocol\")",
                 odeon__transport_peer(wsi, peer, sizeof(peer)));
     return 1;

@@ -48,10 +48,17 @@ static void msg_scratch_free(gpointer data)
 /* Per-thread serialisation space, so building a message costs one exact-size allocation. */
 static GPrivate msg_scratch_key = G_PRIVATE_INIT(msg_scratch_free);
 
-static int msg_dump_cb(const char *buffer, size_t size, void *data)
+static int buf_dump_cb(const char *buffer, size_t size, void *data)
 {
     odeon__buf_append(data, buffer, size);
     return 0;
+}
+
+void odeon__buf_set_json(odeon__buf *buf, json_t *json)
+{
+    buf->len = 0;
+    if (json_dump_callback(json, buf_dump_cb, buf, JSON_COMPACT) != 0)
+        buf->len = 0;
 }
 
 odeon__msg *odeon__msg_from_bytes(const void *bytes, size_t len)
@@ -72,9 +79,7 @@ odeon__msg *odeon__msg_from_json(json_t *json)
         scratch = g_new0(odeon__buf, 1);
         g_private_set(&msg_scratch_key, scratch);
     }
-    scratch->len = 0;
-    if (json_dump_callback(json, msg_dump_cb, scratch, JSON_COMPACT) != 0)
-        scratch->len = 0;
+    odeon__buf_set_json(scratch, json);
     odeon__msg *msg = odeon__msg_from_bytes(scratch->data, scratch->len);
     odeon__buf_trim(scratch, 256 * 1024);
     return msg;

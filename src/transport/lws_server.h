@@ -72,6 +72,8 @@ typedef struct odeon__buf {
 
 void odeon__buf_reserve(odeon__buf *buf, size_t total);
 void odeon__buf_append(odeon__buf *buf, const void *bytes, size_t len);
+/* Replace buf's content with the compact JSON of json (borrowed); empty on failure. */
+void odeon__buf_set_json(odeon__buf *buf, json_t *json);
 /* Drop the storage when it grew beyond keep bytes (after a huge response). */
 void odeon__buf_trim(odeon__buf *buf, size_t keep);
 void odeon__buf_free(odeon__buf *buf);

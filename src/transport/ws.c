@@ -228,7 +228,7 @@ static void ws_handle(odeon__ws_conn *conn, const char *text, size_t len)
 
 static void ws_too_large(odeon__ws_conn *conn)
 {
-    LOG_VERBOSE("WebSocket message from %s over %zu bytes: closing", conn->peer,
+    LOG_WARN("WebSocket message from %s over %zu bytes: closing", conn->peer,
                 conn->transport->settings.max_body_size);
     json_t *error =
         odeon_api_error(0, NULL, ODEON_API_ERROR_TRANSPORT_SPECIFIC, "Message too large");
