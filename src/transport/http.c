@@ -479,45 +479,6 @@ void odeon__http_answer_all(odeon_transport *t)
 /* The Janus and admin paths                                                                */
 /* ======================================================================================== */
 
-/* Janus reads a path segment with strtoull: anything that is not a number is session 0, which
- * makes the request a root-level one. */
-static uint64_t path_id(const char *seg, size_t len)
-{
-    if (len == 0 || len > 20)
-        return 0;
-    char buf[24];
-    memcpy(buf, seg, len);
-    buf[len] = '\0';
-    guint64 v = 0;
-    if (!g_ascii_string_to_unsigned(buf, 10, 0, G_MAXUINT64, &v, NULL))
-        return 0;
-    return v;
-}
-
-typedef struct janus_path {
-    const char *seg[3];
-    size_t seg_len[3];
-    unsigned count; /* 3 means "too many" */
-} janus_path;
-
-static void janus_path_split(const char *rest, janus_path *jp)
-{
-    memset(jp, 0, sizeof(*jp));
-    const char *p = rest;
-    while (*p != '\0' && jp->count < 3) {
-        while (*p == '/')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        jp->seg[jp->count] = p;
-        jp->seg_len[jp->count] = n;
-        jp->count++;
-        p += n;
-    }
-}
-
 static int janus_preflight(odeon_transport *t, struct lws *wsi)
 {
     char method[128], headers[1024];
@@ -533,15 +494,15 @@ static int janus_preflight(odeon_transport *t, struct lws *wsi)
     return odeon__http_send(t, wsi, &out);
 }
 
-static int janus_post_begin(odeon_transport *t, odeon__http_pss *pss, const janus_path *jp)
+static int janus_post_begin(odeon_transport *t, odeon__http_pss *pss,
+                            const odeon_http_janus_path *jp)
 {
     int rc = 0;
     if (odeon__http_body_begin(t, pss, LWSHUMETH_POST, &rc) < 0)
         return rc;
-    uint64_t session_id = jp->count >= 1 ? path_id(jp->seg[0], jp->seg_len[0]) : 0;
-    pss->path_has_session = session_id != 0;
-    pss->path_session_id = session_id;
-    pss->path_handle_id = jp->count >= 2 ? path_id(jp->seg[1], jp->seg_len[1]) : 0;
+    pss->path_has_session = jp->session_id != 0;
+    pss->path_session_id = jp->session_id;
+    pss->path_handle_id = jp->handle_id;
     pss->state = ODEON__HTTP_JANUS_BODY;
     return 0;
 }
@@ -569,45 +530,45 @@ static int janus_post_finish(odeon_transport *t, odeon__http_pss *pss)
 /* Janus answers a GET on a handle path with a redirect to the session path (without the
  * query, as Janus does). */
 static int janus_redirect(odeon_transport *t, odeon__vhost *vh, struct lws *wsi,
-                          const janus_path *jp)
+                          const odeon_http_janus_path *jp)
 {
     GString *loc = g_string_new_len(vh->base, (gssize)vh->base_len);
     g_string_append_c(loc, '/');
-    g_string_append_len(loc, jp->seg[0], (gssize)jp->seg_len[0]);
+    g_string_append_len(loc, jp->first, (gssize)jp->first_len);
     odeon__http_out out = {.status = 302, .janus_cors = true, .location = loc->str};
     int rc = odeon__http_send(t, wsi, &out);
     g_string_free(loc, TRUE);
     return rc;
 }
 
-static int janus_get(odeon_transport *t, odeon__http_pss *pss, const janus_path *jp)
+static int janus_get(odeon_transport *t, odeon__http_pss *pss, const odeon_http_janus_path *jp)
 {
     odeon__vhost *vh = pss->vhost;
     struct lws *wsi = pss->wsi;
-    if (jp->count == 1 && jp->seg_len[0] == 4 && memcmp(jp->seg[0], "info", 4) == 0) {
+    if (jp->segments == 1 && jp->first_len == 4 && memcmp(jp->first, "info", 4) == 0) {
         json_t *info = odeon_api_server_info(t->api, NULL);
         int rc = odeon__http_send_json(t, wsi, 200, info, false);
         json_decref(info);
         return rc;
     }
     if (vh->admin) {
-        if (jp->count == 0) /* Janus: a GET carries no request */
+        if (jp->segments == 0) /* Janus: a GET carries no request */
             return odeon__http_send_error(t, wsi, 200, ODEON_API_ERROR_INVALID_JSON,
                                           "Request payload missing", false);
         return send_not_found(t, wsi);
     }
-    if (jp->count == 1)
-        return odeon__http_poll_begin(t, pss, path_id(jp->seg[0], jp->seg_len[0]));
-    if (jp->count == 2)
+    if (jp->segments == 1)
+        return odeon__http_poll_begin(t, pss, jp->session_id);
+    if (jp->segments == 2)
         return janus_redirect(t, vh, wsi, jp);
     return send_not_found(t, wsi);
 }
 
 static int janus_request(odeon_transport *t, odeon__http_pss *pss, int method, const char *rest)
 {
-    janus_path jp;
-    janus_path_split(rest, &jp);
-    if (jp.count > 2)
+    odeon_http_janus_path jp;
+    odeon_http_janus_path_parse(rest, &jp);
+    if (jp.segments > 2)
         return send_not_found(t, pss->wsi);
     switch (method) {
     case LWSHUMETH_OPTIONS:
@@ -626,19 +587,6 @@ static int janus_request(odeon_transport *t, odeon__http_pss *pss, int method, c
 /* Chunked request bodies                                                                   */
 /* ======================================================================================== */
 
-enum {
-    CHUNK_SIZE = 0, /* hex digits of a chunk size */
-    CHUNK_EXT,      /* ";ext" after the size, up to CR */
-    CHUNK_SIZE_LF,
-    CHUNK_DATA,
-    CHUNK_DATA_CR,
-    CHUNK_DATA_LF,
-    CHUNK_TRAILER, /* start of a trailer line (or the final empty line) */
-    CHUNK_TRAILER_LINE,
-    CHUNK_TRAILER_LF,
-    CHUNK_END_LF,
-};
-
 static bool is_chunked(struct lws *wsi)
 {
     char te[64];
@@ -649,8 +597,10 @@ static bool is_chunked(struct lws *wsi)
     return strstr(te, "chunked") != NULL;
 }
 
-static void chunk_append(odeon__http_pss *pss, const uint8_t *data, size_t n)
+/* Decoded body bytes land in the request's body buffer, grown as needed. */
+static void chunk_append(void *user_data, const uint8_t *data, size_t n)
 {
+    odeon__http_pss *pss = user_data;
     if (pss->body_len + n + 1 > pss->body_expected) {
         size_t cap = pss->body_expected ? pss->body_expected : 4096;
         while (cap < pss->body_len + n + 1)
@@ -662,83 +612,17 @@ static void chunk_append(odeon__http_pss *pss, const uint8_t *data, size_t n)
     pss->body_len += n;
 }
 
-/* One byte of the framing. Returns 1 when the body is complete, 0 to go on, -1 when it is
- * malformed, -2 when it grows beyond limit. */
-static int chunk_step(odeon__http_pss *pss, uint8_t c, size_t limit)
-{
-    int digit = g_ascii_xdigit_value((gchar)c);
-    switch (pss->chunk_state) {
-    case CHUNK_SIZE:
-        if (digit >= 0) {
-            pss->chunk_remain = pss->chunk_remain * 16 + (uint64_t)digit;
-            return pss->body_len + pss->chunk_remain > limit ? -2 : 0;
-        }
-        pss->chunk_state = c == '\r' ? CHUNK_SIZE_LF : CHUNK_EXT;
-        return (c == '\r' || c == ';' || c == ' ' || c == '\t') ? 0 : -1;
-    case CHUNK_EXT:
-        if (c == '\r')
-            pss->chunk_state = CHUNK_SIZE_LF;
-        return 0;
-    case CHUNK_SIZE_LF:
-        if (c != '\n')
-            return -1;
-        pss->chunk_state = pss->chunk_remain ? CHUNK_DATA : CHUNK_TRAILER;
-        return 0;
-    case CHUNK_DATA_CR:
-        pss->chunk_state = CHUNK_DATA_LF;
-        return c == '\r' ? 0 : -1;
-    case CHUNK_DATA_LF:
-        pss->chunk_state = CHUNK_SIZE;
-        pss->chunk_remain = 0;
-        return c == '\n' ? 0 : -1;
-    case CHUNK_TRAILER:
-        pss->chunk_state = c == '\r' ? CHUNK_END_LF : CHUNK_TRAILER_LINE;
-        return 0;
-    case CHUNK_TRAILER_LINE:
-        if (c == '\r')
-            pss->chunk_state = CHUNK_TRAILER_LF;
-        return 0;
-    case CHUNK_TRAILER_LF:
-        pss->chunk_state = CHUNK_TRAILER;
-        return c == '\n' ? 0 : -1;
-    case CHUNK_END_LF:
-        return c == '\n' ? 1 : -1;
-    default:
-        return -1;
-    }
-}
-
-/* Decode what lws handed us as body bytes. Same returns as chunk_step. */
-static int chunked_feed(odeon_transport *t, odeon__http_pss *pss, const uint8_t *in, size_t len)
-{
-    size_t limit = t->settings.max_body_size;
-    size_t i = 0;
-    while (i < len) {
-        if (pss->chunk_state == CHUNK_DATA) {
-            size_t n = len - i < pss->chunk_remain ? len - i : (size_t)pss->chunk_remain;
-            chunk_append(pss, in + i, n);
-            i += n;
-            pss->chunk_remain -= n;
-            if (pss->chunk_remain == 0)
-                pss->chunk_state = CHUNK_DATA_CR;
-            continue;
-        }
-        int r = chunk_step(pss, in[i++], limit);
-        if (r != 0)
-            return r;
-    }
-    return 0;
-}
-
 static int http_body_done(odeon_transport *t, odeon__http_pss *pss);
 
 static int http_body_chunked(odeon_transport *t, odeon__http_pss *pss, const void *in, size_t len)
 {
-    int r = chunked_feed(t, pss, in, len);
-    if (r == 0)
+    int r = odeon_http_chunked_feed(&pss->chunked_body, in, len, t->settings.max_body_size,
+                                    chunk_append, pss);
+    if (r == ODEON_HTTP_CHUNKED_MORE)
         return 0;
-    if (r == -2)
-        return odeon__http_too_large(t, pss->wsi, pss->body_len + pss->chunk_remain, true);
+    if (r == ODEON_HTTP_CHUNKED_TOO_LARGE)
+        return odeon__http_too_large(t, pss->wsi,
+                                     pss->body_len + pss->chunked_body.remain, true);
     if (r < 0)
         return odeon__http_send_error(t, pss->wsi, 400, ODEON_API_ERROR_TRANSPORT_SPECIFIC,
                                       "Malformed chunked request body", true);
@@ -782,6 +666,7 @@ int odeon__http_body_begin(odeon_transport *t, odeon__http_pss *pss, int method,
             return 0;
         if (is_chunked(wsi)) {
             pss->chunked = true;
+            pss->chunked_body = (odeon_http_chunked){0};
             return 1;
         }
         char peer[64];

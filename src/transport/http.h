@@ -7,6 +7,7 @@
 #ifndef ODEON_TRANSPORT_HTTP_H
 #define ODEON_TRANSPORT_HTTP_H
 
+#include "transport/http_parse.h"
 #include "transport/lws_server.h"
 
 typedef enum {
@@ -37,8 +38,7 @@ struct odeon__http_pss {
     /* Transfer-Encoding: chunked, which lws 4.1 does not decode for servers: we do, and close
      * the connection after answering (lws still expects a body of unknown length). */
     bool chunked;
-    uint8_t chunk_state;
-    uint64_t chunk_remain;
+    odeon_http_chunked chunked_body;
     /* Janus paths. */
     uint64_t path_session_id;
     uint64_t path_handle_id;
