@@ -3,13 +3,14 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../integration/harness.mjs';
 import { adminPost } from '../integration/client.mjs';
 import { chromiumMissing, openPage } from './browser.mjs';
 
 const htmlDir = process.env.ODEON_HTML_DIR ||
-  path.join(process.env.ODEON_SRCDIR || path.resolve(import.meta.dirname, '../..'), 'html');
+  path.join(process.env.ODEON_SRCDIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'html');
 
 describe('landing page', { skip: chromiumMissing() }, () => {
   let server;

@@ -34,8 +34,15 @@ if [ ! -d node_modules/ws ]; then
   npm ci --no-audit --no-fund
 fi
 
+# Files run one at a time (each starts its own servers). --test-concurrency exists from Node 20;
+# Debian 12's own Node 18 lacks it, and there the runner's default applies.
+concurrency=
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
+  concurrency=--test-concurrency=1
+fi
+
 if [ -n "${ODEON_TEST_FILES:-}" ]; then
   # shellcheck disable=SC2086
-  exec node --test --test-concurrency=1 $ODEON_TEST_FILES
+  exec node --test $concurrency $ODEON_TEST_FILES
 fi
-exec node --test --test-concurrency=1 integration/*.test.mjs
+exec node --test $concurrency integration/*.test.mjs
