@@ -25,7 +25,7 @@ struct odeon_eventbus {
     GThread *thread;
     GMutex lock; /* subscribers, flush condition */
     GCond flushed;
-    GArray *subscribers; /* subscriber */
+    GArray *subscribers; /* subscriber; never modified once published, replaced on change */
     gint mask;           /* OR of all subscribers' masks */
     gint queued;         /* envelopes in the queue */
     guint64 dropped;
@@ -43,7 +43,7 @@ static unsigned bus_dispatch(odeon_eventbus *bus, json_t *envelope)
     unsigned count = 0;
     int type = (int)json_integer_value(json_object_get(envelope, "type"));
     g_mutex_lock(&bus->lock);
-    GArray *subs = g_array_copy(bus->subscribers);
+    GArray *subs = g_array_ref(bus->subscribers);
     g_mutex_unlock(&bus->lock);
     for (guint i = 0; i < subs->len; i++) {
         subscriber *s = &g_array_index(subs, subscriber, i);
@@ -52,7 +52,7 @@ static unsigned bus_dispatch(odeon_eventbus *bus, json_t *envelope)
             count++;
         }
     }
-    g_array_free(subs, TRUE);
+    g_array_unref(subs);
     return count;
 }
 
@@ -100,18 +100,22 @@ void odeon_eventbus_free(odeon_eventbus *bus)
             json_decref(left);
     }
     g_async_queue_unref(bus->queue);
-    g_array_free(bus->subscribers, TRUE);
+    g_array_unref(bus->subscribers);
     g_mutex_clear(&bus->lock);
     g_cond_clear(&bus->flushed);
     g_free(bus->emitter);
     g_free(bus);
 }
 
-static void bus_recompute_mask(odeon_eventbus *bus)
+/* Publish a new subscriber list (called with the lock held): the bus thread may still be
+ * walking the old one, which it holds a reference to. */
+static void bus_replace_subscribers(odeon_eventbus *bus, GArray *next)
 {
     uint32_t mask = 0;
-    for (guint i = 0; i < bus->subscribers->len; i++)
-        mask |= g_array_index(bus->subscribers, subscriber, i).mask;
+    for (guint i = 0; i < next->len; i++)
+        mask |= g_array_index(next, subscriber, i).mask;
+    g_array_unref(bus->subscribers);
+    bus->subscribers = next;
     g_atomic_int_set(&bus->mask, (gint)mask);
 }
 
@@ -120,8 +124,9 @@ int odeon_eventbus_subscribe(odeon_eventbus *bus, uint32_t mask, odeon_event_han
 {
     subscriber s = {mask, fn, user_data};
     g_mutex_lock(&bus->lock);
-    g_array_append_val(bus->subscribers, s);
-    bus_recompute_mask(bus);
+    GArray *next = g_array_copy(bus->subscribers);
+    g_array_append_val(next, s);
+    bus_replace_subscribers(bus, next);
     g_mutex_unlock(&bus->lock);
     return 0;
 }
@@ -129,14 +134,15 @@ int odeon_eventbus_subscribe(odeon_eventbus *bus, uint32_t mask, odeon_event_han
 void odeon_eventbus_unsubscribe(odeon_eventbus *bus, odeon_event_handler_fn fn, void *user_data)
 {
     g_mutex_lock(&bus->lock);
-    for (guint i = 0; i < bus->subscribers->len; i++) {
-        subscriber *s = &g_array_index(bus->subscribers, subscriber, i);
+    GArray *next = g_array_copy(bus->subscribers);
+    for (guint i = 0; i < next->len; i++) {
+        subscriber *s = &g_array_index(next, subscriber, i);
         if (s->fn == fn && s->user_data == user_data) {
-            g_array_remove_index(bus->subscribers, i);
+            g_array_remove_index(next, i);
             break;
         }
     }
-    bus_recompute_mask(bus);
+    bus_replace_subscribers(bus, next);
     g_mutex_unlock(&bus->lock);
 }
 
