@@ -250,15 +250,7 @@ static void idle_unlink(odeon_transport *t, odeon__http_conn *conn)
 {
     if (!conn->linked)
         return;
-    if (conn->prev != NULL)
-        conn->prev->next = conn->next;
-    else
-        t->idle_head = conn->next;
-    if (conn->next != NULL)
-        conn->next->prev = conn->prev;
-    else
-        t->idle_tail = conn->prev;
-    conn->prev = conn->next = NULL;
+    g_queue_unlink(&t->idle, &conn->idle_link);
     conn->linked = false;
 }
 
@@ -266,12 +258,8 @@ static void idle_append(odeon_transport *t, odeon__http_conn *conn)
 {
     idle_unlink(t, conn);
     conn->idle_since_us = odeon_clock_monotonic_us();
-    conn->prev = t->idle_tail;
-    if (t->idle_tail != NULL)
-        t->idle_tail->next = conn;
-    else
-        t->idle_head = conn;
-    t->idle_tail = conn;
+    conn->idle_link.data = conn;
+    g_queue_push_tail_link(&t->idle, &conn->idle_link);
     conn->linked = true;
 }
 
@@ -300,8 +288,9 @@ void odeon__http_conn_forget(odeon_transport *t, struct lws *wsi)
 void odeon__http_idle_reap(odeon_transport *t, int64_t now_us)
 {
     int64_t limit = (int64_t)KEEPALIVE_IDLE_S * G_USEC_PER_SEC;
-    while (t->idle_head != NULL && now_us - t->idle_head->idle_since_us > limit) {
-        odeon__http_conn *conn = t->idle_head;
+    odeon__http_conn *conn;
+    while ((conn = g_queue_peek_head(&t->idle)) != NULL &&
+           now_us - conn->idle_since_us > limit) {
         idle_unlink(t, conn);
         /* Closed on the next service pass; the state goes with LWS_CALLBACK_WSI_DESTROY. */
         lws_set_timeout(conn->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
@@ -376,9 +365,11 @@ bool odeon__http_peer_gone(struct lws *wsi)
 
 void odeon__http_reap(odeon_transport *t)
 {
-    for (odeon__http_pss *pss = t->waiting; pss != NULL; pss = pss->next)
+    for (GList *l = t->waiting.head; l != NULL; l = l->next) {
+        odeon__http_pss *pss = l->data;
         if (odeon__http_peer_gone(pss->wsi))
             lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
 }
 
 /* A JSON answer (borrowed) to pss's transaction, with the Janus CORS headers. */
@@ -441,11 +432,8 @@ void odeon__http_waiting_add(odeon_transport *t, odeon__http_pss *pss)
 {
     if (pss->waiting_linked)
         return;
-    pss->prev = NULL;
-    pss->next = t->waiting;
-    if (t->waiting != NULL)
-        t->waiting->prev = pss;
-    t->waiting = pss;
+    pss->waiting_link.data = pss;
+    g_queue_push_head_link(&t->waiting, &pss->waiting_link);
     pss->waiting_linked = true;
 }
 
@@ -453,26 +441,20 @@ void odeon__http_waiting_remove(odeon_transport *t, odeon__http_pss *pss)
 {
     if (!pss->waiting_linked)
         return;
-    if (pss->prev != NULL)
-        pss->prev->next = pss->next;
-    else
-        t->waiting = pss->next;
-    if (pss->next != NULL)
-        pss->next->prev = pss->prev;
-    pss->prev = pss->next = NULL;
+    g_queue_unlink(&t->waiting, &pss->waiting_link);
     pss->waiting_linked = false;
 }
 
 bool odeon__http_idle(odeon_transport *t)
 {
-    return t->waiting == NULL;
+    return g_queue_is_empty(&t->waiting);
 }
 
 /* Stop: every parked poll and waiting request is answered from its own writable callback. */
 void odeon__http_answer_all(odeon_transport *t)
 {
-    for (odeon__http_pss *pss = t->waiting; pss != NULL; pss = pss->next)
-        odeon__http_wake(pss);
+    for (GList *l = t->waiting.head; l != NULL; l = l->next)
+        odeon__http_wake(l->data);
 }
 
 /* ======================================================================================== */

@@ -24,7 +24,7 @@ typedef enum {
 struct odeon__http_pss {
     odeon__vhost *vhost; /* NULL until the request is routed, and once released */
     struct lws *wsi;
-    odeon__http_pss *prev, *next; /* transport->waiting */
+    GList waiting_link; /* in transport->waiting while waiting_linked; data = this */
     bool waiting_linked;
     odeon__http_state state;
     int method; /* LWSHUMETH_* */
@@ -56,7 +56,7 @@ struct odeon__http_pss {
  * connections share one timeout, so a FIFO keeps them in deadline order instead. */
 struct odeon__http_conn {
     struct lws *wsi;
-    odeon__http_conn *prev, *next; /* transport->idle_head / idle_tail */
+    GList idle_link; /* in transport->idle while linked; data = this */
     int64_t idle_since_us;
     bool linked;
 };

@@ -118,10 +118,9 @@ struct odeon_transport {
     bool cors_credentials;       /* origin is not "*": Allow-Credentials + Vary */
 
     /* Service thread only. */
-    odeon__ws_conn *ws_conns;    /* open WebSocket connections (intrusive list) */
-    odeon__http_pss *waiting;    /* parked polls and requests waiting for a plugin */
-    odeon__http_conn *idle_head; /* idle keep-alive connections, oldest first */
-    odeon__http_conn *idle_tail;
+    GQueue ws_conns;             /* open WebSocket connections (links embedded in them) */
+    GQueue waiting;              /* parked polls and requests waiting for a plugin */
+    GQueue idle;                 /* idle keep-alive connections, oldest first */
     odeon__buf out;                     /* response being written */
     odeon__buf json;                    /* JSON being serialised */
     lws_sorted_usec_list_t sweep_timer; /* housekeeping */

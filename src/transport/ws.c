@@ -45,7 +45,7 @@ struct odeon__ws_conn {
     odeon_transport *transport;
     struct lws *wsi; /* NULL once closed */
     bool admin;
-    odeon__ws_conn *prev, *next; /* transport->ws_conns */
+    GList link;                  /* in transport->ws_conns; data = this */
     odeon__buf rx;               /* fragments of the message being received */
     bool rx_skip;                /* dropping the rest of an oversized message */
     bool close_after_flush;
@@ -134,22 +134,13 @@ static const odeon_event_sink_ops ws_sink_ops = {
 
 static void conn_link(odeon_transport *t, odeon__ws_conn *conn)
 {
-    conn->prev = NULL;
-    conn->next = t->ws_conns;
-    if (t->ws_conns != NULL)
-        t->ws_conns->prev = conn;
-    t->ws_conns = conn;
+    conn->link.data = conn;
+    g_queue_push_head_link(&t->ws_conns, &conn->link);
 }
 
 static void conn_unlink(odeon_transport *t, odeon__ws_conn *conn)
 {
-    if (conn->prev != NULL)
-        conn->prev->next = conn->next;
-    else
-        t->ws_conns = conn->next;
-    if (conn->next != NULL)
-        conn->next->prev = conn->prev;
-    conn->prev = conn->next = NULL;
+    g_queue_unlink(&t->ws_conns, &conn->link);
 }
 
 static int ws_open(struct lws *wsi, odeon__ws_conn **slot)
@@ -314,7 +305,8 @@ void odeon__ws_ready(odeon__ws_conn *conn)
 
 bool odeon__ws_idle(odeon_transport *t)
 {
-    for (odeon__ws_conn *conn = t->ws_conns; conn != NULL; conn = conn->next) {
+    for (GList *l = t->ws_conns.head; l != NULL; l = l->next) {
+        odeon__ws_conn *conn = l->data;
         g_mutex_lock(&conn->lock);
         bool empty = conn->out.head == NULL;
         g_mutex_unlock(&conn->lock);
