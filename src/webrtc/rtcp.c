@@ -11,45 +11,11 @@
 
 #include <string.h>
 
+#include "webrtc/bytes.h"
+
 #define FB_HEADER_LEN 12 /* common header + sender SSRC + media SSRC */
 #define REPORT_BLOCK_LEN 24
 #define SENDER_INFO_LEN 20
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd24(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr24(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* 24-bit two's complement to int32 without relying on implementation-defined shifts. */
 static int32_t sign24(uint32_t v)
@@ -86,7 +52,7 @@ int odeon_rtcp_iter_next(odeon_rtcp_iter *it, odeon_rtcp_header *out)
     const uint8_t *p = it->buf + it->pos;
     if ((p[0] >> 6) != 2 || p[1] < 192 || p[1] > 223)
         return iter_fail(it);
-    size_t plen = ((size_t)rd16(p + 2) + 1) * 4;
+    size_t plen = ((size_t)odeon_be16(p + 2) + 1) * 4;
     if (plen > rest)
         return iter_fail(it);
     out->count = p[0] & 0x1f;
@@ -133,12 +99,12 @@ int odeon_rtcp_parse_report(const odeon_rtcp_header *h, odeon_rtcp_report *out)
     if (h->body_len < need)
         return ODEON_EINVAL;
     const uint8_t *b = h->body;
-    out->ssrc = rd32(b);
+    out->ssrc = odeon_be32(b);
     if (out->is_sr) {
-        out->sender.ntp = ((uint64_t)rd32(b + 4) << 32) | rd32(b + 8);
-        out->sender.rtp_ts = rd32(b + 12);
-        out->sender.packet_count = rd32(b + 16);
-        out->sender.octet_count = rd32(b + 20);
+        out->sender.ntp = ((uint64_t)odeon_be32(b + 4) << 32) | odeon_be32(b + 8);
+        out->sender.rtp_ts = odeon_be32(b + 12);
+        out->sender.packet_count = odeon_be32(b + 16);
+        out->sender.octet_count = odeon_be32(b + 20);
     }
     out->block_count = h->count;
     out->blocks = b + fixed;
@@ -151,13 +117,13 @@ int odeon_rtcp_report_block_at(const odeon_rtcp_report *r, unsigned i,
     if (!r || !out || i >= r->block_count)
         return ODEON_EINVAL;
     const uint8_t *b = r->blocks + (size_t)i * REPORT_BLOCK_LEN;
-    out->ssrc = rd32(b);
+    out->ssrc = odeon_be32(b);
     out->fraction_lost = b[4];
-    out->cumulative_lost = sign24(rd24(b + 5));
-    out->highest_seq = rd32(b + 8);
-    out->jitter = rd32(b + 12);
-    out->lsr = rd32(b + 16);
-    out->dlsr = rd32(b + 20);
+    out->cumulative_lost = sign24(odeon_be24(b + 5));
+    out->highest_seq = odeon_be32(b + 8);
+    out->jitter = odeon_be32(b + 12);
+    out->lsr = odeon_be32(b + 16);
+    out->dlsr = odeon_be32(b + 20);
     return 0;
 }
 
@@ -170,7 +136,7 @@ static int sdes_chunk(const odeon_rtcp_header *h, size_t *pos, odeon_rtcp_sdes_c
     size_t n = h->body_len, p = *pos;
     if (n - p < 4)
         return ODEON_EINVAL;
-    out->ssrc = rd32(b + p);
+    out->ssrc = odeon_be32(b + p);
     out->cname = NULL;
     out->cname_len = 0;
     p += 4;
@@ -243,7 +209,7 @@ int odeon_rtcp_parse_bye(const odeon_rtcp_header *h, odeon_rtcp_bye *out)
 
 uint32_t odeon_rtcp_bye_ssrc(const odeon_rtcp_bye *b, unsigned i)
 {
-    return (b && i < b->ssrc_count) ? rd32(b->ssrcs + (size_t)i * 4) : 0;
+    return (b && i < b->ssrc_count) ? odeon_be32(b->ssrcs + (size_t)i * 4) : 0;
 }
 
 /* ---- feedback --------------------------------------------------------------------------- */
@@ -256,8 +222,8 @@ int odeon_rtcp_parse_fb(const odeon_rtcp_header *h, odeon_rtcp_fb *out)
         return ODEON_EINVAL;
     out->pt = h->pt;
     out->fmt = h->count;
-    out->sender_ssrc = rd32(h->body);
-    out->media_ssrc = rd32(h->body + 4);
+    out->sender_ssrc = odeon_be32(h->body);
+    out->media_ssrc = odeon_be32(h->body + 4);
     out->fci = h->body + 8;
     out->fci_len = h->body_len - 8;
     return 0;
@@ -289,8 +255,8 @@ int odeon_rtcp_nack_pair(const odeon_rtcp_nack *n, size_t i, uint16_t *pid, uint
 {
     if (!n || !pid || !blp || i >= n->pair_count)
         return ODEON_EINVAL;
-    *pid = rd16(n->pairs + i * 4);
-    *blp = rd16(n->pairs + i * 4 + 2);
+    *pid = odeon_be16(n->pairs + i * 4);
+    *blp = odeon_be16(n->pairs + i * 4 + 2);
     return 0;
 }
 
@@ -320,9 +286,9 @@ int odeon_rtcp_parse_twcc(const odeon_rtcp_header *h, odeon_rtcp_twcc *out)
         return ODEON_EINVAL;
     out->sender_ssrc = fb.sender_ssrc;
     out->media_ssrc = fb.media_ssrc;
-    out->base_seq = rd16(fb.fci);
-    out->status_count = rd16(fb.fci + 2);
-    out->reference_time = sign24(rd24(fb.fci + 4));
+    out->base_seq = odeon_be16(fb.fci);
+    out->status_count = odeon_be16(fb.fci + 2);
+    out->reference_time = sign24(odeon_be24(fb.fci + 4));
     out->fb_count = fb.fci[7];
     out->chunks = fb.fci + 8;
     out->chunks_len = fb.fci_len - 8;
@@ -359,7 +325,7 @@ int odeon_rtcp_fir_entry_at(const odeon_rtcp_fir *f, size_t i, odeon_rtcp_fir_en
 {
     if (!f || !out || i >= f->entry_count)
         return ODEON_EINVAL;
-    out->ssrc = rd32(f->entries + i * 8);
+    out->ssrc = odeon_be32(f->entries + i * 8);
     out->seq_nr = f->entries[i * 8 + 4];
     return 0;
 }
@@ -377,7 +343,7 @@ int odeon_rtcp_parse_remb(const odeon_rtcp_header *h, odeon_rtcp_remb *out)
     if ((fb.fci_len - 8) / 4 < num)
         return ODEON_EINVAL;
     unsigned exp = fb.fci[5] >> 2;
-    uint64_t mant = ((uint64_t)(fb.fci[5] & 0x03) << 16) | rd16(fb.fci + 6);
+    uint64_t mant = ((uint64_t)(fb.fci[5] & 0x03) << 16) | odeon_be16(fb.fci + 6);
     out->sender_ssrc = fb.sender_ssrc;
     /* exp reaches 63, so shifting an 18-bit mantissa can overflow 64 bits: saturate. */
     out->bitrate = (mant > (UINT64_MAX >> exp)) ? UINT64_MAX : mant << exp;
@@ -388,7 +354,7 @@ int odeon_rtcp_parse_remb(const odeon_rtcp_header *h, odeon_rtcp_remb *out)
 
 uint32_t odeon_rtcp_remb_ssrc(const odeon_rtcp_remb *r, unsigned i)
 {
-    return (r && i < r->ssrc_count) ? rd32(r->ssrcs + (size_t)i * 4) : 0;
+    return (r && i < r->ssrc_count) ? odeon_be32(r->ssrcs + (size_t)i * 4) : 0;
 }
 
 /* ---- builders --------------------------------------------------------------------------- */
@@ -398,7 +364,7 @@ static void put_header(uint8_t *buf, uint8_t count, uint8_t pt, size_t total)
 {
     buf[0] = (uint8_t)(0x80 | (count & 0x1f));
     buf[1] = pt;
-    wr16(buf + 2, (uint16_t)(total / 4 - 1));
+    odeon_put_be16(buf + 2, (uint16_t)(total / 4 - 1));
 }
 
 /* Checks a builder's output size against the caller's capacity and the 16-bit length. */
@@ -411,7 +377,7 @@ static int check_room(const uint8_t *buf, size_t cap, size_t total)
 
 static void put_block(uint8_t *b, const odeon_rtcp_report_block *rb)
 {
-    wr32(b, rb->ssrc);
+    odeon_put_be32(b, rb->ssrc);
     b[4] = rb->fraction_lost;
     /* Clamp to the 24-bit signed range before the two's complement encoding. */
     int32_t cl = rb->cumulative_lost;
@@ -419,11 +385,11 @@ static void put_block(uint8_t *b, const odeon_rtcp_report_block *rb)
         cl = 0x7fffff;
     if (cl < -0x800000)
         cl = -0x800000;
-    wr24(b + 5, (uint32_t)cl & 0xffffff);
-    wr32(b + 8, rb->highest_seq);
-    wr32(b + 12, rb->jitter);
-    wr32(b + 16, rb->lsr);
-    wr32(b + 20, rb->dlsr);
+    odeon_put_be24(b + 5, (uint32_t)cl & 0xffffff);
+    odeon_put_be32(b + 8, rb->highest_seq);
+    odeon_put_be32(b + 12, rb->jitter);
+    odeon_put_be32(b + 16, rb->lsr);
+    odeon_put_be32(b + 20, rb->dlsr);
 }
 
 static int build_report(uint8_t *buf, size_t cap, uint32_t ssrc, const odeon_rtcp_sender_info *si,
@@ -437,13 +403,13 @@ static int build_report(uint8_t *buf, size_t cap, uint32_t ssrc, const odeon_rtc
     if (r != 0)
         return r;
     put_header(buf, (uint8_t)n, si ? ODEON_RTCP_SR : ODEON_RTCP_RR, total);
-    wr32(buf + 4, ssrc);
+    odeon_put_be32(buf + 4, ssrc);
     if (si) {
-        wr32(buf + 8, (uint32_t)(si->ntp >> 32));
-        wr32(buf + 12, (uint32_t)si->ntp);
-        wr32(buf + 16, si->rtp_ts);
-        wr32(buf + 20, si->packet_count);
-        wr32(buf + 24, si->octet_count);
+        odeon_put_be32(buf + 8, (uint32_t)(si->ntp >> 32));
+        odeon_put_be32(buf + 12, (uint32_t)si->ntp);
+        odeon_put_be32(buf + 16, si->rtp_ts);
+        odeon_put_be32(buf + 20, si->packet_count);
+        odeon_put_be32(buf + 24, si->octet_count);
     }
     for (unsigned i = 0; i < n; i++)
         put_block(buf + fixed + (size_t)i * REPORT_BLOCK_LEN, &blocks[i]);
@@ -477,7 +443,7 @@ int odeon_rtcp_build_sdes_cname(uint8_t *buf, size_t cap, uint32_t ssrc, const c
         return r;
     memset(buf, 0, total);
     put_header(buf, 1, ODEON_RTCP_SDES, total);
-    wr32(buf + 4, ssrc);
+    odeon_put_be32(buf + 4, ssrc);
     buf[8] = 1; /* CNAME */
     buf[9] = (uint8_t)cname_len;
     memcpy(buf + 10, cname, cname_len);
@@ -489,11 +455,11 @@ static bool nack_merge(uint8_t *pairs, size_t count, uint16_t seq)
 {
     for (size_t i = 0; i < count; i++) {
         uint8_t *p = pairs + i * 4;
-        uint16_t diff = (uint16_t)(seq - rd16(p));
+        uint16_t diff = (uint16_t)(seq - odeon_be16(p));
         if (diff == 0)
             return true;
         if (diff <= 16) {
-            wr16(p + 2, (uint16_t)(rd16(p + 2) | (1u << (diff - 1))));
+            odeon_put_be16(p + 2, (uint16_t)(odeon_be16(p + 2) | (1u << (diff - 1))));
             return true;
         }
     }
@@ -516,14 +482,14 @@ int odeon_rtcp_build_nack(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32
         int r = check_room(buf, cap, total);
         if (r != 0)
             return r;
-        wr16(pairs + count * 4, lost[i]);
-        wr16(pairs + count * 4 + 2, 0);
+        odeon_put_be16(pairs + count * 4, lost[i]);
+        odeon_put_be16(pairs + count * 4 + 2, 0);
         count++;
     }
     size_t total = FB_HEADER_LEN + count * 4;
     put_header(buf, ODEON_RTCP_FMT_NACK, ODEON_RTCP_RTPFB, total);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, media_ssrc);
+    odeon_put_be32(buf + 4, sender_ssrc);
+    odeon_put_be32(buf + 8, media_ssrc);
     return (int)total;
 }
 
@@ -533,8 +499,8 @@ int odeon_rtcp_build_pli(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_
     if (r != 0)
         return r;
     put_header(buf, ODEON_RTCP_FMT_PLI, ODEON_RTCP_PSFB, FB_HEADER_LEN);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, media_ssrc);
+    odeon_put_be32(buf + 4, sender_ssrc);
+    odeon_put_be32(buf + 8, media_ssrc);
     return FB_HEADER_LEN;
 }
 
@@ -548,11 +514,11 @@ int odeon_rtcp_build_fir(uint8_t *buf, size_t cap, uint32_t sender_ssrc,
     if (r != 0)
         return r;
     put_header(buf, ODEON_RTCP_FMT_FIR, ODEON_RTCP_PSFB, total);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, 0); /* media source is unused in FIR (RFC 5104 §4.3.1.2) */
+    odeon_put_be32(buf + 4, sender_ssrc);
+    odeon_put_be32(buf + 8, 0); /* media source is unused in FIR (RFC 5104 §4.3.1.2) */
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = buf + FB_HEADER_LEN + i * 8;
-        wr32(e, entries[i].ssrc);
+        odeon_put_be32(e, entries[i].ssrc);
         e[4] = entries[i].seq_nr;
         e[5] = e[6] = e[7] = 0;
     }
@@ -574,14 +540,14 @@ int odeon_rtcp_build_remb(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint64
         exp++;
     uint32_t mant = (uint32_t)(bitrate >> exp);
     put_header(buf, ODEON_RTCP_FMT_AFB, ODEON_RTCP_PSFB, total);
-    wr32(buf + 4, sender_ssrc);
-    wr32(buf + 8, 0);
+    odeon_put_be32(buf + 4, sender_ssrc);
+    odeon_put_be32(buf + 8, 0);
     memcpy(buf + 12, "REMB", 4);
     buf[16] = (uint8_t)n;
     buf[17] = (uint8_t)((exp << 2) | (mant >> 16));
-    wr16(buf + 18, (uint16_t)mant);
+    odeon_put_be16(buf + 18, (uint16_t)mant);
     for (size_t i = 0; i < n; i++)
-        wr32(buf + 20 + i * 4, ssrcs[i]);
+        odeon_put_be32(buf + 20 + i * 4, ssrcs[i]);
     return (int)total;
 }
 

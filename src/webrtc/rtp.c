@@ -11,29 +11,7 @@
 
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
+#include "webrtc/bytes.h"
 
 /* The extension block: 16-bit profile, 16-bit length in 32-bit words, then the elements. */
 static int parse_extension(const uint8_t *buf, size_t len, size_t *off, odeon_rtp_view *out)
@@ -41,10 +19,10 @@ static int parse_extension(const uint8_t *buf, size_t len, size_t *off, odeon_rt
     if (len - *off < 4)
         return ODEON_EINVAL;
     const uint8_t *p = buf + *off;
-    size_t words = rd16(p + 2);
+    size_t words = odeon_be16(p + 2);
     if ((len - *off - 4) / 4 < words)
         return ODEON_EINVAL;
-    out->ext_profile = rd16(p);
+    out->ext_profile = odeon_be16(p);
     out->ext_offset = *off + 4;
     out->ext_len = words * 4;
     *off += 4 + words * 4;
@@ -65,9 +43,9 @@ int odeon_rtp_parse(const uint8_t *buf, size_t len, odeon_rtp_view *out)
     out->csrc_count = buf[0] & 0x0f;
     out->marker = (buf[1] & 0x80) != 0;
     out->payload_type = buf[1] & 0x7f;
-    out->seq = rd16(buf + 2);
-    out->timestamp = rd32(buf + 4);
-    out->ssrc = rd32(buf + 8);
+    out->seq = odeon_be16(buf + 2);
+    out->timestamp = odeon_be32(buf + 4);
+    out->ssrc = odeon_be32(buf + 8);
 
     size_t off = ODEON_RTP_HEADER_LEN + (size_t)out->csrc_count * 4;
     if (off > len)
@@ -199,7 +177,7 @@ int odeon_rtp_ext_twcc_seq(const odeon_rtp_view *v, uint8_t id, uint16_t *out)
     int r = find_sized(v, id, 2, &d);
     if (r != 0 || !out)
         return r != 0 ? r : ODEON_EINVAL;
-    *out = rd16(d);
+    *out = odeon_be16(d);
     return 0;
 }
 
@@ -241,7 +219,7 @@ int odeon_rtp_set_ssrc(uint8_t *buf, size_t len, uint32_t ssrc)
 {
     if (!buf || len < ODEON_RTP_HEADER_LEN)
         return ODEON_EINVAL;
-    wr32(buf + 8, ssrc);
+    odeon_put_be32(buf + 8, ssrc);
     return 0;
 }
 
@@ -249,7 +227,7 @@ int odeon_rtp_set_seq(uint8_t *buf, size_t len, uint16_t seq)
 {
     if (!buf || len < ODEON_RTP_HEADER_LEN)
         return ODEON_EINVAL;
-    wr16(buf + 2, seq);
+    odeon_put_be16(buf + 2, seq);
     return 0;
 }
 
@@ -257,7 +235,7 @@ int odeon_rtp_set_timestamp(uint8_t *buf, size_t len, uint32_t ts)
 {
     if (!buf || len < ODEON_RTP_HEADER_LEN)
         return ODEON_EINVAL;
-    wr32(buf + 4, ts);
+    odeon_put_be32(buf + 4, ts);
     return 0;
 }
 
@@ -286,7 +264,7 @@ int odeon_rtp_set_twcc_seq(uint8_t *buf, const odeon_rtp_view *v, uint8_t id, ui
     if (r != 0)
         return r;
     /* d points into buf (checked above), so the offset gives the writable position. */
-    wr16(buf + (d - v->buf), seq);
+    odeon_put_be16(buf + (d - v->buf), seq);
     return 0;
 }
 

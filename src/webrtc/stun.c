@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "webrtc/bytes.h"
+
 #include "plugin/plugin.h"
 
 #define ATTR_HEADER_LEN 4
@@ -67,30 +69,6 @@ static const uint32_t crc_table[256] = {
     0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static size_t pad4(size_t n)
 {
     return (n + 3) & ~(size_t)3;
@@ -110,9 +88,9 @@ bool odeon_stun_is_stun(const uint8_t *buf, size_t len)
         return false;
     if ((buf[0] & 0xC0) != 0)
         return false;
-    if ((rd16(buf + 2) & 3) != 0)
+    if ((odeon_be16(buf + 2) & 3) != 0)
         return false;
-    return rd32(buf + 4) == ODEON_STUN_MAGIC_COOKIE;
+    return odeon_be32(buf + 4) == ODEON_STUN_MAGIC_COOKIE;
 }
 
 /* The method's 12 bits are interleaved with the two class bits:
@@ -141,8 +119,8 @@ static int scan_attributes(odeon_stun_msg *m)
     while (pos < m->len) {
         if (m->len - pos < ATTR_HEADER_LEN)
             return ODEON_EINVAL;
-        uint16_t type = rd16(m->buf + pos);
-        size_t vlen = rd16(m->buf + pos + 2);
+        uint16_t type = odeon_be16(m->buf + pos);
+        size_t vlen = odeon_be16(m->buf + pos + 2);
         if (pad4(vlen) > m->len - pos - ATTR_HEADER_LEN)
             return ODEON_EINVAL;
         if (m->fp_offset != 0)
@@ -166,13 +144,13 @@ int odeon_stun_parse(const uint8_t *buf, size_t len, odeon_stun_msg *out)
 {
     if (out == NULL || !odeon_stun_is_stun(buf, len))
         return ODEON_EINVAL;
-    size_t body = rd16(buf + 2);
+    size_t body = odeon_be16(buf + 2);
     if (len != ODEON_STUN_HEADER_LEN + body)
         return ODEON_EINVAL;
     odeon_stun_msg m = {
         .buf = buf,
         .len = len,
-        .type = rd16(buf),
+        .type = odeon_be16(buf),
         .txid = buf + 8,
     };
     m.method = type_method(m.type);
@@ -197,10 +175,10 @@ bool odeon_stun_iter_next(odeon_stun_iter *it, odeon_stun_attr *attr)
      * corrupted odeon_stun_msg from reading out of bounds. */
     if (m == NULL || it->pos >= m->len || m->len - it->pos < ATTR_HEADER_LEN)
         return false;
-    size_t vlen = rd16(m->buf + it->pos + 2);
+    size_t vlen = odeon_be16(m->buf + it->pos + 2);
     if (pad4(vlen) > m->len - it->pos - ATTR_HEADER_LEN)
         return false;
-    attr->type = rd16(m->buf + it->pos);
+    attr->type = odeon_be16(m->buf + it->pos);
     attr->len = (uint16_t)vlen;
     attr->value = m->buf + it->pos + ATTR_HEADER_LEN;
     attr->offset = it->pos;
@@ -249,9 +227,9 @@ int odeon_stun_attr_xor_address(const odeon_stun_msg *msg, const odeon_stun_attr
     if (attr->len < 4)
         return ODEON_EINVAL;
     uint8_t family = v[1];
-    uint16_t port = (uint16_t)(rd16(v + 2) ^ (ODEON_STUN_MAGIC_COOKIE >> 16));
+    uint16_t port = (uint16_t)(odeon_be16(v + 2) ^ (ODEON_STUN_MAGIC_COOKIE >> 16));
     uint8_t key[16]; /* the cookie, then the transaction id */
-    wr32(key, ODEON_STUN_MAGIC_COOKIE);
+    odeon_put_be32(key, ODEON_STUN_MAGIC_COOKIE);
     memcpy(key + 4, msg->txid, ODEON_STUN_TXID_LEN);
     memset(out, 0, sizeof(*out));
     if (family == 0x01 && attr->len == 8) {
@@ -285,7 +263,7 @@ int odeon_stun_attr_priority(const odeon_stun_attr *attr, uint32_t *priority)
 {
     if (attr->len != 4)
         return ODEON_EINVAL;
-    *priority = rd32(attr->value);
+    *priority = odeon_be32(attr->value);
     return 0;
 }
 
@@ -293,7 +271,7 @@ int odeon_stun_attr_tie_breaker(const odeon_stun_attr *attr, uint64_t *tie_break
 {
     if (attr->len != 8)
         return ODEON_EINVAL;
-    *tie_breaker = ((uint64_t)rd32(attr->value) << 32) | rd32(attr->value + 4);
+    *tie_breaker = ((uint64_t)odeon_be32(attr->value) << 32) | odeon_be32(attr->value + 4);
     return 0;
 }
 
@@ -323,7 +301,7 @@ static int integrity_hmac(const uint8_t *msg, size_t mi_offset, const uint8_t *k
     if (mi_offset > sizeof(copy) || key_len > INT32_MAX)
         return ODEON_ENOTSUP;
     memcpy(copy, msg, mi_offset);
-    wr16(copy + 2, (uint16_t)(mi_offset + MI_ATTR_LEN - ODEON_STUN_HEADER_LEN));
+    odeon_put_be16(copy + 2, (uint16_t)(mi_offset + MI_ATTR_LEN - ODEON_STUN_HEADER_LEN));
     static const uint8_t empty_key[1] = {0};
     if (HMAC(EVP_sha1(), key_len > 0 ? key : empty_key, (int)key_len, copy, mi_offset, mac,
              &mac_len) == NULL ||
@@ -353,14 +331,14 @@ int odeon_stun_check_fingerprint(const odeon_stun_msg *msg)
     if (msg->fp_offset + FP_ATTR_LEN != msg->len)
         return ODEON_EINVAL;
     uint32_t want = odeon_stun_crc32(msg->buf, msg->fp_offset) ^ ODEON_STUN_FINGERPRINT_XOR;
-    return rd32(msg->buf + msg->fp_offset + ATTR_HEADER_LEN) == want ? 0 : ODEON_EINVAL;
+    return odeon_be32(msg->buf + msg->fp_offset + ATTR_HEADER_LEN) == want ? 0 : ODEON_EINVAL;
 }
 
 /* Writes XOR-MAPPED-ADDRESS at p; returns its encoded size, or 0 for an unsupported family. */
 static size_t put_xor_address(uint8_t *p, const uint8_t *txid, const struct sockaddr *sa)
 {
     uint8_t key[16];
-    wr32(key, ODEON_STUN_MAGIC_COOKIE);
+    odeon_put_be32(key, ODEON_STUN_MAGIC_COOKIE);
     memcpy(key + 4, txid, ODEON_STUN_TXID_LEN);
     const uint8_t *addr;
     size_t alen;
@@ -378,11 +356,11 @@ static size_t put_xor_address(uint8_t *p, const uint8_t *txid, const struct sock
     } else {
         return 0;
     }
-    wr16(p, ODEON_STUN_ATTR_XOR_MAPPED_ADDRESS);
-    wr16(p + 2, (uint16_t)(4 + alen));
+    odeon_put_be16(p, ODEON_STUN_ATTR_XOR_MAPPED_ADDRESS);
+    odeon_put_be16(p + 2, (uint16_t)(4 + alen));
     p[4] = 0;
     p[5] = alen == 4 ? 0x01 : 0x02;
-    wr16(p + 6, (uint16_t)(port ^ (ODEON_STUN_MAGIC_COOKIE >> 16)));
+    odeon_put_be16(p + 6, (uint16_t)(port ^ (ODEON_STUN_MAGIC_COOKIE >> 16)));
     for (size_t i = 0; i < alen; i++)
         p[8 + i] = addr[i] ^ key[i];
     return ATTR_HEADER_LEN + 4 + alen;
@@ -400,9 +378,9 @@ int odeon_stun_build_binding_success(uint8_t *out, size_t cap, const uint8_t *tx
     size_t total = ODEON_STUN_HEADER_LEN + xlen + (key != NULL ? MI_ATTR_LEN : 0) + FP_ATTR_LEN;
     if (cap < total)
         return ODEON_ENOMEM;
-    wr16(out, make_type(ODEON_STUN_METHOD_BINDING, ODEON_STUN_CLASS_SUCCESS));
-    wr16(out + 2, 0); /* set below, once the MESSAGE-INTEGRITY is computed */
-    wr32(out + 4, ODEON_STUN_MAGIC_COOKIE);
+    odeon_put_be16(out, make_type(ODEON_STUN_METHOD_BINDING, ODEON_STUN_CLASS_SUCCESS));
+    odeon_put_be16(out + 2, 0); /* set below, once the MESSAGE-INTEGRITY is computed */
+    odeon_put_be32(out + 4, ODEON_STUN_MAGIC_COOKIE);
     memcpy(out + 8, txid, ODEON_STUN_TXID_LEN);
     size_t pos = ODEON_STUN_HEADER_LEN;
     pos += put_xor_address(out + pos, txid, mapped);
@@ -411,15 +389,15 @@ int odeon_stun_build_binding_success(uint8_t *out, size_t cap, const uint8_t *tx
         int rc = integrity_hmac(out, pos, key, key_len, out + pos + ATTR_HEADER_LEN);
         if (rc != 0)
             return rc;
-        wr16(out + pos, ODEON_STUN_ATTR_MESSAGE_INTEGRITY);
-        wr16(out + pos + 2, ODEON_STUN_HMAC_SHA1_LEN);
+        odeon_put_be16(out + pos, ODEON_STUN_ATTR_MESSAGE_INTEGRITY);
+        odeon_put_be16(out + pos + 2, ODEON_STUN_HMAC_SHA1_LEN);
         pos += MI_ATTR_LEN;
     }
-    wr16(out + 2, (uint16_t)(total - ODEON_STUN_HEADER_LEN));
+    odeon_put_be16(out + 2, (uint16_t)(total - ODEON_STUN_HEADER_LEN));
     uint32_t crc = odeon_stun_crc32(out, pos) ^ ODEON_STUN_FINGERPRINT_XOR;
-    wr16(out + pos, ODEON_STUN_ATTR_FINGERPRINT);
-    wr16(out + pos + 2, 4);
-    wr32(out + pos + 4, crc);
+    odeon_put_be16(out + pos, ODEON_STUN_ATTR_FINGERPRINT);
+    odeon_put_be16(out + pos + 2, 4);
+    odeon_put_be32(out + pos + 4, crc);
     *out_len = total;
     return 0;
 }
