@@ -200,8 +200,7 @@ json_t *odeon_api_server_info(odeon_api *api, const char *transaction)
 
 static json_t *verb_info(api_call *call)
 {
-    json_t *info = odeon_api_server_info(call->api, call->transaction);
-    return info;
+    return odeon_api_server_info(call->api, call->transaction);
 }
 
 static json_t *verb_ping(api_call *call)
