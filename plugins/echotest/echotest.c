@@ -10,6 +10,7 @@
  */
 #include "echotest.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,10 @@ typedef struct echotest_state {
     bool video;
     uint64_t bitrate; /* 0: no cap */
     uint64_t messages;
+    bool keyframe_wanted; /* set by "keyframe": true, sent from the media thread */
+    bool media_up;
+    int64_t last_remb_us;
+    uint64_t echoed_packets;
 } echotest_state;
 
 typedef struct echotest_work {
@@ -41,6 +46,7 @@ typedef struct echotest_work {
     echotest_state *state;       /* reference */
     char *transaction;
     json_t *body; /* reference; NULL is the stop marker */
+    json_t *jsep; /* reference or NULL */
 } echotest_work;
 
 #define LOG(level, ...) core->log(level, "echotest", __VA_ARGS__)
@@ -67,24 +73,36 @@ static json_t *error_event(int code, const char *reason)
 static json_t *state_json(echotest_state *st)
 {
     g_mutex_lock(&st->lock);
-    json_t *j = json_pack("{s:b, s:b, s:I, s:I}", "audio", st->audio, "video", st->video,
-                          "bitrate", (json_int_t)st->bitrate, "messages",
-                          (json_int_t)st->messages);
+    json_t *j = json_pack("{s:b, s:b, s:I, s:I, s:b, s:I}", "audio", st->audio, "video",
+                          st->video, "bitrate", (json_int_t)st->bitrate, "messages",
+                          (json_int_t)st->messages, "media_up", st->media_up, "echoed_packets",
+                          (json_int_t)st->echoed_packets);
     g_mutex_unlock(&st->lock);
     return j;
 }
 
 /* Validate every field first so a bad message changes nothing. NULL on success. */
-static json_t *settings_check(json_t *body)
+static json_t *settings_check(json_t *body, bool with_jsep)
 {
-    static const char *const known[] = {"audio", "video", "bitrate"};
-    bool any = false;
+    static const char *const known[] = {"audio", "video", "bitrate", "keyframe"};
+    bool any = with_jsep;
     for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
         any = any || json_object_get(body, known[i]) != NULL;
     if (!any)
         return error_event(ECHOTEST_ERROR_INVALID_ELEMENT,
                            "Message error: no supported attributes found");
-    static const char *const bools[] = {"audio", "video"};
+    static const char *const strings[] = {"audiocodec", "videocodec"};
+    for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
+        json_t *v = json_object_get(body, strings[i]);
+        if (v != NULL && !json_is_string(v)) {
+            char *reason = g_strdup_printf("Invalid element type (%s should be a string)",
+                                           strings[i]);
+            json_t *ev = error_event(ECHOTEST_ERROR_INVALID_ELEMENT, reason);
+            g_free(reason);
+            return ev;
+        }
+    }
+    static const char *const bools[] = {"audio", "video", "keyframe"};
     for (size_t i = 0; i < G_N_ELEMENTS(bools); i++) {
         json_t *v = json_object_get(body, bools[i]);
         if (v != NULL && !json_is_boolean(v)) {
@@ -113,14 +131,43 @@ static void settings_apply(echotest_state *st, json_t *body)
         st->video = json_is_true(video);
     if (bitrate)
         st->bitrate = (uint64_t)json_integer_value(bitrate);
+    if (json_is_true(json_object_get(body, "keyframe")))
+        st->keyframe_wanted = true;
     st->messages++;
+    st->last_remb_us = 0; /* a new cap goes out with the next RTCP */
     g_mutex_unlock(&st->lock);
+}
+
+/* The answer to the client's offer, with the codecs the body asks for. */
+static json_t *make_answer(echotest_work *w, json_t **error)
+{
+    const char *type = json_string_value(json_object_get(w->jsep, "type"));
+    if (type == NULL || strcmp(type, "offer") != 0) {
+        *error = error_event(ECHOTEST_ERROR_INVALID_SDP, "Only an offer is expected here");
+        return NULL;
+    }
+    json_t *opts = json_object();
+    json_t *ac = json_object_get(w->body, "audiocodec");
+    json_t *vc = json_object_get(w->body, "videocodec");
+    if (ac)
+        json_object_set(opts, "audio_codec", ac);
+    if (vc)
+        json_object_set(opts, "video_codec", vc);
+    json_t *answer = core->jsep_answer(w->handle, opts);
+    json_decref(opts);
+    if (answer == NULL)
+        *error = error_event(ECHOTEST_ERROR_INVALID_SDP,
+                             "Error negotiating the SDP (no codec in common?)");
+    return answer;
 }
 
 static void work_process(echotest_work *w)
 {
     echotest_state *st = w->state;
-    json_t *event = settings_check(w->body);
+    json_t *event = settings_check(w->body, w->jsep != NULL);
+    json_t *answer = NULL;
+    if (event == NULL && w->jsep != NULL)
+        answer = make_answer(w, &event);
     if (event == NULL) {
         settings_apply(st, w->body);
         __atomic_add_fetch(&messages_handled, 1, __ATOMIC_RELAXED);
@@ -131,8 +178,9 @@ static void work_process(echotest_work *w)
             json_decref(info);
         }
     }
-    core->push_event(w->handle, w->transaction, event, NULL);
+    core->push_event(w->handle, w->transaction, event, answer);
     json_decref(event);
+    json_decref(answer);
 }
 
 static void work_free(echotest_work *w)
@@ -142,6 +190,7 @@ static void work_free(echotest_work *w)
     state_unref(w->state);
     g_free(w->transaction);
     json_decref(w->body);
+    json_decref(w->jsep);
     g_free(w);
 }
 
@@ -195,6 +244,8 @@ static void status_route(odeon_http_request *req, void *user_data)
 
 static int echotest_init(const odeon_core_callbacks *callbacks, const char *config_path)
 {
+    if (callbacks->struct_size < offsetof(odeon_core_callbacks, send_remb) + sizeof(void *))
+        return -1; /* a core older than ABI 1.1 has no SDP helpers */
     core = callbacks;
     GKeyFile *kf = g_key_file_new();
     GError *error = NULL;
@@ -266,9 +317,6 @@ static odeon_plugin_result echotest_handle_message(odeon_plugin_handle *handle,
                                                    const char *transaction, json_t *body,
                                                    json_t *jsep)
 {
-    if (jsep != NULL)
-        return result_ok(error_event(ECHOTEST_ERROR_INVALID_SDP,
-                                     "Media negotiation is not available in this build yet"));
     json_t *request = json_object_get(body, "request");
     if (request != NULL) {
         const char *name = json_string_value(request);
@@ -292,8 +340,94 @@ static odeon_plugin_result echotest_handle_message(odeon_plugin_handle *handle,
     w->state = state_ref(st);
     w->transaction = g_strdup(transaction);
     w->body = json_incref(body);
+    w->jsep = jsep ? json_incref(jsep) : NULL;
     g_async_queue_push(work_queue, w);
     return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
+}
+
+/* ---- media (on the handle's media loop thread) ---- */
+
+static void echotest_setup_media(odeon_plugin_handle *handle)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    if (st == NULL)
+        return;
+    g_mutex_lock(&st->lock);
+    st->media_up = true;
+    g_mutex_unlock(&st->lock);
+    /* The echo starts with what the sender sends next: ask for a keyframe at once. */
+    core->request_keyframe(handle, -1);
+}
+
+static void echotest_incoming_rtp(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    if (st == NULL)
+        return;
+    g_mutex_lock(&st->lock);
+    bool enabled = packet->video ? st->video : st->audio;
+    bool keyframe = st->keyframe_wanted;
+    st->keyframe_wanted = false;
+    if (enabled)
+        st->echoed_packets++;
+    g_mutex_unlock(&st->lock);
+    if (keyframe)
+        core->request_keyframe(handle, -1);
+    if (enabled)
+        core->relay_rtp(handle, packet);
+}
+
+/* Drops REMB packets from a compound (in place) when a cap replaces them; returns the new
+ * length. Walks the RTCP headers only: the core validated the compound before. */
+static size_t drop_remb(uint8_t *buf, size_t len)
+{
+    size_t in = 0, out = 0;
+    while (in + 4 <= len) {
+        size_t plen = ((size_t)((buf[in + 2] << 8) | buf[in + 3]) + 1) * 4;
+        if (in + plen > len)
+            break;
+        bool remb = buf[in + 1] == 206 && (buf[in] & 0x1F) == 15 && plen >= 16 &&
+                    memcmp(buf + in + 12, "REMB", 4) == 0;
+        if (!remb) {
+            memmove(buf + out, buf + in, plen);
+            out += plen;
+        }
+        in += plen;
+    }
+    return out;
+}
+
+static void echotest_incoming_rtcp(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    if (st == NULL)
+        return;
+    g_mutex_lock(&st->lock);
+    uint64_t cap = st->bitrate;
+    bool send_cap = cap > 0 && packet->arrival_us - st->last_remb_us >= 500000;
+    if (send_cap)
+        st->last_remb_us = packet->arrival_us;
+    g_mutex_unlock(&st->lock);
+    /* Feedback about the echo is feedback about the sender's own stream: send it back. */
+    if (cap > 0)
+        packet->len = drop_remb(packet->data, packet->len);
+    if (packet->len > 0)
+        core->relay_rtcp(handle, packet);
+    if (send_cap)
+        core->send_remb(handle, cap);
+}
+
+static void echotest_hangup_media(odeon_plugin_handle *handle)
+{
+    echotest_state *st = core->get_handle_data(handle);
+    if (st != NULL) {
+        g_mutex_lock(&st->lock);
+        st->media_up = false;
+        g_mutex_unlock(&st->lock);
+    }
+    json_t *event = json_pack("{s:s, s:s}", "echotest", "event", "result", "done");
+    core->push_event(handle, NULL, event, NULL);
+    json_decref(event);
 }
 
 static json_t *echotest_handle_admin_message(json_t *body)
@@ -317,6 +451,10 @@ __attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descripto
     .create_session = echotest_create_session,
     .handle_message = echotest_handle_message,
     .handle_admin_message = echotest_handle_admin_message,
+    .setup_media = echotest_setup_media,
+    .incoming_rtp = echotest_incoming_rtp,
+    .incoming_rtcp = echotest_incoming_rtcp,
+    .hangup_media = echotest_hangup_media,
     .destroy_session = echotest_destroy_session,
     .query_session = echotest_query_session,
 };

@@ -2,8 +2,13 @@
  * echotest.h - odeon.plugin.echotest: the diagnostics plugin.
  *
  * A client attaches, sends {"request":"ping"} (answered at once with {"echotest":"pong"}) or
- * Janus-echotest-style settings {"audio":bool,"video":bool,"bitrate":int} (acknowledged, then
- * answered with an event carrying the transaction). Media echo arrives with the WebRTC stack.
+ * Janus-echotest-style settings {"audio":bool, "video":bool, "bitrate":int, "keyframe":bool,
+ * "audiocodec":"opus", "videocodec":"vp8"} with or without a jsep offer (acknowledged, then
+ * answered with an event carrying the transaction, and the SDP answer when there was an offer).
+ * Once the peer connection is up, every RTP packet of an enabled kind goes straight back to the
+ * sender on the media loop thread, and its RTCP feedback too (REMB capped to "bitrate"), so a
+ * browser sees and hears itself. When the connection goes, the client gets
+ * {"echotest":"event","result":"done"}.
  */
 #ifndef ODEON_PLUGIN_ECHOTEST_H
 #define ODEON_PLUGIN_ECHOTEST_H

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "api/errors.h"
+#include "session/handle_media.h"
 #include "core/log.h"
 #include "events/handlers.h"
 #include "plugin/plugin_host.h"
@@ -297,20 +298,6 @@ static json_t *verb_destroy(api_call *call)
     return call_reply(call, "success");
 }
 
-/* The session-level lines every SDP must carry (RFC 8866 section 5): v=0 first, then o=, s=
- * and t=. The full parser arrives with the WebRTC stack; this keeps garbage away from plugins. */
-static bool sdp_has_session_section(const char *sdp)
-{
-    if (strncmp(sdp, "v=0", 3) != 0 || (sdp[3] != '\r' && sdp[3] != '\n'))
-        return false;
-    static const char *const required[] = {"\no=", "\ns=", "\nt="};
-    for (size_t i = 0; i < G_N_ELEMENTS(required); i++) {
-        if (strstr(sdp, required[i]) == NULL)
-            return false;
-    }
-    return true;
-}
-
 /* NULL when jsep is acceptable, else the error reply. */
 static json_t *check_jsep(api_call *call, json_t *jsep)
 {
@@ -334,8 +321,13 @@ static json_t *check_jsep(api_call *call, json_t *jsep)
     if (!json_is_string(sdp))
         return call_error(call, ODEON_API_ERROR_INVALID_ELEMENT_TYPE,
                           "Invalid element type (sdp should be a string)");
-    if (!sdp_has_session_section(json_string_value(sdp)))
-        return call_error(call, ODEON_API_ERROR_JSEP_INVALID_SDP, "JSEP error: invalid SDP");
+    char *reason = NULL;
+    int code = odeon_handle_media_remote(call->handle, jsep, &reason);
+    if (code != 0) {
+        json_t *error = call_error(call, code, "%s", reason ? reason : "JSEP error");
+        g_free(reason);
+        return error;
+    }
     return NULL;
 }
 
@@ -352,8 +344,9 @@ static json_t *plugin_reply(api_call *call, odeon_plugin_result *result)
                                       result->content ? result->content : json_object()));
         result->content = NULL;
         if (result->jsep != NULL) {
-            json_object_set_new(reply, "jsep", result->jsep);
-            result->jsep = NULL;
+            json_t *jsep = odeon_handle_media_complete_sync(call->handle, result->jsep);
+            if (jsep != NULL)
+                json_object_set_new(reply, "jsep", jsep);
         }
         break;
     case ODEON_PLUGIN_OK_WAIT:
@@ -413,9 +406,19 @@ static json_t *verb_trickle(api_call *call)
     if (candidates != NULL && !json_is_array(candidates))
         return call_error(call, ODEON_API_ERROR_INVALID_ELEMENT_TYPE,
                           "Invalid element type (candidates should be an array)");
-    /* Until a peer connection exists there is nothing to apply candidates to: Janus
-     * acknowledges them unparsed at this point, and so do we. With ICE they are parsed and fed
-     * to the agent (or queued until the remote description arrives). */
+    /* Candidates are applied in order on the connection's media loop; ones that come before
+     * the offer wait there for it, as in Janus. */
+    size_t count = candidates ? json_array_size(candidates) : 1;
+    for (size_t i = 0; i < count; i++) {
+        char *reason = NULL;
+        json_t *c = candidates ? json_array_get(candidates, i) : candidate;
+        int code = odeon_handle_media_trickle(call->handle, c, &reason);
+        if (code != 0) {
+            json_t *error = call_error(call, code, "%s", reason);
+            g_free(reason);
+            return error;
+        }
+    }
     return call_reply(call, "ack");
 }
 

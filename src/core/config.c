@@ -79,6 +79,32 @@ static const config_key config_schema[] = {
     {"events", "enabled", CFG_BOOL, AT(events.enabled), "true", 0, 0},
     {"events", "queue_size", CFG_UINT, AT(events.queue_size), "65536", 16, 1 << 24},
     {"events", "handlers", CFG_LIST, AT(events.handlers), NULL, 0, 0},
+    {"media", "loops", CFG_UINT, AT(media.loops), "0", 0, 256},
+    {"media", "ipv6", CFG_BOOL, AT(media.ipv6), "true", 0, 0},
+    {"media", "loopback", CFG_BOOL, AT(media.loopback), "false", 0, 0},
+    {"media", "interfaces_allow", CFG_LIST, AT(media.interfaces_allow), NULL, 0, 0},
+    {"media", "interfaces_deny", CFG_LIST, AT(media.interfaces_deny), NULL, 0, 0},
+    {"media", "rtp_port_min", CFG_PORT, AT(media.rtp_port_min), "0", 0, 65535},
+    {"media", "rtp_port_max", CFG_PORT, AT(media.rtp_port_max), "0", 0, 65535},
+    {"media", "ice_lite", CFG_BOOL, AT(media.ice_lite), "false", 0, 0},
+    {"media", "ice_tcp", CFG_BOOL, AT(media.ice_tcp), "false", 0, 0},
+    {"media", "full_trickle", CFG_BOOL, AT(media.full_trickle), "false", 0, 0},
+    {"media", "stun_server", CFG_STRING, AT(media.stun_server), NULL, 0, 0},
+    {"media", "nat_1_1_mapping", CFG_STRING, AT(media.nat_1_1_mapping), NULL, 0, 0},
+    {"media", "nat_1_1_keep_private", CFG_BOOL, AT(media.nat_1_1_keep_private), "false", 0, 0},
+    {"media", "ice_servers", CFG_LIST, AT(media.ice_servers), NULL, 0, 0},
+    {"media", "turn_username", CFG_STRING, AT(media.turn_username), NULL, 0, 0},
+    {"media", "turn_credential", CFG_STRING, AT(media.turn_credential), NULL, 0, 0},
+    {"media", "dtls_cert", CFG_PATH, AT(media.dtls_cert), NULL, 0, 0},
+    {"media", "dtls_key", CFG_PATH, AT(media.dtls_key), NULL, 0, 0},
+    {"media", "dtls_timeout", CFG_UINT, AT(media.dtls_timeout), "20", 1, 600},
+    {"media", "consent_timeout", CFG_UINT, AT(media.consent_timeout), "30", 2, 3600},
+    {"media", "no_media_timeout_ms", CFG_UINT, AT(media.no_media_timeout_ms), "1000", 100, 60000},
+    {"media", "slowlink_threshold", CFG_UINT, AT(media.slowlink_threshold), "4", 0, 100000},
+    {"media", "nack_buffer_ms", CFG_UINT, AT(media.nack_buffer_ms), "1000", 0, 10000},
+    {"media", "twcc_period_ms", CFG_UINT, AT(media.twcc_period_ms), "100", 20, 1000},
+    {"media", "rtcp_interval_ms", CFG_UINT, AT(media.rtcp_interval_ms), "1000", 100, 10000},
+    {"media", "dscp", CFG_UINT, AT(media.dscp), "0", 0, 63},
 };
 
 static void *field_at(odeon_config *config, const config_key *k)
@@ -337,6 +363,17 @@ static int config_validate(odeon_config *config, char **error)
     }
     if (config->http.cors_allow_origin == NULL) {
         set_error(error, label, "http", "cors_allow_origin", "must not be empty (use * for any)");
+        return ODEON_EINVAL;
+    }
+    if ((config->media.dtls_cert == NULL) != (config->media.dtls_key == NULL)) {
+        set_error(error, label, "media", config->media.dtls_cert ? "dtls_key" : "dtls_cert",
+                  "dtls_cert and dtls_key must be set together");
+        return ODEON_EINVAL;
+    }
+    if ((config->media.rtp_port_min == 0) != (config->media.rtp_port_max == 0) ||
+        config->media.rtp_port_min > config->media.rtp_port_max) {
+        set_error(error, label, "media", "rtp_port_max",
+                  "rtp_port_min and rtp_port_max must both be set, min <= max (or both 0)");
         return ODEON_EINVAL;
     }
     if (config->general.server_name == NULL) {

@@ -64,6 +64,36 @@ typedef struct odeon_config {
         unsigned queue_size;
         char **handlers; /* NULL-terminated event handler module names */
     } events;
+
+    /* [media]: the WebRTC stack (ICE, DTLS, RTP) and the media loop threads. */
+    struct {
+        unsigned loops; /* 0: one per CPU */
+        bool ipv6;
+        bool loopback;           /* gather loopback addresses (tests, one-machine setups) */
+        char **interfaces_allow; /* names or address prefixes; NULL: every interface */
+        char **interfaces_deny;
+        uint16_t rtp_port_min; /* 0: any port */
+        uint16_t rtp_port_max;
+        bool ice_lite;
+        bool ice_tcp;
+        bool full_trickle;
+        char *stun_server;  /* host:port, NULL: none */
+        char *nat_1_1_mapping; /* public address announced instead of the host's, NULL: none */
+        bool nat_1_1_keep_private; /* also announce the private candidates */
+        char **ice_servers;    /* STUN/TURN URLs handed to clients */
+        char *turn_username;
+        char *turn_credential;
+        char *dtls_cert; /* PEM; NULL: an ECDSA P-256 identity generated at start */
+        char *dtls_key;
+        unsigned dtls_timeout; /* seconds for the handshake to finish */
+        unsigned consent_timeout; /* seconds without anything from the peer: hang up */
+        unsigned no_media_timeout_ms; /* "media" receiving:false after this much silence */
+        unsigned slowlink_threshold;  /* lost packets per second for "slowlink"; 0: off */
+        unsigned nack_buffer_ms;      /* how long sent packets are kept for retransmission */
+        unsigned twcc_period_ms;
+        unsigned rtcp_interval_ms;
+        unsigned dscp;
+    } media;
 } odeon_config;
 
 /* Flags that override the file; zero/NULL fields leave the file's value. */

@@ -22,6 +22,7 @@
 #include "events/eventbus.h"
 #include "events/handlers.h"
 #include "plugin/plugin_host.h"
+#include "session/handle_media.h"
 #include "session/session.h"
 #include "transport/http_routes.h"
 #include "transport/transport.h"
@@ -108,6 +109,18 @@ static int start_auth(server *s, char **error)
 static void stop_auth(server *s)
 {
     g_clear_pointer(&s->auth, odeon_auth_free);
+}
+
+static int start_media(server *s, char **error)
+{
+    return odeon_media_start(s->config, error);
+}
+
+/* Runs after the sessions step stopped: every peer connection is closed by then. */
+static void stop_media(server *s)
+{
+    (void)s;
+    odeon_media_stop();
 }
 
 static int start_sessions(server *s, char **error)
@@ -245,6 +258,7 @@ static const server_step server_steps[] = {
     {"event bus", start_events, stop_events},
     {"event handlers", start_event_handlers, stop_event_handlers},
     {"auth", start_auth, stop_auth},
+    {"media", start_media, stop_media},
     {"sessions", start_sessions, stop_sessions},
     {"plugins", start_plugins, stop_plugins},
     {"api", start_api, stop_api},

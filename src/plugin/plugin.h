@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 0
+#define ODEON_PLUGIN_ABI_MINOR 1
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -188,6 +188,26 @@ typedef struct odeon_core_callbacks {
 
     void (*log)(odeon_log_level level, const char *module, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
+
+    /* ---- ABI 1.1: SDP and feedback helpers (check struct_size before use) ---- */
+
+    /* An answer to the offer the handle's client sent last, as a new jsep object to pass to
+     * push_event (which adds ICE, DTLS and candidates). options (borrowed, may be NULL):
+     * {"audio": bool, "video": bool (default true: accept the kind), "audio_codec",
+     * "video_codec": "vp8,h264" (preference; default: the offer's order), "audio_direction",
+     * "video_direction": "sendrecv"|"sendonly"|"recvonly"|"inactive" (what the plugin wants),
+     * "simulcast": bool (accept rid/simulcast)}. NULL when there is no offer or no common
+     * codec. Payload types are the offerer's. */
+    json_t *(*jsep_answer)(odeon_plugin_handle *handle, json_t *options);
+    /* An offer Odeon makes (subscriber direction): options {"streams": [{"kind": "audio" |
+     * "video", "codec": "opus"|"VP8"|..., "pt": n, "clock_rate": n, "fmtp": "...",
+     * "rtx_pt": n, "direction": "sendonly"}]}. A new jsep object, or NULL. */
+    json_t *(*jsep_offer)(odeon_plugin_handle *handle, json_t *options);
+    /* Ask the handle's peer for a keyframe on m-line mindex (-1: its first video): PLI, or FIR
+     * where only that was negotiated. */
+    int (*request_keyframe)(odeon_plugin_handle *handle, int mindex);
+    /* Tell the handle's peer to send at most bitrate bps of video (REMB). */
+    int (*send_remb)(odeon_plugin_handle *handle, uint64_t bitrate);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "loader/loader.h"
+#include "session/handle_media.h"
 
 #define LOG_MODULE "plugins"
 
@@ -69,22 +70,47 @@ static int cb_push_event(odeon_plugin_handle *handle, const char *transaction, j
     json_object_set_new(msg, "plugindata",
                         json_pack("{s:s, s:O}", "plugin", odeon_handle_plugin(handle)->package,
                                   "data", event));
+    int rc = 0;
     if (jsep != NULL)
-        json_object_set(msg, "jsep", jsep);
-    odeon_session_push(session, msg);
+        rc = odeon_handle_media_push(handle, msg, jsep); /* sent once our SDP is complete */
+    else
+        odeon_session_push(session, msg);
     json_decref(msg);
-    return 0;
+    return rc;
 }
 
-static int cb_relay_media(odeon_plugin_handle *handle, odeon_media_packet *packet)
+static int cb_relay_rtp(odeon_plugin_handle *handle, odeon_media_packet *packet)
 {
-    (void)packet;
-    if (handle == NULL)
+    if (handle == NULL || packet == NULL)
         return ODEON_EINVAL;
-    if (odeon_handle_is_detached(handle))
-        return ODEON_EGONE;
-    /* No peer connection exists until the WebRTC stack negotiates one. */
-    return ODEON_ENOTCONN;
+    return odeon_handle_media_relay_rtp(handle, packet);
+}
+
+static int cb_relay_rtcp(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    if (handle == NULL || packet == NULL)
+        return ODEON_EINVAL;
+    return odeon_handle_media_relay_rtcp(handle, packet);
+}
+
+static json_t *cb_jsep_answer(odeon_plugin_handle *handle, json_t *options)
+{
+    return handle ? odeon_handle_media_answer(handle, options) : NULL;
+}
+
+static json_t *cb_jsep_offer(odeon_plugin_handle *handle, json_t *options)
+{
+    return handle ? odeon_handle_media_offer(handle, options) : NULL;
+}
+
+static int cb_request_keyframe(odeon_plugin_handle *handle, int mindex)
+{
+    return handle ? odeon_handle_media_request_keyframe(handle, mindex) : ODEON_EINVAL;
+}
+
+static int cb_send_remb(odeon_plugin_handle *handle, uint64_t bitrate)
+{
+    return handle ? odeon_handle_media_send_remb(handle, bitrate) : ODEON_EINVAL;
 }
 
 static void cb_close_pc(odeon_plugin_handle *handle)
@@ -216,8 +242,8 @@ static const odeon_core_callbacks core_callbacks = {
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
     .struct_size = sizeof(odeon_core_callbacks),
     .push_event = cb_push_event,
-    .relay_rtp = cb_relay_media,
-    .relay_rtcp = cb_relay_media,
+    .relay_rtp = cb_relay_rtp,
+    .relay_rtcp = cb_relay_rtcp,
     .close_pc = cb_close_pc,
     .end_session = cb_end_session,
     .notify_event = cb_notify_event,
@@ -239,6 +265,10 @@ static const odeon_core_callbacks core_callbacks = {
     .http_respond = odeon_http_request_respond,
     .auth_provider_register = cb_auth_provider_register,
     .log = cb_log,
+    .jsep_answer = cb_jsep_answer,
+    .jsep_offer = cb_jsep_offer,
+    .request_keyframe = cb_request_keyframe,
+    .send_remb = cb_send_remb,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

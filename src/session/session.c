@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/refcount.h"
 #include "core/util.h"
+#include "session/handle_media.h"
+#include "webrtc/pc.h"
 
 #define LOG_MODULE "session"
 
@@ -55,6 +57,7 @@ struct odeon_plugin_handle {
     int calls;
     bool detached;
     bool plugin_alive; /* create_session succeeded, destroy_session not yet run */
+    odeon_pc *pc;      /* reference, or NULL; under lock */
 };
 
 static guint id_hash(gconstpointer key)
@@ -182,7 +185,12 @@ static void publish_handle_event(odeon_handle *handle, const char *name)
 /* Tear down a handle that was already removed from its session's table. */
 static void handle_teardown(odeon_handle *handle, bool tell_client)
 {
-    if (!handle_mark_detached(handle))
+    /* The plugin hears hangup_media before destroy_session, as it would from a client. */
+    odeon_handle_hangup(handle, "Detach");
+    bool first = handle_mark_detached(handle);
+    /* A connection a racing request created before the mark: no plugin call any more. */
+    odeon_handle_hangup(handle, "Detach");
+    if (!first)
         return;
     if (tell_client) {
         json_t *ev = json_pack("{s:s, s:I, s:I}", "janus", "detached", "session_id",
@@ -195,12 +203,31 @@ static void handle_teardown(odeon_handle *handle, bool tell_client)
                 handle->id, handle->session->id);
 }
 
-int odeon_handle_hangup(odeon_handle *handle, const char *reason)
+odeon_pc *odeon_handle_pc(odeon_handle *handle)
 {
-    /* Peer connections arrive with the WebRTC stack; until then no handle has one. */
-    (void)handle;
-    (void)reason;
-    return ODEON_ENOTCONN;
+    g_mutex_lock(&handle->lock);
+    odeon_pc *pc = handle->pc ? odeon_pc_ref(handle->pc) : NULL;
+    g_mutex_unlock(&handle->lock);
+    return pc;
+}
+
+bool odeon_handle_set_pc(odeon_handle *handle, odeon_pc *pc)
+{
+    g_mutex_lock(&handle->lock);
+    bool ok = handle->pc == NULL && !handle->detached;
+    if (ok)
+        handle->pc = odeon_pc_ref(pc);
+    g_mutex_unlock(&handle->lock);
+    return ok;
+}
+
+odeon_pc *odeon_handle_take_pc(odeon_handle *handle)
+{
+    g_mutex_lock(&handle->lock);
+    odeon_pc *pc = handle->pc;
+    handle->pc = NULL;
+    g_mutex_unlock(&handle->lock);
+    return pc;
 }
 
 json_t *odeon_handle_info_json(odeon_handle *handle)
@@ -230,7 +257,7 @@ json_t *odeon_handle_info_json(odeon_handle *handle)
         json_object_set_new(info, "plugin_specific", specific);
     json_object_set_new(info, "flags", json_pack("{s:b}", "detached",
                                                  odeon_handle_is_detached(handle)));
-    json_object_set_new(info, "webrtc", json_null());
+    json_object_set_new(info, "webrtc", odeon_handle_media_info(handle));
     return info;
 }
 

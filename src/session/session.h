@@ -100,4 +100,12 @@ json_t *odeon_handle_info_json(odeon_handle *handle);
  * one. Returns 0, or ODEON_ENOTCONN when there was none. */
 int odeon_handle_hangup(odeon_handle *handle, const char *reason);
 
+/* The handle's peer connection (see session/handle_media.h). _pc returns a new reference or
+ * NULL; _set_pc takes its own reference and fails when the handle is detached or already has
+ * one; _take_pc hands the handle's reference over to the caller. */
+struct odeon_pc;
+struct odeon_pc *odeon_handle_pc(odeon_handle *handle);
+bool odeon_handle_set_pc(odeon_handle *handle, struct odeon_pc *pc);
+struct odeon_pc *odeon_handle_take_pc(odeon_handle *handle);
+
 #endif

@@ -71,9 +71,11 @@ odeon_srtp_profile odeon_srtp_profile_from_openssl_name(const char *name)
 {
     if (!name)
         return ODEON_SRTP_PROFILE_NONE;
-    if (strcmp(name, "SRTP_AES128_CM_SHA1_80") == 0)
+    /* OpenSSL's names, and the RFC 5764/7714 names dtls.h reports. */
+    if (strcmp(name, "SRTP_AES128_CM_SHA1_80") == 0 ||
+        strcmp(name, "AES_CM_128_HMAC_SHA1_80") == 0)
         return ODEON_SRTP_AES128_CM_SHA1_80;
-    if (strcmp(name, "SRTP_AEAD_AES_128_GCM") == 0)
+    if (strcmp(name, "SRTP_AEAD_AES_128_GCM") == 0 || strcmp(name, "AEAD_AES_128_GCM") == 0)
         return ODEON_SRTP_AEAD_AES_128_GCM;
     return ODEON_SRTP_PROFILE_NONE;
 }

@@ -62,7 +62,8 @@ typedef struct odeon_srtp odeon_srtp;
 int odeon_srtp_global_init(void);
 
 /* "SRTP_AES128_CM_SHA1_80" or "SRTP_AEAD_AES_128_GCM" (OpenSSL's names, as in
- * SSL_get_selected_srtp_profile(ssl)->name) to a profile; anything else, or NULL, gives
+ * SSL_get_selected_srtp_profile(ssl)->name), or the RFC names dtls.h reports
+ * ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"), to a profile; anything else, or NULL, gives
  * ODEON_SRTP_PROFILE_NONE. */
 odeon_srtp_profile odeon_srtp_profile_from_openssl_name(const char *name);
 

@@ -150,6 +150,10 @@ export function odeonConfig(opts, ports) {
     '[auth]',
     ...(tokens.length ? [`static_tokens = ${tokens.join(',')}`] : []),
     '',
+    // Media on loopback, so the tests need no network; opts.media overrides or adds keys.
+    '[media]',
+    ...Object.entries({ loopback: true, ...(opts.media || {}) }).map(([k, v]) => `${k} = ${v}`),
+    '',
   ];
   if (opts.extraConfig) lines.push(opts.extraConfig);
   return lines.join('\n') + '\n';
@@ -369,7 +373,7 @@ export class Server {
  *   adminSecret, longpollTimeout (s, odeon only: Janus hard-codes 30), maxBodySize (odeon),
  *   corsAllowOrigin, htmlDir (odeon), plugins (odeon short names), pluginsConfigDir (odeon),
  *   tlsCert + tlsKey (odeon: PEM paths; the API port then speaks HTTPS/WSS),
- *   extraConfig (odeon INI text),
+ *   extraConfig (odeon INI text), media ({key: value} for the [media] group),
  *   extraArgs (array), env (object).
  */
 export async function startServer(opts = {}) {

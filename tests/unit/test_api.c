@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "plugin/plugin_host.h"
+#include "session/handle_media.h"
 #include "session/session.h"
 #include "test_sink.h"
 
@@ -89,7 +90,7 @@ static odeon_plugin_result apitest_message(odeon_plugin_handle *handle, const ch
     request = request ? request : "";
     if (strcmp(request, "jsep") == 0) {
         odeon_plugin_result r = reply_ok(json_pack("{s:b}", "negotiated", 1));
-        r.jsep = json_pack("{s:s, s:s}", "type", "answer", "sdp", "v=0\r\n");
+        r.jsep = core->jsep_answer(handle, NULL); /* completed by the core before the reply */
         return r;
     }
     if (strcmp(request, "async") == 0) {
@@ -487,19 +488,56 @@ static void test_message_sync(void **state)
     assert_true(json_is_object(data) && json_object_size(data) == 0);
 }
 
+/* A browser offer from the SDP fixtures, escaped for the api() template (no quotes in it). */
+static char *offer_for_template(const char *name)
+{
+    char *path = g_build_filename(ODEON_TEST_FIXTURES_DIR, "sdp", name, NULL);
+    char *text = NULL;
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_free(path);
+    GString *out = g_string_new(NULL);
+    for (const char *c = text; *c; c++) {
+        if (*c == '\r')
+            continue;
+        if (*c == '\n')
+            g_string_append(out, "\\r\\n");
+        else
+            g_string_append_c(out, *c);
+    }
+    g_free(text);
+    return g_string_free(out, FALSE);
+}
+
 static void test_message_jsep(void **state)
 {
     fixture *fx = *state;
     create_and_attach(fx);
-    json_t *reply = api(fx, "{'janus':'message','transaction':'m','session_id':$S,'handle_id':$H,"
-                            "'body':{'request':'jsep'},'jsep':{'type':'offer','sdp':'" SDP "'}}");
+    char *offer = offer_for_template("chrome_offer.sdp");
+    char *msg = g_strdup_printf("{'janus':'message','transaction':'m','session_id':$S,"
+                                "'handle_id':$H,'body':{'request':'jsep'},"
+                                "'jsep':{'type':'offer','sdp':'%s'}}",
+                                offer);
+    json_t *reply = api(fx, msg);
+    g_free(msg);
+    g_free(offer);
     expect_janus(reply, "success");
     assert_non_null(last_jsep);
     assert_string_equal(str_at(last_jsep, "type"), "offer");
     assert_true(strncmp(str_at(last_jsep, "sdp"), "v=0\r\n", 5) == 0);
+    /* The plugin's answer comes back completed with our transport. */
     json_t *jsep = json_object_get(reply, "jsep");
     assert_string_equal(str_at(jsep, "type"), "answer");
-    assert_string_equal(str_at(jsep, "sdp"), "v=0\r\n");
+    const char *sdp = str_at(jsep, "sdp");
+    assert_non_null(strstr(sdp, "a=ice-ufrag:"));
+    assert_non_null(strstr(sdp, "a=fingerprint:sha-256 "));
+    assert_non_null(strstr(sdp, "a=setup:active"));
+    assert_non_null(strstr(sdp, "a=candidate:"));
+    assert_non_null(strstr(sdp, "a=end-of-candidates"));
+    assert_non_null(strstr(sdp, "a=group:BUNDLE"));
+    /* An answer where nothing was offered is refused as Janus does. */
+    expect_error(api(fx, "{'janus':'message','transaction':'m2','session_id':$S,'handle_id':$H,"
+                         "'body':{},'jsep':{'type':'answer','sdp':'" SDP "'}}"),
+                 465);
 }
 
 static void test_message_async(void **state)
@@ -549,11 +587,26 @@ static void test_push_event_with_jsep(void **state)
                          "'body':{'request':'async'}}"),
                  "ack");
     json_t *data = json_object();
-    json_t *jsep = json_pack("{s:s, s:s}", "type", "offer", "sdp", "v=0\r\n");
+    /* SDP that does not parse is refused at once. */
+    json_t *bad = json_pack("{s:s, s:s}", "type", "offer", "sdp", "v=0\r\n");
+    assert_int_equal(core->push_event(async_handle, NULL, data, bad), ODEON_EINVAL);
+    json_decref(bad);
+    /* Odeon's own offer (the subscriber direction) is completed on the media loop, then sent. */
+    json_t *opts = json_pack("{s:[{s:s, s:s, s:i}]}", "streams", "kind", "video", "codec", "VP8",
+                             "pt", 96);
+    json_t *jsep = core->jsep_offer(async_handle, opts);
+    json_decref(opts);
+    assert_non_null(jsep);
     assert_int_equal(core->push_event(async_handle, NULL, data, jsep), 0);
+    for (int i = 0; i < 500 && test_sink_count(fx->sink, "event") == 0; i++)
+        g_usleep(10000);
     json_t *ev = test_sink_event(fx->sink, "event", 0);
+    assert_non_null(ev);
     assert_null(json_object_get(ev, "transaction"));
-    assert_string_equal(str_at(json_object_get(ev, "jsep"), "type"), "offer");
+    json_t *sent = json_object_get(ev, "jsep");
+    assert_string_equal(str_at(sent, "type"), "offer");
+    assert_non_null(strstr(str_at(sent, "sdp"), "a=setup:actpass"));
+    assert_non_null(strstr(str_at(sent, "sdp"), "a=rtpmap:96 VP8/90000"));
     json_decref(jsep);
     json_decref(data);
 }
@@ -1191,6 +1244,26 @@ static void test_admin_errors(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+static int media_up(void **state)
+{
+    (void)state;
+    odeon_config *config = odeon_config_load(NULL, NULL);
+    config->media.loopback = true;
+    config->media.loops = 1;
+    char *error = NULL;
+    int rc = odeon_media_start(config, &error);
+    g_free(error);
+    odeon_config_free(config);
+    return rc;
+}
+
+static int media_down(void **state)
+{
+    (void)state;
+    odeon_media_stop();
+    return 0;
+}
+
 int main(void)
 {
     odeon_log_set_level(ODEON_LOG_ERROR);
@@ -1229,5 +1302,5 @@ int main(void)
         T(test_admin_message_plugin),
         T(test_admin_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, media_up, media_down);
 }

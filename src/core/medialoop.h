@@ -1,0 +1,55 @@
+/*
+ * medialoop.h - the fixed pool of media threads, each running its own GMainContext.
+ *
+ * A peer connection belongs to exactly one loop for its whole life: its ICE agent, DTLS, SRTP,
+ * NACK and statistics are touched only on that thread, so the packet path takes no lock. Work
+ * for a loop from any other thread is posted to it with odeon_media_loop_post, which keeps the
+ * order of posts (a remote description posted before a candidate is applied before it).
+ *
+ * Ownership: odeon_media_loops_start creates the pool (one per process, owned by the server);
+ * odeon_media_loops_stop joins the threads after running every task still queued. Loops are
+ * borrowed by their peer connections, which must all be gone before the pool stops.
+ */
+#ifndef ODEON_CORE_MEDIALOOP_H
+#define ODEON_CORE_MEDIALOOP_H
+
+#include <stdbool.h>
+
+#include <glib.h>
+
+typedef struct odeon_media_loop odeon_media_loop;
+typedef struct odeon_media_loops odeon_media_loops;
+
+/* count 0 means one per online CPU. Returns NULL and *error (g_free) on failure. */
+odeon_media_loops *odeon_media_loops_start(unsigned count, char **error);
+/* Stops and joins every thread (tasks already posted still run first); NULL is fine. */
+void odeon_media_loops_stop(odeon_media_loops *loops);
+
+unsigned odeon_media_loops_count(const odeon_media_loops *loops);
+/* The loop with the fewest attached peer connections (ties: round robin). */
+odeon_media_loop *odeon_media_loops_pick(odeon_media_loops *loops);
+
+GMainContext *odeon_media_loop_context(odeon_media_loop *loop);
+unsigned odeon_media_loop_index(const odeon_media_loop *loop);
+/* True when the caller runs on this loop's thread. */
+bool odeon_media_loop_is_current(const odeon_media_loop *loop);
+
+/* The loop whose thread the caller runs on, or NULL on any other thread. */
+odeon_media_loop *odeon_media_loop_current(void);
+
+/* Load accounting for odeon_media_loops_pick: a peer connection attaches when created on the
+ * loop and detaches when freed. */
+void odeon_media_loop_attach(odeon_media_loop *loop);
+void odeon_media_loop_detach(odeon_media_loop *loop);
+unsigned odeon_media_loop_load(const odeon_media_loop *loop);
+
+/* Runs fn(data) on the loop thread, after everything posted before it. Safe from any thread,
+ * also from the loop itself (then it runs on a later iteration, never inline). */
+typedef void (*odeon_media_task_fn)(void *data);
+void odeon_media_loop_post(odeon_media_loop *loop, odeon_media_task_fn fn, void *data);
+
+/* Like post, but waits until fn has run. Must not be called from the loop's own thread (it
+ * then runs fn inline instead). */
+void odeon_media_loop_run_sync(odeon_media_loop *loop, odeon_media_task_fn fn, void *data);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * pc_priv.h - the peer connection's insides, shared by pc.c (signalling, ICE, DTLS, lifecycle)
+ * and pc_media.c (RTP/RTCP in and out, feedback, timers). Not a public contract.
+ *
+ * Every field below `lock` is touched only on the loop thread, except where a comment says
+ * otherwise; fields under `lock` may be read from any thread.
+ */
+#ifndef ODEON_WEBRTC_PC_PRIV_H
+#define ODEON_WEBRTC_PC_PRIV_H
+
+#include <glib.h>
+
+#include "core/refcount.h"
+#include "webrtc/jsep.h"
+#include "webrtc/nack.h"
+#include "webrtc/pc.h"
+#include "webrtc/rtp_stats.h"
+#include "webrtc/srtp.h"
+#include "webrtc/twcc.h"
+
+#define PC_MAX_MEDIA 16
+#define PC_MAX_ROUTES 48
+#define PC_SCRATCH 1600 /* one MTU-sized packet plus SRTP room */
+
+typedef struct pc_stream {
+    odeon_jsep_media neg;
+    odeon_rtp_recv_stats recv;
+    odeon_rtp_send_stats send;
+    odeon_nack_buffer *sent;     /* what we sent, for the peer's NACKs; NULL without nack */
+    odeon_nack_tracker *missing; /* what the peer's stream lacks; NULL without nack */
+    bool receiving;
+    bool ever_received;
+    uint16_t rtx_seq;
+    uint8_t fir_seq;
+    uint32_t lost_this_second;   /* detected gaps in what we receive */
+    uint32_t nacked_this_second; /* packets the peer asked again */
+    int64_t last_keyframe_request_us;
+} pc_stream;
+
+typedef struct pc_route {
+    uint32_t ssrc;
+    int16_t stream;
+    bool rtx;
+} pc_route;
+
+typedef struct pc_pending_local {
+    odeon_sdp *sdp;
+    bool is_offer;
+    odeon_pc_local_done done;
+    void *data;
+} pc_pending_local;
+
+struct odeon_pc {
+    odeon_refcount ref;
+    odeon_media_loop *loop;
+    odeon_pc_settings settings;
+    odeon_pc_events events;
+    void *user;
+
+    GMutex lock;
+    char *remote_text;
+    bool remote_is_offer;
+    odeon_pc_stats stats_snapshot;
+    gint closed; /* atomic: set by odeon_pc_close */
+
+    GMutex send_lock; /* held by senders not on the loop thread */
+
+    odeon_ice_agent *ice;
+    odeon_dtls_endpoint *dtls;
+    odeon_srtp *srtp;
+    odeon_sdp *remote;
+    odeon_sdp *local;
+    bool remote_offer;
+    bool role_known;
+    odeon_dtls_role role;
+    GPtrArray *local_candidates;  /* char *, "candidate:..." */
+    GPtrArray *remote_candidates; /* char *, trickled before the agent existed */
+    bool remote_candidates_done;
+    bool gathering_done;
+    pc_pending_local pending;
+    bool local_sent; /* our description went out: full-trickle candidates may follow */
+    GPtrArray *held_candidates; /* full trickle: candidates found before local_sent */
+
+    pc_stream streams[PC_MAX_MEDIA];
+    size_t stream_count;
+    pc_route routes[PC_MAX_ROUTES];
+    size_t route_count;
+    odeon_twcc_recorder *twcc;
+    uint16_t twcc_out_seq;
+    uint32_t feedback_ssrc; /* sender SSRC of our RTCP when we do not send media */
+
+    GSource *timer;
+    int64_t next_rtcp_us, next_twcc_us, next_second_us;
+    int64_t last_recv_us;
+    bool up;
+    bool failed;
+    bool stopped; /* close ran on the loop */
+
+    odeon_pc_stats stats;
+    uint8_t scratch[PC_SCRATCH] __attribute__((aligned(16))); /* libsrtp wants aligned buffers */
+};
+
+/* pc_media.c */
+void pc_media_negotiated(odeon_pc *pc);
+void pc_media_receive(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now_us);
+void pc_media_tick(odeon_pc *pc, int64_t now_us);
+void pc_media_free(odeon_pc *pc);
+int pc_send_datagram(odeon_pc *pc, const uint8_t *buf, size_t len);
+int pc_send_rtcp_plain(odeon_pc *pc, uint8_t *buf, size_t len, size_t cap);
+
+/* pc.c */
+void pc_fail(odeon_pc *pc, const char *reason);
+void pc_dtls_feed(odeon_pc *pc, const uint8_t *buf, size_t len);
+
+#endif
