@@ -20,9 +20,9 @@ ODEON_APT_PACKAGES=(
     clang libclang-rt-dev   # libFuzzer targets and clang's sanitizer runtimes
 )
 
-# Only the test suite needs these (scripts/test): the browser for tests/e2e and the openssl
-# command that makes the TLS test's certificate.
-ODEON_TEST_APT_PACKAGES=(chromium openssl)
+# Only the test suite needs these (scripts/test): the browser for tests/e2e, the openssl
+# command that makes the TLS test's certificate, and pkill (procps) for the fault test.
+ODEON_TEST_APT_PACKAGES=(chromium openssl procps)
 
 odeon_say() { printf '==> %s\n' "$*" >&2; }
 odeon_warn() { printf 'warning: %s\n' "$*" >&2; }

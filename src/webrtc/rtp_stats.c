@@ -311,8 +311,8 @@ void odeon_rtp_send_stats_sent(odeon_rtp_send_stats *s, uint32_t rtp_ts, size_t 
     s->started = true;
 }
 
-int odeon_rtp_send_stats_sender_info(const odeon_rtp_send_stats *s, int64_t now_us,
-                                     int64_t wall_us, odeon_rtcp_sender_info *out)
+int odeon_rtp_send_stats_sender_info(const odeon_rtp_send_stats *s, int64_t now_us, int64_t wall_us,
+                                     odeon_rtcp_sender_info *out)
 {
     if (!s->started)
         return ODEON_ENOENT;

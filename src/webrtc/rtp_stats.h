@@ -91,7 +91,7 @@ typedef struct odeon_rtp_recv_stats {
 typedef enum odeon_rtp_recv_result {
     ODEON_RTP_RECV_VALID = 0,     /* counted: in sequence, a small jump, late or duplicate */
     ODEON_RTP_RECV_PROBATION = 1, /* a new or restarting source not yet validated */
-    ODEON_RTP_RECV_BAD_JUMP = 2,  /* a large jump, not counted (a second one in sequence restarts) */
+    ODEON_RTP_RECV_BAD_JUMP = 2, /* a large jump, not counted (a second one in sequence restarts) */
 } odeon_rtp_recv_result;
 
 /* Starts stats for an incoming SSRC with its clock rate (90000 for video, 48000 for Opus). */
@@ -103,8 +103,7 @@ void odeon_rtp_recv_stats_init(odeon_rtp_recv_stats *s, uint32_t ssrc, uint32_t 
  * updated from valid packets that advance the sequence, so retransmissions and reordered
  * packets do not count as delay variation. Feed the original stream only, not RTX. */
 odeon_rtp_recv_result odeon_rtp_recv_stats_update(odeon_rtp_recv_stats *s, uint16_t seq,
-                                                  uint32_t rtp_ts, size_t len,
-                                                  int64_t arrival_us);
+                                                  uint32_t rtp_ts, size_t len, int64_t arrival_us);
 
 /* Records an SR from this source (RFC 3550 §6.4.1), received at arrival_us. */
 void odeon_rtp_recv_stats_sr_received(odeon_rtp_recv_stats *s, uint64_t ntp, uint32_t rtp_ts,
@@ -158,8 +157,8 @@ void odeon_rtp_send_stats_sent(odeon_rtp_send_stats *s, uint32_t rtp_ts, size_t 
 /* Fills the sender info of an SR for the report time: NTP from wall_us, the RTP timestamp of
  * the last packet advanced by now_us - last_sent_us at the clock rate, and the counts (which
  * wrap at 2^32 on the wire). ODEON_ENOENT before the first packet (send an RR instead). */
-int odeon_rtp_send_stats_sender_info(const odeon_rtp_send_stats *s, int64_t now_us,
-                                     int64_t wall_us, odeon_rtcp_sender_info *out);
+int odeon_rtp_send_stats_sender_info(const odeon_rtp_send_stats *s, int64_t now_us, int64_t wall_us,
+                                     odeon_rtcp_sender_info *out);
 
 /* Builds an SR for this SSRC into buf (odeon_rtcp_build_sr) with the sender info above and n
  * report blocks (borrowed). Returns the length, ODEON_ENOENT before the first packet, or the

@@ -37,14 +37,20 @@
 #include "webrtc/bytes.h"
 
 #define FIRST_CYCLE 0x10000u
-#define HEADER_LEN 20    /* RTCP header, two SSRCs, base, count, reference time, fb count */
-#define MAX_RUN 0x1fff   /* 13-bit run length */
+#define HEADER_LEN 20     /* RTCP header, two SSRCs, base, count, reference time, fb count */
+#define MAX_RUN 0x1fff    /* 13-bit run length */
 #define TICKS_PER_REF 256 /* 64 ms / 250 us */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Bytes of the receive delta that goes with a status symbol. */
+static size_t delta_size(uint8_t sym)
+{
+    return sym == ODEON_TWCC_SMALL_DELTA ? 1 : sym == ODEON_TWCC_LARGE_DELTA ? 2 : 0;
 }
 
 /* Places seq within -32768..+32767 of highest. */
@@ -204,8 +210,8 @@ static void emit_run(chunk_enc *e)
 static void emit_vector(chunk_enc *e, unsigned count, bool two_bit)
 {
     uint16_t chunk = two_bit ? 0xc000 : 0x8000;
-    for (unsigned i = 0; i < count; i++)
-        chunk |= two_bit ? (uint16_t)(e->syms[i] << (12 - 2 * i)) : (uint16_t)(e->syms[i] << (13 - i));
+    for (unsigned i = 0; i < count; i++) /* first symbol in the most significant bits */
+        chunk |= (uint16_t)(e->syms[i] << (two_bit ? 12 - 2 * i : 13 - i));
     emit(e, chunk);
     e->n -= count;
     memmove(e->syms, e->syms + count, e->n);
@@ -323,7 +329,7 @@ static void make_plan(const odeon_twcc_recorder *r, size_t max_size, plan *p)
         if (!status_of(r, r->next + i, &trial, &trial_prev, &sym, &delta))
             break; /* the delta needs a new feedback (and a new reference time) */
         enc_add(&trial_enc, sym);
-        trial.delta_bytes += sym == ODEON_TWCC_SMALL_DELTA ? 1 : sym == ODEON_TWCC_LARGE_DELTA ? 2 : 0;
+        trial.delta_bytes += delta_size(sym);
         if (padded(HEADER_LEN + enc_total(&trial_enc) * 2 + trial.delta_bytes) > max_size)
             break;
         trial.count = i + 1;
@@ -408,11 +414,6 @@ static uint8_t chunk_symbol(uint16_t c, unsigned i)
     if (c & 0x4000)
         return (uint8_t)((c >> (12 - 2 * i)) & 3);
     return (uint8_t)((c >> (13 - i)) & 1);
-}
-
-static size_t delta_size(uint8_t sym)
-{
-    return sym == ODEON_TWCC_SMALL_DELTA ? 1 : sym == ODEON_TWCC_LARGE_DELTA ? 2 : 0;
 }
 
 int odeon_twcc_iter_init(odeon_twcc_iter *it, const odeon_rtcp_twcc *fb)

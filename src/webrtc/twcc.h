@@ -26,9 +26,9 @@
 
 #include "webrtc/rtcp.h"
 
-#define ODEON_TWCC_DELTA_US 250         /* unit of the receive deltas */
-#define ODEON_TWCC_REFERENCE_US 64000   /* unit of the reference time */
-#define ODEON_TWCC_MIN_PACKET 24        /* header, FCI fixed part and one chunk */
+#define ODEON_TWCC_DELTA_US 250       /* unit of the receive deltas */
+#define ODEON_TWCC_REFERENCE_US 64000 /* unit of the reference time */
+#define ODEON_TWCC_MIN_PACKET 24      /* header, FCI fixed part and one chunk */
 
 /* Packet status symbols (§3.1.1). */
 enum {
@@ -81,21 +81,21 @@ int odeon_twcc_recorder_build(odeon_twcc_recorder *r, uint8_t *buf, size_t max_s
 typedef struct odeon_twcc_status {
     uint16_t seq;
     bool received;
-    uint8_t symbol;      /* ODEON_TWCC_* */
-    int64_t delta_us;    /* receive delta: from the previous received packet (or the reference
-                          * time for the first); 0 when not received */
-    int64_t arrival_us;  /* reference time + deltas so far, in the feedback sender's clock
-                          * (modulo the 24-bit reference time's range); 0 when not received */
+    uint8_t symbol;     /* ODEON_TWCC_* */
+    int64_t delta_us;   /* receive delta: from the previous received packet (or the reference
+                         * time for the first); 0 when not received */
+    int64_t arrival_us; /* reference time + deltas so far, in the feedback sender's clock
+                         * (modulo the 24-bit reference time's range); 0 when not received */
 } odeon_twcc_status;
 
 /* Walks one feedback packet. It keeps a copy of the parsed header, whose chunks still borrow
  * the packet bytes. */
 typedef struct odeon_twcc_iter {
     odeon_rtcp_twcc fb;
-    uint16_t index;      /* statuses returned */
-    size_t chunk_pos;    /* byte offset of the current chunk in fb->chunks */
-    uint16_t in_chunk;   /* statuses taken from the current chunk */
-    size_t delta_pos;    /* byte offset of the next receive delta */
+    uint16_t index;    /* statuses returned */
+    size_t chunk_pos;  /* byte offset of the current chunk in fb->chunks */
+    uint16_t in_chunk; /* statuses taken from the current chunk */
+    size_t delta_pos;  /* byte offset of the next receive delta */
     int64_t arrival_us;
 } odeon_twcc_iter;
 
