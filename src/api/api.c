@@ -182,6 +182,9 @@ json_t *odeon_api_server_info(odeon_api *api, const char *transaction)
     json_object_set_new(info, "event_handlers",
                         json_boolean(odeon_eventbus_has_subscribers(api->bus, ODEON_EVENT_ALL)));
     json_object_set_new(info, "opaqueid_in_api", json_false());
+    json_t *media_info = odeon_media_info_json();
+    json_object_update(info, media_info);
+    json_decref(media_info);
     json_object_set_new(info, "dependencies", dependencies_json());
     json_object_set_new(info, "transports",
                         json_pack("{s:{s:s, s:s, s:s, s:i}, s:{s:s, s:s, s:s, s:i}}",

@@ -10,6 +10,7 @@
 #include "api/errors.h"
 #include "core/log.h"
 #include "core/medialoop.h"
+#include "events/eventbus.h"
 #include "webrtc/jsep.h"
 #include "webrtc/pc.h"
 #include "webrtc/srtp.h"
@@ -124,9 +125,16 @@ void odeon_media_stop(void)
     g_free(m);
 }
 
-json_t *odeon_media_ice_servers_json(void)
+json_t *odeon_media_info_json(void)
 {
-    return media ? json_incref(media->ice_servers) : json_array();
+    if (media == NULL)
+        return json_object();
+    const odeon_pc_settings *s = &media->settings;
+    return json_pack("{s:b, s:b, s:b, s:b, s:i, s:i, s:O}", "ipv6", s->ice.ipv6, "ice-lite",
+                     s->ice.lite, "ice-tcp", s->ice.tcp, "full-trickle", s->full_trickle,
+                     "twcc-period", (int)s->twcc_period_ms, "static-event-loops",
+                     (int)odeon_media_loops_count(media->loops), "ice_servers",
+                     media->ice_servers);
 }
 
 /* ---- events from the peer connection (on its loop thread) ---- */
@@ -155,10 +163,19 @@ static void ev_local_candidate(void *user, const char *mid, int mindex, const ch
     push_and_free(h, msg);
 }
 
+/* Event handlers get Janus's "webrtc" (16) and "media" (32) event shapes. */
+static void publish(odeon_handle *h, int type, json_t *body)
+{
+    odeon_handle_publish(h, type, body);
+    json_decref(body);
+}
+
 static void ev_webrtcup(void *user)
 {
     odeon_handle *h = user;
     push_and_free(h, handle_event(h, "webrtcup"));
+    if (odeon_handle_publishes(h, ODEON_EVENT_WEBRTC))
+        publish(h, ODEON_EVENT_WEBRTC, json_pack("{s:s}", "connection", "webrtcup"));
     const odeon_plugin *plugin = odeon_handle_plugin(h);
     if (plugin->setup_media != NULL && odeon_handle_call_begin(h)) {
         plugin->setup_media(h);
@@ -174,6 +191,10 @@ static void ev_media(void *user, const char *mid, bool video, bool receiving)
     json_object_set_new(msg, "type", json_string(video ? "video" : "audio"));
     json_object_set_new(msg, "receiving", json_boolean(receiving));
     push_and_free(h, msg);
+    if (odeon_handle_publishes(h, ODEON_EVENT_MEDIA))
+        publish(h, ODEON_EVENT_MEDIA, json_pack("{s:s, s:s, s:b}", "mid", mid, "media",
+                                                video ? "video" : "audio", "receiving",
+                                                receiving));
 }
 
 static void ev_slowlink(void *user, const char *mid, bool video, bool uplink, unsigned lost)
@@ -185,6 +206,10 @@ static void ev_slowlink(void *user, const char *mid, bool video, bool uplink, un
     json_object_set_new(msg, "uplink", json_boolean(uplink));
     json_object_set_new(msg, "lost", json_integer(lost));
     push_and_free(h, msg);
+    if (odeon_handle_publishes(h, ODEON_EVENT_MEDIA))
+        publish(h, ODEON_EVENT_MEDIA, json_pack("{s:s, s:s, s:b, s:i}", "mid", mid, "media",
+                                                video ? "video" : "audio", "slow_link", uplink,
+                                                "lost", (int)lost));
 }
 
 static void ev_rtp(void *user, odeon_media_packet *packet)
@@ -263,6 +288,9 @@ int odeon_handle_hangup(odeon_handle *h, const char *reason)
     json_t *msg = handle_event(h, "hangup");
     json_object_set_new(msg, "reason", json_string(reason));
     push_and_free(h, msg);
+    if (odeon_handle_publishes(h, ODEON_EVENT_WEBRTC))
+        publish(h, ODEON_EVENT_WEBRTC, json_pack("{s:s, s:s}", "connection", "hangup", "reason",
+                                                 reason));
     const odeon_plugin *plugin = odeon_handle_plugin(h);
     if (plugin->hangup_media != NULL && odeon_handle_call_begin(h)) {
         plugin->hangup_media(h);
@@ -301,6 +329,9 @@ int odeon_handle_media_remote(odeon_handle *h, json_t *jsep, char **reason)
     }
     int rc = odeon_pc_set_remote(pc, sdp, is_offer, &error);
     odeon_pc_unref(pc);
+    if (rc == 0 && odeon_handle_publishes(h, ODEON_EVENT_JSEP))
+        publish(h, ODEON_EVENT_JSEP, json_pack("{s:s, s:{s:s, s:s}}", "owner", "remote", "jsep",
+                                               "type", type, "sdp", text));
     if (rc != 0) {
         *reason = g_strdup_printf("JSEP error: invalid SDP (%s)", error ? error : "?");
         g_free(error);
@@ -354,9 +385,12 @@ static void push_done(void *data, char *sdp, char *error)
 {
     push_ctx *ctx = data;
     json_t *jsep = NULL;
-    if (sdp != NULL)
+    if (sdp != NULL) {
         jsep = json_pack("{s:s, s:s}", "type", ctx->type, "sdp", sdp);
-    else
+        if (odeon_handle_publishes(ctx->handle, ODEON_EVENT_JSEP))
+            publish(ctx->handle, ODEON_EVENT_JSEP,
+                    json_pack("{s:s, s:O}", "owner", "local", "jsep", jsep));
+    } else
         LOG_WARN("handle %" G_GUINT64_FORMAT ": cannot complete our %s: %s",
                  odeon_handle_id(ctx->handle), ctx->type, error ? error : "?");
     g_free(sdp);

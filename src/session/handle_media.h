@@ -24,8 +24,9 @@
 int odeon_media_start(const odeon_config *config, char **error);
 /* After every handle is gone. */
 void odeon_media_stop(void);
-/* STUN/TURN servers for clients ([media] ice_servers), as RTCPeerConnection iceServers. */
-json_t *odeon_media_ice_servers_json(void);
+/* The media part of the "info" answer (Janus's ipv6, ice-lite, ice-tcp, full-trickle,
+ * twcc-period, static-event-loops, and ice_servers), as a new object. */
+json_t *odeon_media_info_json(void);
 
 /* A client's jsep (type and sdp already checked to be strings). 0, or a Janus error code with
  * *reason (g_free): 465 for SDP that does not parse or that Odeon cannot use, 469 for an

@@ -170,6 +170,18 @@ static bool handle_mark_detached(odeon_handle *handle)
     return true;
 }
 
+void odeon_handle_publish(odeon_handle *handle, int type, json_t *body)
+{
+    odeon_eventbus *bus = handle->session->bus;
+    if (odeon_eventbus_has_subscribers(bus, type))
+        odeon_eventbus_publish(bus, type, handle->session->id, handle->id, body);
+}
+
+bool odeon_handle_publishes(odeon_handle *handle, int type)
+{
+    return odeon_eventbus_has_subscribers(handle->session->bus, type);
+}
+
 static void publish_handle_event(odeon_handle *handle, const char *name)
 {
     odeon_eventbus *bus = handle->session->bus;

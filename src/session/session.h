@@ -103,6 +103,11 @@ int odeon_handle_hangup(odeon_handle *handle, const char *reason);
 /* The handle's peer connection (see session/handle_media.h). _pc returns a new reference or
  * NULL; _set_pc takes its own reference and fails when the handle is detached or already has
  * one; _take_pc hands the handle's reference over to the caller. */
+/* Publish an event of the given ODEON_EVENT_* type about this handle on the event bus (body
+ * borrowed); _publishes tells whether anyone listens, to skip building bodies. */
+void odeon_handle_publish(odeon_handle *handle, int type, json_t *body);
+bool odeon_handle_publishes(odeon_handle *handle, int type);
+
 struct odeon_pc;
 struct odeon_pc *odeon_handle_pc(odeon_handle *handle);
 bool odeon_handle_set_pc(odeon_handle *handle, struct odeon_pc *pc);
