@@ -32,7 +32,15 @@ struct odeon_media_loop {
     GQueue tasks;
     GSource *task_source;
     gint load; /* atomic */
+    GArray *tickers;  /* media_ticker; loop thread only */
+    GSource *tick_source;
+    bool ticking;     /* inside a tick: removals only mark entries */
 };
+
+typedef struct media_ticker {
+    odeon_media_tick_fn fn;
+    void *data;
+} media_ticker;
 
 struct odeon_media_loops {
     odeon_media_loop *loops;
@@ -90,6 +98,43 @@ odeon_media_loop *odeon_media_loop_current(void)
     return current_loop;
 }
 
+static gboolean loop_tick(gpointer data)
+{
+    odeon_media_loop *loop = data;
+    int64_t now = g_get_monotonic_time();
+    loop->ticking = true;
+    for (guint i = 0; i < loop->tickers->len; i++) {
+        media_ticker *t = &g_array_index(loop->tickers, media_ticker, i);
+        if (t->fn != NULL)
+            t->fn(t->data, now);
+    }
+    loop->ticking = false;
+    for (guint i = loop->tickers->len; i > 0; i--)
+        if (g_array_index(loop->tickers, media_ticker, i - 1).fn == NULL)
+            g_array_remove_index_fast(loop->tickers, i - 1);
+    return G_SOURCE_CONTINUE;
+}
+
+void odeon_media_loop_tick_add(odeon_media_loop *loop, odeon_media_tick_fn fn, void *data)
+{
+    media_ticker t = {fn, data};
+    g_array_append_val(loop->tickers, t);
+}
+
+void odeon_media_loop_tick_remove(odeon_media_loop *loop, odeon_media_tick_fn fn, void *data)
+{
+    for (guint i = 0; i < loop->tickers->len; i++) {
+        media_ticker *t = &g_array_index(loop->tickers, media_ticker, i);
+        if (t->fn == fn && t->data == data) {
+            if (loop->ticking)
+                t->fn = NULL; /* compacted after the tick */
+            else
+                g_array_remove_index_fast(loop->tickers, i);
+            return;
+        }
+    }
+}
+
 static gpointer loop_thread(gpointer data)
 {
     odeon_media_loop *loop = data;
@@ -128,6 +173,10 @@ odeon_media_loops *odeon_media_loops_start(unsigned count, char **error)
         ((task_source *)loop->task_source)->loop = loop;
         g_source_set_priority(loop->task_source, G_PRIORITY_HIGH);
         g_source_attach(loop->task_source, loop->context);
+        loop->tickers = g_array_new(FALSE, FALSE, sizeof(media_ticker));
+        loop->tick_source = g_timeout_source_new(ODEON_MEDIA_LOOP_TICK_MS);
+        g_source_set_callback(loop->tick_source, loop_tick, loop, NULL);
+        g_source_attach(loop->tick_source, loop->context);
         char name[16];
         g_snprintf(name, sizeof(name), "media-%u", i);
         GError *gerr = NULL;
@@ -160,6 +209,9 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
                      g_atomic_int_get(&loop->load));
         g_source_destroy(loop->task_source);
         g_source_unref(loop->task_source);
+        g_source_destroy(loop->tick_source);
+        g_source_unref(loop->tick_source);
+        g_array_free(loop->tickers, TRUE);
         g_main_loop_unref(loop->main_loop);
         g_main_context_unref(loop->context);
         g_queue_clear_full(&loop->tasks, g_free);

@@ -14,6 +14,7 @@
 #define ODEON_CORE_MEDIALOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -42,6 +43,15 @@ odeon_media_loop *odeon_media_loop_current(void);
 void odeon_media_loop_attach(odeon_media_loop *loop);
 void odeon_media_loop_detach(odeon_media_loop *loop);
 unsigned odeon_media_loop_load(const odeon_media_loop *loop);
+
+/* One periodic tick per loop (every ODEON_MEDIA_LOOP_TICK_MS) calls every registered function
+ * in turn: hundreds of peer connections share one timer instead of waking the loop each on its
+ * own. Register and unregister on the loop thread only; unregistering from inside a tick is
+ * fine. */
+#define ODEON_MEDIA_LOOP_TICK_MS 20
+typedef void (*odeon_media_tick_fn)(void *data, int64_t now_us);
+void odeon_media_loop_tick_add(odeon_media_loop *loop, odeon_media_tick_fn fn, void *data);
+void odeon_media_loop_tick_remove(odeon_media_loop *loop, odeon_media_tick_fn fn, void *data);
 
 /* Runs fn(data) on the loop thread, after everything posted before it. Safe from any thread,
  * also from the loop itself (then it runs on a later iteration, never inline). */

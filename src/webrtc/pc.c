@@ -15,8 +15,6 @@
 
 #define LOG_MODULE "pc"
 
-#define PC_TICK_MS 20
-
 static void pc_free(odeon_pc *pc)
 {
     odeon_sdp_free(pc->remote);
@@ -228,11 +226,14 @@ static const odeon_ice_callbacks ice_callbacks = {
     .receive = ice_receive,
 };
 
-static gboolean pc_tick(gpointer data)
+/* The loop's shared tick (every ODEON_MEDIA_LOOP_TICK_MS). now_us is g_get_monotonic_time;
+ * the connection's own clock (odeon_clock, fakeable in tests) is read here. */
+static void pc_tick(void *data, int64_t now_us)
 {
+    (void)now_us;
     odeon_pc *pc = data;
     if (pc->stopped || pc_is_closed(pc))
-        return G_SOURCE_CONTINUE; /* close_run removes this source */
+        return;
     int64_t now = odeon_clock_monotonic_us();
     if (pc->dtls != NULL && odeon_dtls_endpoint_state(pc->dtls) == ODEON_DTLS_STATE_CONNECTING) {
         int64_t t = odeon_dtls_endpoint_timeout_us(pc->dtls);
@@ -244,11 +245,10 @@ static gboolean pc_tick(gpointer data)
     if (pc->last_recv_us != 0 &&
         now - pc->last_recv_us > (int64_t)pc->settings.consent_timeout_s * 1000000) {
         pc_fail(pc, "ICE consent lost");
-        return G_SOURCE_CONTINUE;
+        return;
     }
     if (pc->up)
         pc_media_tick(pc, now);
-    return G_SOURCE_CONTINUE;
 }
 
 /* Creates the agent and starts gathering; false after pc_fail. */
@@ -266,9 +266,8 @@ static bool ice_ensure(odeon_pc *pc, bool controlling)
         pc_fail(pc, "ICE failed");
         return false;
     }
-    pc->timer = g_timeout_source_new(PC_TICK_MS);
-    g_source_set_callback(pc->timer, pc_tick, pc, NULL);
-    g_source_attach(pc->timer, ctx);
+    odeon_media_loop_tick_add(pc->loop, pc_tick, pc);
+    pc->ticking = true;
     return true;
 }
 
@@ -526,10 +525,9 @@ static void close_run(void *data)
         pc->pending.done(pc->pending.data, NULL, g_strdup("the peer connection is closed"));
         memset(&pc->pending, 0, sizeof pc->pending);
     }
-    if (pc->timer != NULL) {
-        g_source_destroy(pc->timer);
-        g_source_unref(pc->timer);
-        pc->timer = NULL;
+    if (pc->ticking) {
+        odeon_media_loop_tick_remove(pc->loop, pc_tick, pc);
+        pc->ticking = false;
     }
     if (pc->dtls != NULL && odeon_dtls_endpoint_state(pc->dtls) == ODEON_DTLS_STATE_CONNECTED)
         odeon_dtls_endpoint_close(pc->dtls); /* close_notify tells the peer at once */

@@ -89,7 +89,7 @@ struct odeon_pc {
     uint16_t twcc_out_seq;
     uint32_t feedback_ssrc; /* sender SSRC of our RTCP when we do not send media */
 
-    GSource *timer;
+    bool ticking; /* registered with the loop's tick */
     int64_t next_rtcp_us, next_twcc_us, next_second_us;
     int64_t last_recv_us;
     bool up;
