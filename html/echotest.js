@@ -65,8 +65,13 @@
       setState('negotiating', 'Negotiating');
       const audio = $('audio').checked;
       const video = $('video').checked;
+      // STUN/TURN servers the operator configured ([media] ice_servers), when the server
+      // lists them in "info" (Janus does not).
+      const info = await page.session.info().catch(() => null);
+      const iceServers = info && Array.isArray(info.ice_servers) && info.ice_servers.length
+        ? info.ice_servers : undefined;
       const data = await handle.call({ body: { audio: true, video: true }, audio: true,
-                                       video: { width: 640, height: 480 } });
+                                       video: { width: 640, height: 480 }, iceServers });
       log(`answer applied: ${JSON.stringify(data)}`);
       if (page.state === 'negotiating') setState('connected', 'Answer received, waiting for media');
       if (!audio) await configure({ audio: false });

@@ -75,9 +75,9 @@ typedef struct odeon_identity {
 /* One RTP or RTCP packet as delivered to or sent by a plugin. The buffer is borrowed for the
  * call; the media path never allocates per packet. */
 typedef struct odeon_media_packet {
-    uint8_t *data;       /* plain (decrypted) RTP/RTCP */
+    uint8_t *data;       /* plain (decrypted) RTP/RTCP; 4-byte aligned */
     size_t len;
-    size_t capacity;     /* bytes writable at data, >= len (room for SRTP tags) */
+    size_t capacity;     /* bytes writable at data: len + 148 at least to relay (SRTP room) */
     int mindex;          /* m-line index the packet belongs to, -1 if unknown */
     bool video;
     uint64_t arrival_us; /* monotonic arrival time, 0 for outgoing */

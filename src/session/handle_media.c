@@ -17,8 +17,6 @@
 
 #define LOG_MODULE "media"
 
-#define COMPLETE_SYNC_TIMEOUT_US (10 * G_USEC_PER_SEC)
-
 typedef struct media_state {
     odeon_media_loops *loops;
     odeon_dtls_identity *identity;
@@ -464,25 +462,13 @@ json_t *odeon_handle_media_complete_sync(odeon_handle *h, json_t *jsep)
         g_free(ctx);
         return NULL;
     }
-    gint64 deadline = g_get_monotonic_time() + COMPLETE_SYNC_TIMEOUT_US;
+    /* The connection always calls back: once gathering is done (milliseconds with host
+     * candidates, the STUN timeout at worst), or with an error when it closes or fails. */
     g_mutex_lock(&ctx->lock);
     while (!ctx->done)
-        if (!g_cond_wait_until(&ctx->cond, &ctx->lock, deadline))
-            break;
-    bool done = ctx->done;
+        g_cond_wait(&ctx->cond, &ctx->lock);
     json_t *result = ctx->result;
     g_mutex_unlock(&ctx->lock);
-    if (!done) {
-        /* Gathering never finished: the late push_done would find ctx freed, so leak-proof by
-         * letting it run into a context that is still alive. */
-        LOG_WARN("handle %" G_GUINT64_FORMAT ": our description was not ready in time",
-                 odeon_handle_id(h));
-        g_mutex_lock(&ctx->lock);
-        while (!ctx->done)
-            g_cond_wait(&ctx->cond, &ctx->lock);
-        result = ctx->result;
-        g_mutex_unlock(&ctx->lock);
-    }
     odeon_handle_unref(ctx->handle);
     g_free(ctx->type);
     g_mutex_clear(&ctx->lock);

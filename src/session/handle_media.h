@@ -39,8 +39,8 @@ int odeon_handle_media_trickle(odeon_handle *handle, json_t *candidate, char **r
 /* push_event with a jsep: our SDP is completed (ICE, DTLS, candidates) and msg (a whole Janus
  * event, borrowed) is sent with it once ready. 0 or ODEON_EINVAL for SDP that does not parse. */
 int odeon_handle_media_push(odeon_handle *handle, json_t *msg, json_t *jsep);
-/* The same for a synchronous plugin reply: waits (bounded) and returns the completed jsep (new
- * reference) or NULL. */
+/* The same for a synchronous plugin reply: waits until our SDP is complete (gathering done) and
+ * returns the completed jsep (new reference) or NULL. */
 json_t *odeon_handle_media_complete_sync(odeon_handle *handle, json_t *jsep);
 
 /* Plugin-facing helpers (core callbacks). */

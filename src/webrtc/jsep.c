@@ -182,8 +182,11 @@ static int choose_pt(const odeon_sdp_media *m, const char *preference)
     if (preference != NULL) {
         gchar **names = g_strsplit(preference, ",", -1);
         int pt = -1;
-        for (gchar **n = names; *n && pt < 0; n++)
-            pt = best_pt_for(m, g_strstrip(*n));
+        for (gchar **n = names; *n && pt < 0; n++) {
+            /* Only codecs Odeon forwards: a preference never selects "red", "PCMU"... */
+            if (codec_supported(m->kind, g_strstrip(*n)))
+                pt = best_pt_for(m, *n);
+        }
         g_strfreev(names);
         return pt;
     }
@@ -531,7 +534,14 @@ void odeon_jsep_set_transport(odeon_sdp *sdp, const odeon_jsep_transport *t)
     /* Transport attributes live at media level; drop session-level ones a plugin wrote. */
     set_str(&sdp->common.ice_ufrag, NULL);
     set_str(&sdp->common.ice_pwd, NULL);
+    set_str(&sdp->common.ice_options, NULL);
     set_str(&sdp->common.setup, NULL);
+    for (size_t k = 0; k < sdp->common.fingerprint_count; k++) {
+        g_free(sdp->common.fingerprints[k].hash);
+        g_free(sdp->common.fingerprints[k].value);
+    }
+    g_clear_pointer(&sdp->common.fingerprints, g_free);
+    sdp->common.fingerprint_count = 0;
     bool first = true;
     for (size_t i = 0; i < sdp->media_count; i++) {
         odeon_sdp_media *m = &sdp->media[i];
@@ -607,6 +617,15 @@ static bool has_fb(const odeon_sdp_media *m, int pt, const char *type, const cha
     return false;
 }
 
+/* A rid the remote sends counts only when our description accepted it (a=rid:<id> recv). */
+static bool has_recv_rid(const odeon_sdp_media *local, const char *id)
+{
+    for (size_t i = 0; i < local->rid_count; i++)
+        if (!local->rids[i].send && strcmp(local->rids[i].id, id) == 0)
+            return true;
+    return false;
+}
+
 static bool dir_sends(odeon_sdp_direction d)
 {
     return d == ODEON_SDP_DIR_NONE || d == ODEON_SDP_DIR_SENDRECV || d == ODEON_SDP_DIR_SENDONLY;
@@ -661,7 +680,7 @@ int odeon_jsep_negotiated(const odeon_sdp *local, const odeon_sdp *remote,
         if (o->recv)
             media_ssrcs(r, &o->remote_ssrc, &o->remote_rtx_ssrc);
         for (size_t k = 0; k < r->rid_count && o->rid_count < ODEON_JSEP_MAX_RIDS; k++)
-            if (r->rids[k].send)
+            if (r->rids[k].send && has_recv_rid(l, r->rids[k].id))
                 g_strlcpy(o->rids[o->rid_count++], r->rids[k].id, sizeof o->rids[0]);
         /* Extension ids: both sides use the same ids once negotiated; read ours. */
         o->ext_mid = ext_id(l, local, ODEON_EXT_MID);
@@ -718,7 +737,9 @@ void odeon_jsep_pt_map(const odeon_sdp_media *from, const odeon_sdp_media *to, i
         char *apt = odeon_sdp_fmtp_get(odeon_sdp_media_find_fmtp(from, pf), "apt");
         int base = apt ? atoi(apt) : -1;
         g_free(apt);
-        if (base >= 0 && base < 128 && map[base] >= 0)
-            map[pf] = odeon_sdp_media_find_rtx(to, map[base]);
+        if (base >= 0 && base < 128 && map[base] >= 0) {
+            int rtx = odeon_sdp_media_find_rtx(to, map[base]);
+            map[pf] = rtx >= 0 ? rtx : -1; /* find_rtx says ODEON_ENOENT, the map says -1 */
+        }
     }
 }

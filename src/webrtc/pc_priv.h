@@ -20,7 +20,7 @@
 
 #define PC_MAX_MEDIA 16
 #define PC_MAX_ROUTES 48
-#define PC_SCRATCH 1600 /* one MTU-sized packet plus SRTP room */
+#define PC_SCRATCH 2048 /* an MTU-sized packet plus the SRTP room libsrtp asks for (148) */
 
 typedef struct pc_stream {
     odeon_jsep_media neg;
