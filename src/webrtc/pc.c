@@ -529,12 +529,20 @@ static void close_run(void *data)
         odeon_media_loop_tick_remove(pc->loop, pc_tick, pc);
         pc->ticking = false;
     }
+    /* Senders on other threads check up/srtp under send_lock: after this they stop. */
+    g_mutex_lock(&pc->send_lock);
+    pc->up = false;
+    odeon_srtp *srtp = pc->srtp;
+    pc->srtp = NULL;
+    g_mutex_unlock(&pc->send_lock);
     if (pc->dtls != NULL && odeon_dtls_endpoint_state(pc->dtls) == ODEON_DTLS_STATE_CONNECTED)
         odeon_dtls_endpoint_close(pc->dtls); /* close_notify tells the peer at once */
     g_clear_pointer(&pc->dtls, odeon_dtls_endpoint_free);
-    g_clear_pointer(&pc->ice, odeon_ice_agent_free);
-    g_clear_pointer(&pc->srtp, odeon_srtp_free);
     pc_media_free(pc);
+    g_mutex_lock(&pc->send_lock);
+    g_clear_pointer(&pc->ice, odeon_ice_agent_free);
+    g_mutex_unlock(&pc->send_lock);
+    odeon_srtp_free(srtp);
 }
 
 void odeon_pc_close(odeon_pc *pc)
