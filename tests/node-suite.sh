@@ -24,7 +24,10 @@ if ! command -v node >/dev/null 2>&1; then
   echo "$suite/run.sh: node is required" >&2
   exit 1
 fi
-if [ ! -d node_modules/ws ] || [ ! -d "node_modules/$package" ]; then
+# npm ci also when package-lock.json changed since the last install (a new dependency such as
+# @roamhq/wrtc): npm rewrites node_modules/.package-lock.json on every install.
+if [ ! -d node_modules/ws ] || [ ! -d "node_modules/$package" ] ||
+   [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 

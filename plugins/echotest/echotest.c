@@ -127,8 +127,12 @@ static void settings_apply(echotest_state *st, json_t *body)
     g_mutex_lock(&st->lock);
     if (audio)
         st->audio = json_is_true(audio);
-    if (video)
+    if (video) {
+        /* Echoing resumes mid-stream: the receiver needs a keyframe to decode again. */
+        if (json_is_true(video) && !st->video)
+            st->keyframe_wanted = true;
         st->video = json_is_true(video);
+    }
     if (bitrate)
         st->bitrate = (uint64_t)json_integer_value(bitrate);
     if (json_is_true(json_object_get(body, "keyframe")))
