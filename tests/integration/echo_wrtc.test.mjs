@@ -3,7 +3,8 @@
 // a synthetic video track (640x360 I420 at 30 fps, moving pattern) and a synthetic audio track
 // (48 kHz sine in 10 ms frames), and checks that both come back, that the server reports
 // "webrtcup" and the "media" events, that {"video":false}/{"video":true}/{"bitrate":N} are
-// accepted on the live connection (and pause/resume the video echo), and that "hangup" stops
+// accepted on the live connection (and pause/resume the video echo), that a renegotiation with
+// an ICE restart gets new ICE credentials and keeps the echo going, and that "hangup" stops
 // the echo and the PeerConnection.
 //
 // Candidates: the offer is sent with the candidates wrtc gathered so far, the rest are
@@ -156,6 +157,7 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
     c: null, sid: null, hid: null, pc: null, media: null, sinks: [], events: [],
     remoteTracks: {}, videoFrames: 0, audioChunks: 0, live: false,
     pendingRemote: [], remoteCandidates: 0, localCandidates: 0,
+    holdTrickle: false, flushTrickle: () => {}, answerSdp: '',
   };
 
   const summary = () => JSON.stringify({
@@ -254,8 +256,12 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
         ? { candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid, sdpMLineIndex: ev.candidate.sdpMLineIndex }
         : { completed: true };
       if (ev.candidate) st.localCandidates += 1;
-      if (offerSent) trickle(cand);
+      if (offerSent && !st.holdTrickle) trickle(cand);
       else queued.push(cand);
+    };
+    st.flushTrickle = () => {
+      st.holdTrickle = false;
+      for (const cand of queued.splice(0)) trickle(cand);
     };
 
     st.media = new SyntheticMedia();
@@ -280,6 +286,7 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
     assert.match(ev.jsep.sdp, /m=audio /, 'answer has an audio m-line');
     assert.match(ev.jsep.sdp, /m=video /, 'answer has a video m-line');
     await pc.setRemoteDescription({ type: 'answer', sdp: ev.jsep.sdp });
+    st.answerSdp = ev.jsep.sdp;
     for (const cand of st.pendingRemote.splice(0)) await addRemoteCandidate(cand);
 
     await until(() => st.events.some((e) => e.janus === 'webrtcup'), WEBRTCUP_TIMEOUT_MS,
@@ -347,6 +354,30 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
 
     // Last, as the cap (REMB) makes the sender's encoder drop to a few frames per second.
     await configure({ bitrate: 128000 });
+  });
+
+  test('ICE restart on renegotiation: new credentials in the answer, media keeps flowing', async (t) => {
+    if (!st.live) {
+      t.skip('needs the connection of the previous test');
+      return;
+    }
+    const ufrag = (sdp) => (sdp.match(/a=ice-ufrag:(\S+)/) || [])[1];
+    // The new candidates go out after the new offer, as they belong to the restarted session.
+    st.holdTrickle = true;
+    const offer = await st.pc.createOffer({ iceRestart: true });
+    await st.pc.setLocalDescription(offer);
+    const ev = await message({ audio: true, video: true },
+      { type: 'offer', sdp: st.pc.localDescription.sdp }, 20000);
+    st.flushTrickle();
+    assert.equal(ev.plugindata?.data?.result, 'ok', JSON.stringify(ev));
+    assert.equal(ev.jsep?.type, 'answer', JSON.stringify(ev));
+    assert.notEqual(ufrag(ev.jsep.sdp), ufrag(st.answerSdp), 'the answer to an ICE restart keeps the old ufrag');
+    await st.pc.setRemoteDescription({ type: 'answer', sdp: ev.jsep.sdp });
+    for (const cand of st.pendingRemote.splice(0)) await addRemoteCandidate(cand);
+    const before = await packetsIn(st.pc);
+    await until(async () => (await packetsIn(st.pc)) > before + 50, 15000,
+      'no echoed media after the ICE restart', summary);
+    assert.equal(st.pc.connectionState, 'connected', summary());
   });
 
   test('hangup: success, a "hangup" event, and the PeerConnection goes down', async (t) => {
