@@ -207,6 +207,13 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
         if (g_atomic_int_get(&loop->load) != 0)
             LOG_WARN("media loop %u stopped with %d peer connections", i,
                      g_atomic_int_get(&loop->load));
+        /* Tasks posted while the loop was stopping still run (here: the loop thread is
+         * gone), so the references they hold are released. */
+        media_task *task;
+        while ((task = g_queue_pop_head(&loop->tasks)) != NULL) {
+            task->fn(task->data);
+            g_free(task);
+        }
         g_source_destroy(loop->task_source);
         g_source_unref(loop->task_source);
         g_source_destroy(loop->tick_source);
@@ -214,7 +221,6 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
         g_array_free(loop->tickers, TRUE);
         g_main_loop_unref(loop->main_loop);
         g_main_context_unref(loop->context);
-        g_queue_clear_full(&loop->tasks, g_free);
         g_mutex_clear(&loop->lock);
     }
     g_free(loops->loops);

@@ -17,6 +17,11 @@
 
 static void pc_free(odeon_pc *pc)
 {
+    /* The agent, DTLS and the loop's tick registration are only released by close, on the
+     * loop thread: a connection dropped without it would leak them and leave the tick
+     * pointing here. */
+    if (!pc->stopped)
+        g_error("peer connection freed without odeon_pc_close");
     odeon_sdp_free(pc->remote);
     odeon_sdp_free(pc->local);
     odeon_sdp_free(pc->pending.sdp);
@@ -356,6 +361,15 @@ out:
 int odeon_pc_set_remote(odeon_pc *pc, odeon_sdp *sdp, bool is_offer, char **error)
 {
     int rc = odeon_jsep_check_remote(sdp, is_offer, NULL, error);
+    g_mutex_lock(&pc->lock);
+    size_t ours = pc->local_media_count;
+    g_mutex_unlock(&pc->lock);
+    if (rc == 0 && !is_offer && ours != 0 && sdp->media_count != ours) {
+        if (error)
+            *error = g_strdup_printf("the answer has %zu m-lines, the offer had %zu",
+                                     sdp->media_count, ours);
+        rc = ODEON_EINVAL;
+    }
     if (rc != 0) {
         odeon_sdp_free(sdp);
         return rc;
@@ -414,6 +428,9 @@ static void local_finish(odeon_pc *pc)
     char *text = odeon_sdp_write(p.sdp);
     odeon_sdp_free(pc->local);
     pc->local = p.sdp;
+    g_mutex_lock(&pc->lock);
+    pc->local_media_count = p.sdp->media_count;
+    g_mutex_unlock(&pc->lock);
     negotiate(pc);
     p.done(p.data, text, NULL);
     pc->local_sent = true;

@@ -582,6 +582,7 @@ void pc_media_receive(odeon_pc *pc, uint8_t *data, size_t len, int64_t now)
 static void send_reports(odeon_pc *pc, int64_t now)
 {
     int64_t wall = odeon_clock_wall_us();
+    bool sent = false;
     for (size_t i = 0; i < pc->stream_count; i++) {
         pc_stream *s = &pc->streams[i];
         if (!s->neg.active)
@@ -598,6 +599,13 @@ static void send_reports(odeon_pc *pc, int64_t now)
             continue;
         int len = odeon_rtcp_build_compound(pc->scratch, RTCP_MAX, our_ssrc(pc, s),
                                             sr ? &si : NULL, &block, blocks, "odeon", 5);
+        if (len > 0)
+            sent |= pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch) == 0;
+    }
+    if (!sent) {
+        /* Nothing flows yet: an empty RR keeps the peer's consent timer fed (RFC 3550 6.2). */
+        int len = odeon_rtcp_build_compound(pc->scratch, RTCP_MAX, pc->feedback_ssrc, NULL, NULL,
+                                            0, "odeon", 5);
         if (len > 0)
             pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch);
     }

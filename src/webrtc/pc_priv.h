@@ -61,6 +61,7 @@ struct odeon_pc {
     char *remote_text;
     bool remote_is_offer;
     odeon_pc_stats stats_snapshot;
+    size_t local_media_count; /* m-lines of our last description, 0 before one */
     gint closed; /* atomic: set by odeon_pc_close */
 
     GMutex send_lock; /* held by senders not on the loop thread */
