@@ -275,8 +275,10 @@ int odeon_handle_hangup(odeon_handle *h, const char *reason)
     odeon_pc *pc = odeon_handle_take_pc(h);
     if (pc == NULL)
         return ODEON_ENOTCONN;
-    odeon_media_loop *current = odeon_media_loop_current();
-    bool async = current != NULL && current != odeon_pc_loop(pc);
+    /* On any media loop the close is posted: on another loop waiting could deadlock, and on
+     * the connection's own loop we may be inside one of libnice's or OpenSSL's callbacks
+     * (a plugin calling close_pc from incoming_rtp), whose objects the close frees. */
+    bool async = odeon_media_loop_current() != NULL;
     if (async) {
         odeon_pc_close_async(pc, release_handle, odeon_handle_ref(h));
     } else {

@@ -75,13 +75,32 @@ static bool pc_is_closed(odeon_pc *pc)
 
 /* ---- failure ---- */
 
+typedef struct fail_task {
+    odeon_pc *pc;
+    const char *reason; /* static */
+} fail_task;
+
+static void fail_run(void *data)
+{
+    fail_task *t = data;
+    if (!t->pc->stopped && !pc_is_closed(t->pc))
+        t->pc->events.failed(t->pc->user, t->reason);
+    odeon_pc_unref(t->pc);
+    g_free(t);
+}
+
+/* The owner's reaction (a close) is posted, not run inline: failures are found inside libnice
+ * and OpenSSL callbacks, and closing frees the agent and the DTLS endpoint under them. */
 void pc_fail(odeon_pc *pc, const char *reason)
 {
     if (pc->failed || pc->stopped || pc_is_closed(pc))
         return;
     pc->failed = true;
     LOG_VERBOSE("peer connection failed: %s", reason);
-    pc->events.failed(pc->user, reason);
+    fail_task *t = g_new(fail_task, 1);
+    t->pc = odeon_pc_ref(pc);
+    t->reason = reason;
+    odeon_media_loop_post(pc->loop, fail_run, t);
 }
 
 /* ---- DTLS ---- */

@@ -4,14 +4,15 @@
  *
  * Threads: a peer connection lives on one media loop. Signalling calls (set_remote, set_local,
  * add_remote_candidate, close) may come from any thread; they are posted to the loop in order.
- * Media calls (send_rtp, send_rtcp, request_keyframe, send_remb) are meant for the loop thread,
- * where plugins get their incoming packets; from another thread they take the peer
- * connection's send lock (never a global one). Every event callback runs on the loop thread.
+ * Media calls (send_rtp, send_rtcp, request_keyframe, send_remb) may come from any thread too:
+ * the send side has its own lock (never a global one), uncontended when plugins relay from the
+ * loop thread where they get their incoming packets. Every event callback runs on the loop
+ * thread.
  *
- * Ownership: refcounted. The creator holds one reference; odeon_pc_close stops it (no event
- * fires once close has run on the loop) and the last unref frees it. The events' user pointer
- * is borrowed: the owner keeps it alive until odeon_pc_close has returned... and the loop has
- * run the close (odeon_pc_close waits for that unless called on the loop itself).
+ * Ownership: refcounted. The creator holds one reference; odeon_pc_close (or _close_async)
+ * must run before the last unref frees it. No event fires once the close has run on the loop.
+ * The events' user pointer is borrowed: the owner keeps it alive until then (odeon_pc_close
+ * returns after the close ran; odeon_pc_close_async calls done after it).
  */
 #ifndef ODEON_WEBRTC_PC_H
 #define ODEON_WEBRTC_PC_H

@@ -109,7 +109,7 @@ void pc_media_free(odeon_pc *pc);
 int pc_send_datagram(odeon_pc *pc, const uint8_t *buf, size_t len);
 int pc_send_rtcp_plain(odeon_pc *pc, uint8_t *buf, size_t len, size_t cap);
 
-/* pc.c */
+/* pc.c. reason must be a static string: the failed event is posted and runs later. */
 void pc_fail(odeon_pc *pc, const char *reason);
 void pc_dtls_feed(odeon_pc *pc, const uint8_t *buf, size_t len);
 
