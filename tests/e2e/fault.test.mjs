@@ -1,9 +1,10 @@
-// A browser that leaves without hanging up: its tab dies mid-call, so no "hangup" request and
+// Browsers that leave without hanging up. First, the tab dies mid-call, so no "hangup" request and
 // no closing WebSocket tell Odeon (the page uses HTTP long-poll, whose session outlives the
 // tab until the session timeout). Odeon must notice on the media path (no packet for
 // consent_timeout seconds), hang the peer connection up, tell the plugin, and free it; the
 // harness then stops the server and fails on any sanitizer report (leaks included, under the
-// ASan build).
+// ASan build). Second, the page closes its RTCPeerConnection without a Janus request: the DTLS
+// close_notify must end the peer connection at once.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -64,4 +65,33 @@ test('a browser that vanishes mid-call is hung up and its peer connection freed'
     assert.equal(info.webrtc, null, `the peer connection is still there: ${JSON.stringify(info.webrtc)}`);
     assert.equal(info.plugin_specific.media_up, false, 'the plugin was not told (hangup_media)');
     assert.match(server.stderr(), /hangup \(ICE consent lost\)/);
+  });
+
+test('a browser that closes its peer connection without a hangup request is hung up (DTLS alert)',
+  { skip: isJanus ? 'odeon-only (log line)' : chromiumMissing() },
+  async () => {
+    const srv = await startServer({ htmlDir, logLevel: 'verbose' });
+    const { browser, page } = await openPage(`${srv.httpBase}/echotest.html?transport=ws&autostart=1`);
+    try {
+      let state;
+      for (let i = 0; i < 40 && state !== 'webrtcup'; i++) {
+        await sleep(500);
+        state = await page.evaluate(() => window.echoTest.state);
+      }
+      assert.equal(state, 'webrtcup', 'the call never came up');
+      // RTCPeerConnection.close() sends a DTLS close_notify; no Janus request goes out.
+      await page.evaluate(() => window.echoTest.handle.pc.close());
+      let info;
+      const deadline = Date.now() + 10000;
+      do {
+        await sleep(300);
+        [info] = await echotestHandles(srv);
+      } while (info && info.webrtc !== null && Date.now() < deadline);
+      assert.ok(info, 'the handle should stay (only its peer connection goes)');
+      assert.equal(info.webrtc, null, `the peer connection is still there: ${JSON.stringify(info.webrtc)}`);
+      assert.match(srv.stderr(), /hangup \(DTLS alert\)/);
+    } finally {
+      await browser.close();
+      await srv.stop();
+    }
   });
