@@ -15,10 +15,10 @@
 #include <openssl/crypto.h>
 
 #include "api/errors.h"
-#include "session/handle_media.h"
 #include "core/log.h"
 #include "events/handlers.h"
 #include "plugin/plugin_host.h"
+#include "session/handle_media.h"
 
 #define LOG_MODULE "api"
 

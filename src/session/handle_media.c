@@ -481,11 +481,17 @@ json_t *odeon_handle_media_complete_sync(odeon_handle *h, json_t *jsep)
 
 /* ---- plugin helpers ---- */
 
+/* What a media call on a handle without a connection gets (plugin.h's contract). */
+static int no_pc_error(odeon_handle *h)
+{
+    return odeon_handle_is_detached(h) ? ODEON_EGONE : ODEON_ENOTCONN;
+}
+
 int odeon_handle_media_relay_rtp(odeon_handle *h, odeon_media_packet *packet)
 {
     odeon_pc *pc = odeon_handle_pc(h);
     if (pc == NULL)
-        return ODEON_ENOTCONN;
+        return no_pc_error(h);
     int rc = odeon_pc_send_rtp(pc, packet);
     odeon_pc_unref(pc);
     return rc;
@@ -495,7 +501,7 @@ int odeon_handle_media_relay_rtcp(odeon_handle *h, odeon_media_packet *packet)
 {
     odeon_pc *pc = odeon_handle_pc(h);
     if (pc == NULL)
-        return ODEON_ENOTCONN;
+        return no_pc_error(h);
     int rc = odeon_pc_send_rtcp(pc, packet);
     odeon_pc_unref(pc);
     return rc;
@@ -505,7 +511,7 @@ int odeon_handle_media_request_keyframe(odeon_handle *h, int mindex)
 {
     odeon_pc *pc = odeon_handle_pc(h);
     if (pc == NULL)
-        return ODEON_ENOTCONN;
+        return no_pc_error(h);
     int rc = odeon_pc_request_keyframe(pc, mindex);
     odeon_pc_unref(pc);
     return rc;
@@ -515,7 +521,7 @@ int odeon_handle_media_send_remb(odeon_handle *h, uint64_t bitrate)
 {
     odeon_pc *pc = odeon_handle_pc(h);
     if (pc == NULL)
-        return ODEON_ENOTCONN;
+        return no_pc_error(h);
     int rc = odeon_pc_send_remb(pc, bitrate);
     odeon_pc_unref(pc);
     return rc;
