@@ -553,13 +553,22 @@ json_t *odeon_handle_media_answer(odeon_handle *h, json_t *options)
     if (pc == NULL)
         return NULL;
     char *text = odeon_pc_remote_is_offer(pc) ? odeon_pc_remote_sdp(pc) : NULL;
+    char *previous_text = odeon_pc_local_sdp(pc);
     odeon_pc_unref(pc);
-    if (text == NULL)
+    odeon_sdp *previous = previous_text ? odeon_sdp_parse(previous_text, strlen(previous_text),
+                                                          NULL)
+                                        : NULL;
+    g_free(previous_text);
+    if (text == NULL) {
+        odeon_sdp_free(previous);
         return NULL;
+    }
     odeon_sdp *offer = odeon_sdp_parse(text, strlen(text), NULL);
     g_free(text);
-    if (offer == NULL)
+    if (offer == NULL) {
+        odeon_sdp_free(previous);
         return NULL;
+    }
     odeon_jsep_answer_options o = {
         .audio = bool_or(options, "audio", true),
         .video = bool_or(options, "video", true),
@@ -572,6 +581,9 @@ json_t *odeon_handle_media_answer(odeon_handle *h, json_t *options)
     char *error = NULL;
     odeon_sdp *answer = odeon_jsep_answer(offer, &o, &error);
     odeon_sdp_free(offer);
+    if (answer != NULL && previous != NULL)
+        odeon_jsep_keep_ssrcs(answer, previous); /* a re-answer keeps our streams' SSRCs */
+    odeon_sdp_free(previous);
     if (answer == NULL) {
         LOG_VERBOSE("handle %" G_GUINT64_FORMAT ": no answer: %s", odeon_handle_id(h), error);
         g_free(error);

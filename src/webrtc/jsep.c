@@ -15,6 +15,8 @@ static const char *const supported_exts[] = {
     ODEON_EXT_TWCC, ODEON_EXT_AUDIO_LEVEL,
 };
 
+static void media_ssrcs(const odeon_sdp_media *m, uint32_t *ssrc, uint32_t *rtx);
+
 /* ---- small builders (everything inside an odeon_sdp is g_malloc'ed) ---- */
 
 #define APPEND(arr, count, type) \
@@ -365,6 +367,34 @@ odeon_sdp *odeon_jsep_answer(const odeon_sdp *offer, const odeon_jsep_answer_opt
         return NULL;
     }
     return answer;
+}
+
+static uint32_t ssrc_map(uint32_t ssrc, const uint32_t from[2], const uint32_t to[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (from[i] != 0 && ssrc == from[i])
+            return to[i];
+    return ssrc;
+}
+
+void odeon_jsep_keep_ssrcs(odeon_sdp *sdp, const odeon_sdp *previous)
+{
+    for (size_t i = 0; i < sdp->media_count; i++) {
+        odeon_sdp_media *m = &sdp->media[i];
+        const odeon_sdp_media *old = odeon_sdp_find_media_by_mid(previous, m->mid);
+        if (old == NULL || m->ssrc_count == 0 || old->ssrc_count == 0)
+            continue;
+        uint32_t from[2], to[2];
+        media_ssrcs(m, &from[0], &from[1]);
+        media_ssrcs(old, &to[0], &to[1]);
+        if ((from[1] == 0) != (to[1] == 0))
+            continue; /* RTX came or went: keep the new numbering */
+        for (size_t k = 0; k < m->ssrc_count; k++)
+            m->ssrcs[k].ssrc = ssrc_map(m->ssrcs[k].ssrc, from, to);
+        for (size_t g = 0; g < m->ssrc_group_count; g++)
+            for (size_t k = 0; k < m->ssrc_groups[g].ssrc_count; k++)
+                m->ssrc_groups[g].ssrcs[k] = ssrc_map(m->ssrc_groups[g].ssrcs[k], from, to);
+    }
 }
 
 /* ---- offer ---- */

@@ -49,6 +49,10 @@ typedef struct odeon_jsep_answer_options {
 odeon_sdp *odeon_jsep_answer(const odeon_sdp *offer, const odeon_jsep_answer_options *options,
                              char **error);
 
+/* Renegotiation: every m-line of sdp that sends and whose mid was sending in previous gets the
+ * previous SSRCs (and RTX SSRC) back, so a re-answer does not change our streams' identity. */
+void odeon_jsep_keep_ssrcs(odeon_sdp *sdp, const odeon_sdp *previous);
+
 /* One m-line of an offer Odeon makes (the subscriber direction). */
 typedef struct odeon_jsep_offer_stream {
     odeon_sdp_media_kind kind; /* AUDIO or VIDEO */

@@ -29,6 +29,7 @@ static void pc_free(odeon_pc *pc)
     g_ptr_array_unref(pc->remote_candidates);
     g_ptr_array_unref(pc->held_candidates);
     g_free(pc->remote_text);
+    g_free(pc->local_text);
     g_mutex_clear(&pc->lock);
     g_mutex_clear(&pc->send_lock);
     odeon_media_loop_detach(pc->loop);
@@ -415,6 +416,14 @@ char *odeon_pc_remote_sdp(odeon_pc *pc)
     return text;
 }
 
+char *odeon_pc_local_sdp(odeon_pc *pc)
+{
+    g_mutex_lock(&pc->lock);
+    char *text = g_strdup(pc->local_text);
+    g_mutex_unlock(&pc->lock);
+    return text;
+}
+
 bool odeon_pc_remote_is_offer(odeon_pc *pc)
 {
     g_mutex_lock(&pc->lock);
@@ -449,6 +458,8 @@ static void local_finish(odeon_pc *pc)
     pc->local = p.sdp;
     g_mutex_lock(&pc->lock);
     pc->local_media_count = p.sdp->media_count;
+    g_free(pc->local_text);
+    pc->local_text = g_strdup(text);
     g_mutex_unlock(&pc->lock);
     negotiate(pc);
     p.done(p.data, text, NULL);

@@ -67,6 +67,8 @@ int odeon_pc_set_remote(odeon_pc *pc, odeon_sdp *sdp, bool is_offer, char **erro
 /* The last remote description received, as text (g_free), or NULL. */
 char *odeon_pc_remote_sdp(odeon_pc *pc);
 bool odeon_pc_remote_is_offer(odeon_pc *pc);
+/* Our last completed description, as text (g_free), or NULL. */
+char *odeon_pc_local_sdp(odeon_pc *pc);
 
 /* Completes our description (taken over) with ICE credentials, fingerprint, setup role and
  * candidates, and applies it. done(data, sdp, NULL) then gets the text to send (g_free), once

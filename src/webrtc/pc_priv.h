@@ -59,6 +59,7 @@ struct odeon_pc {
 
     GMutex lock;
     char *remote_text;
+    char *local_text; /* our last completed description */
     bool remote_is_offer;
     odeon_pc_stats stats_snapshot;
     size_t local_media_count; /* m-lines of our last description, 0 before one */

@@ -372,6 +372,9 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
     assert.equal(ev.plugindata?.data?.result, 'ok', JSON.stringify(ev));
     assert.equal(ev.jsep?.type, 'answer', JSON.stringify(ev));
     assert.notEqual(ufrag(ev.jsep.sdp), ufrag(st.answerSdp), 'the answer to an ICE restart keeps the old ufrag');
+    // The server's streams keep their identity across the renegotiation.
+    const ssrcs = (sdp) => [...new Set([...sdp.matchAll(/a=ssrc:(\d+) /g)].map((m) => m[1]))].sort().join(',');
+    assert.equal(ssrcs(ev.jsep.sdp), ssrcs(st.answerSdp), 'the re-answer changed the SSRCs');
     await st.pc.setRemoteDescription({ type: 'answer', sdp: ev.jsep.sdp });
     for (const cand of st.pendingRemote.splice(0)) await addRemoteCandidate(cand);
     const before = await packetsIn(st.pc);

@@ -980,6 +980,45 @@ static void test_pt_map(void **state)
     odeon_sdp_free(firefox);
 }
 
+/* A re-answer (renegotiation) keeps the SSRCs of the streams we already send. */
+static void test_keep_ssrcs(void **state)
+{
+    (void)state;
+    odeon_sdp *offer = parse_fixture("chrome_offer.sdp");
+    odeon_jsep_answer_options o = {.audio = true, .video = true};
+    odeon_sdp *first = answer_ok(offer, &o);
+    odeon_sdp *second = answer_ok(offer, &o);
+    odeon_jsep_keep_ssrcs(second, first);
+    odeon_jsep_media n1[ODEON_SDP_MAX_MEDIA], n2[ODEON_SDP_MAX_MEDIA];
+    assert_true(odeon_jsep_negotiated(first, offer, n1, ODEON_SDP_MAX_MEDIA) > 0);
+    assert_true(odeon_jsep_negotiated(second, offer, n2, ODEON_SDP_MAX_MEDIA) > 0);
+    size_t sending = 0;
+    for (size_t i = 0; i < first->media_count; i++) {
+        if (!n1[i].send)
+            continue;
+        sending++;
+        assert_true(n1[i].local_ssrc != 0);
+        assert_int_equal(n1[i].local_ssrc, n2[i].local_ssrc);
+        assert_int_equal(n1[i].local_rtx_ssrc, n2[i].local_rtx_ssrc);
+    }
+    assert_true(sending > 0);
+    /* Every a=ssrc line and group now names the kept SSRCs. */
+    odeon_sdp *again = reparse(second);
+    for (size_t i = 0; i < again->media_count; i++)
+        for (size_t k = 0; k < again->media[i].ssrc_count; k++) {
+            uint32_t ssrc = again->media[i].ssrcs[k].ssrc;
+            const odeon_sdp_media *m1 = &first->media[i];
+            bool found = false;
+            for (size_t j = 0; j < m1->ssrc_count; j++)
+                found |= m1->ssrcs[j].ssrc == ssrc;
+            assert_true(found);
+        }
+    odeon_sdp_free(again);
+    odeon_sdp_free(second);
+    odeon_sdp_free(first);
+    odeon_sdp_free(offer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -996,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_negotiated_firefox),
         cmocka_unit_test(test_negotiated_directions_and_simulcast),
         cmocka_unit_test(test_pt_map),
+        cmocka_unit_test(test_keep_ssrcs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
