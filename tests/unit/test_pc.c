@@ -64,6 +64,7 @@ typedef struct peer {
     char *failed;
     bool closed;
     unsigned after_close;
+    unsigned slowlink_uplink_lost; /* the largest "lost" of an uplink slowlink event */
 } peer;
 
 static void seen_free(gpointer p)
@@ -144,11 +145,12 @@ static void ev_slowlink(void *user, const char *mid, bool video, bool uplink, un
 {
     (void)mid;
     (void)video;
-    (void)uplink;
-    (void)lost;
     peer *p = user;
     g_mutex_lock(&lock);
     event_seen(p);
+    if (uplink && lost > p->slowlink_uplink_lost)
+        p->slowlink_uplink_lost = lost;
+    g_cond_broadcast(&cond);
     g_mutex_unlock(&lock);
 }
 
@@ -272,6 +274,9 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* slowlink_threshold of the next connect_pair (0: off). */
+static unsigned next_slowlink_threshold;
+
 static odeon_pc_settings test_settings(bool full_trickle, unsigned consent_s)
 {
     odeon_pc_settings s = {
@@ -281,7 +286,7 @@ static odeon_pc_settings test_settings(bool full_trickle, unsigned consent_s)
         .dtls_timeout_s = 10,
         .consent_timeout_s = consent_s,
         .no_media_timeout_ms = 1000,
-        .slowlink_threshold = 0,
+        .slowlink_threshold = next_slowlink_threshold,
         .nack_buffer_ms = 1000,
         .twcc_period_ms = 100,
         .rtcp_interval_ms = 1000,
@@ -728,6 +733,32 @@ static void test_consent_lost(void **state)
 }
 
 /* While packets flow, consent holds well past consent_timeout_s. */
+static bool slowlink_seen(void *arg)
+{
+    return ((peer *)arg)->slowlink_uplink_lost >= 3;
+}
+
+/* Ten video packets lost in a row, with a threshold of 3 per second: B reports a slow uplink
+ * (losses on what its peer sends it). */
+static void test_slowlink(void **state)
+{
+    (void)state;
+    peer a, b;
+    next_slowlink_threshold = 3;
+    connect_pair(&a, &b, false, 30);
+    next_slowlink_threshold = 0;
+    for (uint16_t seq = 2000; seq < 2100; seq++) {
+        if (seq < 2010 || seq >= 2020)
+            send_rtp(&a, 96, seq, 1, true);
+        g_usleep(20000);
+    }
+    assert_true(wait_for(slowlink_seen, &b, WAIT_S));
+    g_mutex_lock(&lock);
+    assert_true(b.slowlink_uplink_lost >= 10);
+    g_mutex_unlock(&lock);
+    close_pair(&a, &b);
+}
+
 static void test_consent_kept_with_traffic(void **state)
 {
     (void)state;
@@ -809,6 +840,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_full_trickle),
+        cmocka_unit_test(test_slowlink),
         cmocka_unit_test(test_consent_lost),
         cmocka_unit_test(test_consent_kept_with_traffic),
         cmocka_unit_test(test_consent_kept_idle),
