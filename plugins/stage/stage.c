@@ -1,0 +1,847 @@
+/*
+ * stage.c - descriptor, stages registry, requests and viewers of odeon.plugin.stage.
+ *
+ * Requests run on the transport thread and never block: "list", "info", "create" and
+ * "destroy" answer synchronously; "watch", "start", "pause", "stop", "switch" and "configure"
+ * are acknowledged and answered by an event, as in Janus's Streaming plugin. Packets reach
+ * viewers from the ingest thread (stage_source.c) under the stage's lock; the core's relay
+ * takes each viewer connection's own send lock.
+ */
+#include "stage.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+const odeon_core_callbacks *stage_core;
+
+#define LOG(level, ...) stage_core->log(level, "stage", __VA_ARGS__)
+
+static GMutex registry_lock;
+/* Which stage a viewer is in (stage_viewer.stage) changes under this lock, taken before any
+ * stage's lock; the ingest thread never needs it (it only sees viewers in its stage's list). */
+static GMutex membership_lock;
+static GHashTable *stages; /* uint64 id -> stage * (reference) */
+static char *admin_key;    /* create/destroy by request need it; NULL: refused */
+
+/* ---- stages ---- */
+
+stage *stage_ref(stage *s)
+{
+    g_atomic_int_inc(&s->refs);
+    return s;
+}
+
+void stage_unref(stage *s)
+{
+    if (s == NULL || !g_atomic_int_dec_and_test(&s->refs))
+        return;
+    stage_source_close(s);
+    for (size_t i = 0; i < s->track_count; i++)
+        g_free(s->tracks[i].fmtp);
+    g_ptr_array_unref(s->viewers);
+    g_ptr_array_unref(s->keyframe);
+    g_mutex_clear(&s->lock);
+    g_free(s->description);
+    g_free(s->pin);
+    g_free(s->secret);
+    g_free(s);
+}
+
+static stage *stage_new(uint64_t id)
+{
+    stage *s = g_new0(stage, 1);
+    s->refs = 1;
+    s->id = id;
+    g_mutex_init(&s->lock);
+    s->viewers = g_ptr_array_new();
+    s->keyframe = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    return s;
+}
+
+static stage *stage_lookup(uint64_t id)
+{
+    g_mutex_lock(&registry_lock);
+    stage *s = g_hash_table_lookup(stages, &id);
+    if (s != NULL)
+        stage_ref(s);
+    g_mutex_unlock(&registry_lock);
+    return s;
+}
+
+static int stage_register(stage *s, char **error)
+{
+    if (stage_source_open(s, error) != 0)
+        return -1;
+    g_mutex_lock(&registry_lock);
+    if (g_hash_table_contains(stages, &s->id)) {
+        g_mutex_unlock(&registry_lock);
+        if (error)
+            *error = g_strdup_printf("stage %" G_GUINT64_FORMAT " already exists", s->id);
+        return -1;
+    }
+    uint64_t *key = g_new(uint64_t, 1);
+    *key = s->id;
+    g_hash_table_insert(stages, key, stage_ref(s));
+    g_mutex_unlock(&registry_lock);
+    stage_ingest_add(s);
+    return 0;
+}
+
+static bool track_from(stage_track *t, bool video, const char *mid, int port, int pt,
+                       const char *codec, const char *fmtp)
+{
+    if (port < 0 || port > 65535 || pt < 0 || pt > 127 || codec == NULL)
+        return false;
+    bool opus = g_ascii_strcasecmp(codec, "opus") == 0;
+    if (video == opus)
+        return false; /* audio is Opus; video VP8, VP9, H264 or AV1 */
+    *t = (stage_track){.video = video, .port = (uint16_t)port, .pt = (uint8_t)pt,
+                       .clock_rate = video ? 90000 : 48000, .socket = -1};
+    g_strlcpy(t->mid, mid, sizeof t->mid);
+    g_strlcpy(t->codec, opus ? "opus" : codec, sizeof t->codec);
+    t->fmtp = fmtp && *fmtp ? g_strdup(fmtp) : NULL;
+    return true;
+}
+
+/* ---- viewers ---- */
+
+static stage_viewer *viewer_ref(stage_viewer *v)
+{
+    g_atomic_int_inc(&v->refs);
+    return v;
+}
+
+static void viewer_unref(stage_viewer *v)
+{
+    if (v == NULL || !g_atomic_int_dec_and_test(&v->refs))
+        return;
+    stage_core->handle_unref(v->handle);
+    g_free(v);
+}
+
+static void viewer_send_one(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt,
+                            size_t len)
+{
+    static __thread uint8_t buf[2048] __attribute__((aligned(16)));
+    if (len + 160 > sizeof buf)
+        return;
+    memcpy(buf, pkt, len);
+    uint16_t seq = (uint16_t)((buf[2] << 8) | buf[3]);
+    uint32_t ts = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) | ((uint32_t)buf[6] << 8) |
+                  buf[7];
+    if (v->rebase[track]) {
+        /* After a switch: continue the viewer's numbering where the old stage left it. */
+        uint32_t step = s->tracks[track].video ? 3000 : 960;
+        v->seq_offset[track] = (uint16_t)(v->last_seq[track] + 1 - seq);
+        v->ts_offset[track] = v->last_ts[track] + step - ts;
+        v->rebase[track] = false;
+    }
+    seq = (uint16_t)(seq + v->seq_offset[track]);
+    ts += v->ts_offset[track];
+    buf[2] = (uint8_t)(seq >> 8);
+    buf[3] = (uint8_t)seq;
+    buf[4] = (uint8_t)(ts >> 24);
+    buf[5] = (uint8_t)(ts >> 16);
+    buf[6] = (uint8_t)(ts >> 8);
+    buf[7] = (uint8_t)ts;
+    v->last_seq[track] = seq;
+    v->last_ts[track] = ts;
+    v->sent_any[track] = true;
+    odeon_media_packet packet = {.data = buf, .len = len, .capacity = sizeof buf,
+                                 .mindex = (int)track, .video = s->tracks[track].video};
+    stage_core->relay_rtp(v->handle, &packet);
+}
+
+void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len)
+{
+    if (!v->started || !v->media_up)
+        return;
+    stage_track *t = &s->tracks[track];
+    if (t->video ? !v->video : !v->audio)
+        return;
+    if (t->video && v->need_keyframe) {
+        /* A joiner gets the GOP so far (it ends with this packet) and decodes at once; with
+         * no GOP yet, delta frames would not decode: wait for the next keyframe. */
+        if (s->keyframe->len == 0)
+            return;
+        v->need_keyframe = false;
+        for (guint i = 0; i < s->keyframe->len; i++) {
+            gsize n = 0;
+            const uint8_t *p = g_bytes_get_data(g_ptr_array_index(s->keyframe, i), &n);
+            viewer_send_one(v, s, track, p, n);
+        }
+        return;
+    }
+    viewer_send_one(v, s, track, pkt, len);
+}
+
+static stage_viewer *viewer_of(odeon_plugin_handle *handle)
+{
+    return stage_core->get_handle_data(handle);
+}
+
+/* Detaches the viewer from its stage (if any); returns the stage reference it held. Call with
+ * membership_lock. */
+static stage *viewer_leave_locked(stage_viewer *v)
+{
+    stage *s = v->stage;
+    if (s == NULL)
+        return NULL;
+    g_mutex_lock(&s->lock);
+    if (g_ptr_array_remove(s->viewers, v))
+        viewer_unref(v);
+    v->stage = NULL;
+    v->started = false;
+    g_mutex_unlock(&s->lock);
+    return s;
+}
+
+static stage *viewer_leave(stage_viewer *v)
+{
+    g_mutex_lock(&membership_lock);
+    stage *s = viewer_leave_locked(v);
+    g_mutex_unlock(&membership_lock);
+    return s;
+}
+
+/* Call with membership_lock. */
+static void viewer_join_locked(stage_viewer *v, stage *s)
+{
+    g_mutex_lock(&s->lock);
+    v->stage = stage_ref(s);
+    g_ptr_array_add(s->viewers, viewer_ref(v));
+    v->need_keyframe = true;
+    g_mutex_unlock(&s->lock);
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *error_event(int code, const char *reason)
+{
+    return json_pack("{s:s, s:i, s:s}", "streaming", "event", "error_code", code, "error", reason);
+}
+
+static json_t *status_event(const char *status)
+{
+    return json_pack("{s:s, s:{s:s}}", "streaming", "event", "result", "status", status);
+}
+
+static json_t *stage_media_json(stage *s)
+{
+    json_t *media = json_array();
+    gint64 now = g_get_monotonic_time();
+    for (size_t i = 0; i < s->track_count; i++) {
+        stage_track *t = &s->tracks[i];
+        gint64 last = t->video ? s->last_video_us : s->last_audio_us;
+        json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s}", "mindex", (int)i, "mid", t->mid,
+                              "type", t->video ? "video" : "audio", "label", t->mid, "codec",
+                              t->codec);
+        if (last > 0)
+            json_object_set_new(m, "age_ms", json_integer((now - last) / 1000));
+        json_array_append_new(media, m);
+    }
+    return media;
+}
+
+static json_t *stage_json(stage *s, bool details)
+{
+    g_mutex_lock(&s->lock);
+    json_t *j = json_pack("{s:I, s:s, s:s, s:b, s:o}", "id", (json_int_t)s->id, "type", "rtp",
+                          "description", s->description ? s->description : "", "enabled", 1,
+                          "media", stage_media_json(s));
+    if (details) {
+        json_object_set_new(j, "viewers", json_integer(s->viewers->len));
+        json_object_set_new(j, "pin_required", json_boolean(s->pin != NULL));
+        json_object_set_new(j, "packets", json_integer((json_int_t)s->packets_in));
+    }
+    g_mutex_unlock(&s->lock);
+    return j;
+}
+
+static bool get_id(json_t *body, uint64_t *id)
+{
+    json_t *v = json_object_get(body, "id");
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *id = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        /* Janus accepts string ids when configured so; numbers written as text work too. */
+        char *end = NULL;
+        guint64 n = g_ascii_strtoull(json_string_value(v), &end, 10);
+        if (end != NULL && *end == '\0' && n > 0) {
+            *id = n;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- requests ---- */
+
+typedef struct request {
+    odeon_plugin_handle *handle;
+    const char *transaction;
+    json_t *body;
+    json_t *jsep;
+} request;
+
+static odeon_plugin_result sync_reply(json_t *content)
+{
+    return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK, .content = content};
+}
+
+static odeon_plugin_result async_reply(request *r, json_t *event, json_t *jsep)
+{
+    stage_core->push_event(r->handle, r->transaction, event, jsep);
+    json_decref(event);
+    json_decref(jsep);
+    return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
+}
+
+static odeon_plugin_result req_list(request *r)
+{
+    (void)r;
+    json_t *list = json_array();
+    GPtrArray *all = g_ptr_array_new();
+    g_mutex_lock(&registry_lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, stages);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_ptr_array_add(all, stage_ref(value));
+    g_mutex_unlock(&registry_lock);
+    for (guint i = 0; i < all->len; i++) {
+        stage *s = g_ptr_array_index(all, i);
+        json_array_append_new(list, stage_json(s, false));
+        stage_unref(s);
+    }
+    g_ptr_array_unref(all);
+    return sync_reply(json_pack("{s:s, s:o}", "streaming", "list", "list", list));
+}
+
+static odeon_plugin_result req_info(request *r)
+{
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
+    stage *s = stage_lookup(id);
+    if (s == NULL)
+        return sync_reply(error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+    json_t *info = stage_json(s, true);
+    stage_unref(s);
+    return sync_reply(json_pack("{s:s, s:o}", "streaming", "info", "info", info));
+}
+
+static bool admin_ok(json_t *body)
+{
+    const char *key = json_string_value(json_object_get(body, "admin_key"));
+    return admin_key != NULL && key != NULL && strcmp(key, admin_key) == 0;
+}
+
+/* The Janus 1.x "media" array, or the legacy audio/video fields. */
+static bool tracks_from_body(stage *s, json_t *body)
+{
+    json_t *media = json_object_get(body, "media");
+    if (json_is_array(media)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(media, i, m) {
+            if (s->track_count == STAGE_MAX_TRACKS)
+                return false;
+            const char *type = json_string_value(json_object_get(m, "type"));
+            const char *mid = json_string_value(json_object_get(m, "mid"));
+            bool video = type && strcmp(type, "video") == 0;
+            if (type == NULL || (!video && strcmp(type, "audio") != 0))
+                return false;
+            if (!track_from(&s->tracks[s->track_count], video, mid ? mid : (video ? "v" : "a"),
+                            (int)json_integer_value(json_object_get(m, "port")),
+                            (int)json_integer_value(json_object_get(m, "pt")),
+                            json_string_value(json_object_get(m, "codec")),
+                            json_string_value(json_object_get(m, "fmtp"))))
+                return false;
+            s->track_count++;
+        }
+        return s->track_count > 0;
+    }
+    if (json_is_true(json_object_get(body, "audio"))) {
+        if (!track_from(&s->tracks[s->track_count++], false, "a",
+                        (int)json_integer_value(json_object_get(body, "audioport")),
+                        (int)json_integer_value(json_object_get(body, "audiopt")),
+                        json_string_value(json_object_get(body, "audiocodec")),
+                        json_string_value(json_object_get(body, "audiofmtp"))))
+            return false;
+    }
+    if (json_is_true(json_object_get(body, "video"))) {
+        if (!track_from(&s->tracks[s->track_count++], true, "v",
+                        (int)json_integer_value(json_object_get(body, "videoport")),
+                        (int)json_integer_value(json_object_get(body, "videopt")),
+                        json_string_value(json_object_get(body, "videocodec")),
+                        json_string_value(json_object_get(body, "videofmtp"))))
+            return false;
+    }
+    return s->track_count > 0;
+}
+
+static odeon_plugin_result req_create(request *r)
+{
+    if (!admin_ok(r->body))
+        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong admin_key)"));
+    const char *type = json_string_value(json_object_get(r->body, "type"));
+    if (type == NULL || strcmp(type, "rtp") != 0)
+        return sync_reply(error_event(STAGE_ERROR_INVALID_ELEMENT,
+                                      "Invalid element (type: only rtp sources so far)"));
+    uint64_t id = 0;
+    if (!get_id(r->body, &id))
+        id = (uint64_t)g_random_int_range(1, G_MAXINT32);
+    stage *s = stage_new(id);
+    s->description = g_strdup(json_string_value(json_object_get(r->body, "description")));
+    s->pin = g_strdup(json_string_value(json_object_get(r->body, "pin")));
+    s->secret = g_strdup(json_string_value(json_object_get(r->body, "secret")));
+    if (!tracks_from_body(s, r->body)) {
+        stage_unref(s);
+        return sync_reply(error_event(STAGE_ERROR_INVALID_ELEMENT,
+                                      "Invalid media (audio opus, video VP8/VP9/H264/AV1, "
+                                      "ports and payload types)"));
+    }
+    char *error = NULL;
+    if (stage_register(s, &error) != 0) {
+        json_t *ev = error_event(STAGE_ERROR_CANT_CREATE, error ? error : "Can't create");
+        g_free(error);
+        stage_unref(s);
+        return sync_reply(ev);
+    }
+    LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT " created by request", id);
+    json_t *reply = json_pack("{s:s, s:s, s:b, s:{s:I, s:s, s:s}}", "streaming", "created",
+                              "created", s->description ? s->description : "", "permanent", 0,
+                              "stream", "id", (json_int_t)id, "type", "rtp", "description",
+                              s->description ? s->description : "");
+    stage_unref(s);
+    return sync_reply(reply);
+}
+
+static void stage_end(stage *s)
+{
+    stage_ingest_remove(s);
+    g_mutex_lock(&s->lock);
+    s->ended = true;
+    GPtrArray *viewers = g_ptr_array_new();
+    for (guint i = 0; i < s->viewers->len; i++)
+        g_ptr_array_add(viewers, viewer_ref(g_ptr_array_index(s->viewers, i)));
+    g_mutex_unlock(&s->lock);
+    for (guint i = 0; i < viewers->len; i++) {
+        stage_viewer *v = g_ptr_array_index(viewers, i);
+        json_t *ev = json_pack("{s:s, s:{s:s, s:s}}", "streaming", "event", "result", "status",
+                               "stopped", "reason", "ended");
+        stage_core->push_event(v->handle, NULL, ev, NULL);
+        json_decref(ev);
+        stage_core->close_pc(v->handle);
+        stage_unref(viewer_leave(v));
+        viewer_unref(v);
+    }
+    g_ptr_array_unref(viewers);
+}
+
+static odeon_plugin_result req_destroy(request *r)
+{
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
+    stage *s = stage_lookup(id);
+    if (s == NULL)
+        return sync_reply(error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+    const char *secret = json_string_value(json_object_get(r->body, "secret"));
+    bool allowed = admin_ok(r->body) || (s->secret != NULL && secret != NULL &&
+                                         strcmp(s->secret, secret) == 0);
+    if (!allowed) {
+        stage_unref(s);
+        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong secret)"));
+    }
+    g_mutex_lock(&registry_lock);
+    g_hash_table_remove(stages, &id);
+    g_mutex_unlock(&registry_lock);
+    stage_end(s);
+    stage_unref(s);
+    return sync_reply(json_pack("{s:s, s:I}", "streaming", "destroyed", "destroyed",
+                                (json_int_t)id));
+}
+
+static json_t *offer_for(request *r, stage *s)
+{
+    json_t *streams = json_array();
+    for (size_t i = 0; i < s->track_count; i++) {
+        stage_track *t = &s->tracks[i];
+        json_t *st = json_pack("{s:s, s:s, s:i, s:i, s:s}", "kind", t->video ? "video" : "audio",
+                               "codec", t->codec, "pt", t->pt, "clock_rate", (int)t->clock_rate,
+                               "direction", "sendonly");
+        if (t->fmtp)
+            json_object_set_new(st, "fmtp", json_string(t->fmtp));
+        if (t->video)
+            json_object_set_new(st, "rtx_pt", json_integer(t->pt == 127 ? 126 : t->pt + 1));
+        json_array_append_new(streams, st);
+    }
+    json_t *opts = json_pack("{s:o}", "streams", streams);
+    json_t *jsep = stage_core->jsep_offer(r->handle, opts);
+    json_decref(opts);
+    return jsep;
+}
+
+static odeon_plugin_result req_watch(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                           NULL);
+    stage *s = stage_lookup(id);
+    if (s == NULL)
+        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
+                                          "No such mountpoint/stream"), NULL);
+    const char *pin = json_string_value(json_object_get(r->body, "pin"));
+    if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
+        stage_unref(s);
+        return async_reply(r, error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong pin)"),
+                           NULL);
+    }
+    json_t *jsep = offer_for(r, s);
+    if (jsep == NULL) {
+        stage_unref(s);
+        return async_reply(r, error_event(STAGE_ERROR_UNKNOWN_ERROR, "Cannot make an offer"),
+                           NULL);
+    }
+    g_mutex_lock(&membership_lock);
+    bool watching = v->stage != NULL;
+    if (!watching)
+        viewer_join_locked(v, s);
+    g_mutex_unlock(&membership_lock);
+    stage_unref(s);
+    if (watching) {
+        json_decref(jsep);
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
+    }
+    return async_reply(r, status_event("preparing"), jsep);
+}
+
+/* Call with membership_lock. */
+static void set_started_locked(stage_viewer *v, bool started)
+{
+    stage *s = v->stage;
+    g_mutex_lock(&s->lock);
+    v->started = started;
+    if (started)
+        v->need_keyframe = true;
+    g_mutex_unlock(&s->lock);
+}
+
+/* false when the viewer watches nothing. */
+static bool set_started(stage_viewer *v, bool started)
+{
+    g_mutex_lock(&membership_lock);
+    bool watching = v->stage != NULL;
+    if (watching)
+        set_started_locked(v, started);
+    g_mutex_unlock(&membership_lock);
+    return watching;
+}
+
+static odeon_plugin_result req_start(request *r)
+{
+    if (!set_started(viewer_of(r->handle), true))
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
+                           NULL);
+    return async_reply(r, status_event("starting"), NULL);
+}
+
+static odeon_plugin_result req_pause(request *r)
+{
+    if (!set_started(viewer_of(r->handle), false))
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
+                           NULL);
+    return async_reply(r, status_event("pausing"), NULL);
+}
+
+static odeon_plugin_result req_stop(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    stage_unref(viewer_leave(v));
+    odeon_plugin_result res = async_reply(r, status_event("stopping"), NULL);
+    stage_core->close_pc(r->handle);
+    return res;
+}
+
+static bool same_layout(stage *a, stage *b)
+{
+    if (a->track_count != b->track_count)
+        return false;
+    for (size_t i = 0; i < a->track_count; i++)
+        if (a->tracks[i].video != b->tracks[i].video || a->tracks[i].pt != b->tracks[i].pt ||
+            g_ascii_strcasecmp(a->tracks[i].codec, b->tracks[i].codec) != 0)
+            return false;
+    return true;
+}
+
+static odeon_plugin_result req_switch(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                           NULL);
+    stage *to = stage_lookup(id);
+    if (to == NULL)
+        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
+                                          "No such mountpoint/stream"), NULL);
+    g_mutex_lock(&membership_lock);
+    int error = v->stage == NULL ? STAGE_ERROR_INVALID_STATE
+                                 : (!same_layout(v->stage, to) ? STAGE_ERROR_CANT_SWITCH : 0);
+    stage *from = NULL;
+    if (error == 0) {
+        bool started = v->started;
+        from = viewer_leave_locked(v);
+        for (size_t i = 0; i < STAGE_MAX_TRACKS; i++)
+            v->rebase[i] = v->sent_any[i];
+        viewer_join_locked(v, to);
+        set_started_locked(v, started);
+    }
+    g_mutex_unlock(&membership_lock);
+    stage_unref(from);
+    stage_unref(to);
+    if (error == STAGE_ERROR_INVALID_STATE)
+        return async_reply(r, error_event(error, "Not watching anything"), NULL);
+    if (error != 0)
+        return async_reply(r, error_event(error, "Can't switch: the streams differ in media"),
+                           NULL);
+    return async_reply(r, json_pack("{s:s, s:s, s:I}", "streaming", "event", "switched", "ok",
+                                    "id", (json_int_t)id), NULL);
+}
+
+static odeon_plugin_result req_configure(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    json_t *audio = json_object_get(r->body, "audio");
+    json_t *video = json_object_get(r->body, "video");
+    if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)))
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_ELEMENT,
+                                          "Invalid element (audio/video should be booleans)"),
+                           NULL);
+    g_mutex_lock(&membership_lock);
+    stage *s = v->stage;
+    if (s != NULL)
+        g_mutex_lock(&s->lock);
+    if (audio)
+        v->audio = json_is_true(audio);
+    if (video) {
+        if (json_is_true(video) && !v->video)
+            v->need_keyframe = true;
+        v->video = json_is_true(video);
+    }
+    if (s != NULL)
+        g_mutex_unlock(&s->lock);
+    g_mutex_unlock(&membership_lock);
+    return async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
+}
+
+typedef odeon_plugin_result (*request_fn)(request *r);
+
+static const struct {
+    const char *name;
+    request_fn fn;
+} request_table[] = {
+    {"list", req_list},       {"info", req_info},   {"create", req_create},
+    {"destroy", req_destroy}, {"watch", req_watch}, {"start", req_start},
+    {"pause", req_pause},     {"stop", req_stop},   {"switch", req_switch},
+    {"configure", req_configure},
+};
+
+static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
+                                                const char *transaction, json_t *body,
+                                                json_t *jsep)
+{
+    const char *name = json_string_value(json_object_get(body, "request"));
+    if (name == NULL)
+        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (request)"));
+    request r = {.handle = handle, .transaction = transaction, .body = body, .jsep = jsep};
+    for (size_t i = 0; i < G_N_ELEMENTS(request_table); i++)
+        if (strcmp(request_table[i].name, name) == 0)
+            return request_table[i].fn(&r);
+    return sync_reply(error_event(STAGE_ERROR_INVALID_REQUEST, "Unknown request"));
+}
+
+/* ---- handles and media ---- */
+
+static int stage_create_session(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = g_new0(stage_viewer, 1);
+    v->refs = 1;
+    v->handle = stage_core->handle_ref(handle);
+    v->audio = v->video = true;
+    stage_core->set_handle_data(handle, v);
+    return 0;
+}
+
+static void stage_destroy_session(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    stage_core->set_handle_data(handle, NULL);
+    if (v == NULL)
+        return;
+    stage_unref(viewer_leave(v));
+    viewer_unref(v);
+}
+
+static void stage_setup_media(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL)
+        return;
+    g_mutex_lock(&membership_lock);
+    stage *s = v->stage;
+    if (s != NULL) {
+        g_mutex_lock(&s->lock);
+        v->media_up = true;
+        v->need_keyframe = true;
+        g_mutex_unlock(&s->lock);
+    }
+    g_mutex_unlock(&membership_lock);
+    if (s == NULL)
+        return;
+    json_t *ev = status_event("started");
+    stage_core->push_event(handle, NULL, ev, NULL);
+    json_decref(ev);
+}
+
+static void stage_hangup_media(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL)
+        return;
+    stage *s = viewer_leave(v);
+    if (s != NULL) {
+        json_t *ev = status_event("stopped");
+        stage_core->push_event(handle, NULL, ev, NULL);
+        json_decref(ev);
+    }
+    v->media_up = false;
+    stage_unref(s);
+}
+
+static json_t *stage_query_session(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL)
+        return NULL;
+    g_mutex_lock(&membership_lock);
+    stage *s = v->stage;
+    json_t *j = json_pack("{s:o, s:b, s:b}", "stage",
+                          s ? json_integer((json_int_t)s->id) : json_null(), "started",
+                          v->started, "media_up", v->media_up);
+    g_mutex_unlock(&membership_lock);
+    return j;
+}
+
+/* ---- configuration ---- */
+
+static int load_config(const char *path)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *gerr = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+        bool missing = g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+        if (!missing)
+            LOG(ODEON_LOG_ERROR, "%s: %s", path, gerr->message);
+        g_error_free(gerr);
+        g_key_file_free(kf);
+        return missing ? 0 : -1;
+    }
+    admin_key = g_key_file_get_string(kf, "general", "admin_key", NULL);
+    gsize n = 0;
+    char **groups = g_key_file_get_groups(kf, &n);
+    int rc = 0;
+    for (gsize i = 0; i < n && rc == 0; i++) {
+        if (!g_str_has_prefix(groups[i], "stage-"))
+            continue;
+        guint64 id = g_ascii_strtoull(groups[i] + 6, NULL, 10);
+        stage *s = stage_new(id);
+        s->from_config = true;
+        s->description = g_key_file_get_string(kf, groups[i], "description", NULL);
+        s->pin = g_key_file_get_string(kf, groups[i], "pin", NULL);
+        s->secret = g_key_file_get_string(kf, groups[i], "secret", NULL);
+        bool ok = id > 0;
+        if (ok && g_key_file_has_key(kf, groups[i], "audio_port", NULL)) {
+            char *codec = g_key_file_get_string(kf, groups[i], "audio_codec", NULL);
+            ok = track_from(&s->tracks[s->track_count++], false, "a",
+                            g_key_file_get_integer(kf, groups[i], "audio_port", NULL),
+                            g_key_file_get_integer(kf, groups[i], "audio_pt", NULL),
+                            codec ? codec : "opus", NULL);
+            g_free(codec);
+        }
+        if (ok && g_key_file_has_key(kf, groups[i], "video_port", NULL)) {
+            char *codec = g_key_file_get_string(kf, groups[i], "video_codec", NULL);
+            char *fmtp = g_key_file_get_string(kf, groups[i], "video_fmtp", NULL);
+            ok = track_from(&s->tracks[s->track_count++], true, "v",
+                            g_key_file_get_integer(kf, groups[i], "video_port", NULL),
+                            g_key_file_get_integer(kf, groups[i], "video_pt", NULL),
+                            codec ? codec : "VP8", fmtp);
+            g_free(codec);
+            g_free(fmtp);
+        }
+        char *error = NULL;
+        if (!ok || s->track_count == 0)
+            error = g_strdup_printf("[%s]: needs a numeric id and valid audio_/video_ port, pt "
+                                    "and codec", groups[i]);
+        else
+            stage_register(s, &error);
+        if (error != NULL) {
+            LOG(ODEON_LOG_ERROR, "%s: %s", path, error);
+            g_free(error);
+            rc = -1;
+        }
+        stage_unref(s);
+    }
+    g_strfreev(groups);
+    g_key_file_free(kf);
+    return rc;
+}
+
+static int stage_init(const odeon_core_callbacks *core, const char *config_path)
+{
+    if (core->struct_size < offsetof(odeon_core_callbacks, send_remb) + sizeof(void *))
+        return -1; /* needs ABI 1.1 (jsep_offer) */
+    stage_core = core;
+    stages = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                   (GDestroyNotify)stage_unref);
+    if (stage_ingest_start() != 0)
+        return -1;
+    if (load_config(config_path) != 0) {
+        stage_ingest_stop();
+        g_clear_pointer(&stages, g_hash_table_unref);
+        return -1;
+    }
+    return 0;
+}
+
+static void stage_destroy(void)
+{
+    stage_ingest_stop();
+    g_clear_pointer(&stages, g_hash_table_unref);
+    g_clear_pointer(&admin_key, g_free);
+}
+
+__attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descriptor = {
+    ODEON_PLUGIN_DESCRIPTOR_INIT,
+    .package = STAGE_PACKAGE,
+    .name = "Stage",
+    .description = "One source to many viewers (Streaming-compatible requests)",
+    .author = "The Odeon developers",
+    .version_string = "0.1.0",
+    .version = 100,
+    .init = stage_init,
+    .destroy = stage_destroy,
+    .create_session = stage_create_session,
+    .handle_message = stage_handle_message,
+    .setup_media = stage_setup_media,
+    .hangup_media = stage_hangup_media,
+    .destroy_session = stage_destroy_session,
+    .query_session = stage_query_session,
+};

@@ -1,0 +1,111 @@
+/*
+ * stage.h - odeon.plugin.stage: one source to many viewers (the event's main stage).
+ *
+ * This first step carries plain RTP sources (encoders, the load generator's test source):
+ * stages are configured in stage.conf or created by request with their UDP ports, viewers
+ * "watch" (Odeon offers, the viewer answers with "start"), and every packet a stage receives is
+ * forwarded to each of its started viewers. The request and event bodies are those of Janus's
+ * Streaming plugin for list/info/watch/start/pause/stop/switch/create/destroy, so a Streaming
+ * viewer works with the plugin name swapped.
+ *
+ * Files: stage.c (descriptor, requests, viewers), stage_source.c (RTP ingest and fan-out).
+ */
+#ifndef ODEON_PLUGIN_STAGE_H
+#define ODEON_PLUGIN_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "plugin/plugin.h"
+
+#define STAGE_PACKAGE "odeon.plugin.stage"
+
+/* Error codes in the plugin's events: Janus Streaming's numbers. */
+enum {
+    STAGE_ERROR_NO_MESSAGE = 450,
+    STAGE_ERROR_INVALID_JSON = 451,
+    STAGE_ERROR_INVALID_REQUEST = 452,
+    STAGE_ERROR_MISSING_ELEMENT = 453,
+    STAGE_ERROR_INVALID_ELEMENT = 454,
+    STAGE_ERROR_NO_SUCH_MOUNTPOINT = 455,
+    STAGE_ERROR_CANT_CREATE = 456,
+    STAGE_ERROR_UNAUTHORIZED = 457,
+    STAGE_ERROR_CANT_SWITCH = 458,
+    STAGE_ERROR_INVALID_STATE = 460,
+    STAGE_ERROR_UNKNOWN_ERROR = 470,
+};
+
+extern const odeon_core_callbacks *stage_core;
+extern const odeon_plugin odeon_plugin_descriptor;
+
+/* One media track of a stage: what viewers are offered, where the source sends it. */
+typedef struct stage_track {
+    bool video;
+    char mid[8];
+    uint16_t port; /* UDP port of the RTP source; 0: none */
+    uint8_t pt;
+    char codec[16];     /* "opus", "VP8", ... */
+    uint32_t clock_rate;
+    char *fmtp;         /* may be NULL */
+    int socket;         /* -1 when closed */
+} stage_track;
+
+#define STAGE_MAX_TRACKS 2
+
+/* A viewer: one handle watching one stage. Refcounted (the handle data and the stage's viewer
+ * list each hold one). Fields under the stage's lock unless noted. */
+typedef struct stage_viewer {
+    gint refs;
+    odeon_plugin_handle *handle; /* reference */
+    struct stage *stage;         /* reference, NULL before watch; changes on switch */
+    bool started;                /* answered and not paused */
+    bool media_up;               /* the peer connection is up (setup_media) */
+    bool audio, video;           /* "configure" toggles */
+    bool need_keyframe;          /* send the cached keyframe before live video */
+    /* Rewriting so a viewer's sequence numbers and timestamps stay continuous across
+     * switches: out = in + offset. */
+    uint16_t seq_offset[STAGE_MAX_TRACKS];
+    uint32_t ts_offset[STAGE_MAX_TRACKS];
+    bool rebase[STAGE_MAX_TRACKS];
+    uint16_t last_seq[STAGE_MAX_TRACKS];
+    uint32_t last_ts[STAGE_MAX_TRACKS];
+    bool sent_any[STAGE_MAX_TRACKS];
+} stage_viewer;
+
+/* A stage. Refcounted: the registry and each viewer hold references. */
+typedef struct stage {
+    gint refs;
+    uint64_t id;
+    char *description;
+    char *pin;    /* viewers must give it; NULL: none */
+    char *secret; /* to destroy it; NULL: none */
+    bool from_config;
+    stage_track tracks[STAGE_MAX_TRACKS];
+    size_t track_count;
+    GMutex lock;          /* viewers, keyframe cache */
+    GPtrArray *viewers;   /* stage_viewer * (references) */
+    GPtrArray *keyframe;  /* GBytes of the last complete video keyframe (plain RTP sources) */
+    GPtrArray *building;  /* GBytes of the keyframe being received */
+    gint64 last_video_us; /* atomic-ish, for "info" */
+    gint64 last_audio_us;
+    guint64 packets_in;
+    bool ended; /* destroyed: viewers are told */
+} stage;
+
+stage *stage_ref(stage *s);
+void stage_unref(stage *s);
+
+/* stage_source.c: ingest thread and fan-out. */
+int stage_source_open(stage *s, char **error);
+void stage_source_close(stage *s);
+int stage_ingest_start(void);
+void stage_ingest_stop(void);
+void stage_ingest_add(stage *s);
+void stage_ingest_remove(stage *s);
+
+/* stage.c helpers used by the fan-out. */
+void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len);
+
+#endif

@@ -1,0 +1,188 @@
+// odeon.plugin.stage, first step: a plain RTP source (synthetic packets sent from this test
+// over UDP) reaches several real WebRTC viewers (@roamhq/wrtc) that "watch" with Janus
+// Streaming bodies: Odeon offers, each viewer answers with "start", packets flow to all of them
+// (counted with getStats: the synthetic payload is not meant to decode; decoding is checked
+// by the load generator's tests), "switch" moves a viewer to another stage on the same
+// connection, "stop" ends it, and bad requests get Streaming's error codes.
+
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ODEON_ONLY, freePorts, isJanus, makeTempDir, sleep, useServer } from './harness.mjs';
+import { tx, wsAttach, wsConnect, wsCreateSession } from './client.mjs';
+
+const wrtc = (await import('@roamhq/wrtc')).default;
+const STAGE = 'odeon.plugin.stage';
+
+let ports = [];
+let confDir;
+if (!isJanus) {
+  ports = await freePorts(4);
+  confDir = makeTempDir('odeon-stage-');
+  fs.writeFileSync(path.join(confDir, 'stage.conf'), [
+    '[general]', 'admin_key = adm1n', '',
+    '[stage-1]', 'description = Main stage', `audio_port = ${ports[0]}`, 'audio_pt = 111',
+    'audio_codec = opus', `video_port = ${ports[1]}`, 'video_pt = 96', 'video_codec = VP8', '',
+    '[stage-2]', 'description = Second stage', 'pin = 1234', `audio_port = ${ports[2]}`,
+    'audio_pt = 111', 'audio_codec = opus', `video_port = ${ports[3]}`, 'video_pt = 96',
+    'video_codec = VP8', '',
+  ].join('\n'));
+}
+const srv = useServer(isJanus ? {} : { plugins: ['echotest', 'stage'], pluginsConfigDir: confDir });
+
+/** Sends RTP (Opus-shaped audio, VP8-shaped video with a keyframe every second) to a stage. */
+class RtpSource {
+  constructor(audioPort, videoPort, ssrcBase) {
+    this.sock = dgram.createSocket('udp4');
+    this.seq = [0, 0];
+    this.n = 0;
+    this.ssrc = [ssrcBase + 1, ssrcBase + 2];
+    this.timer = setInterval(() => this.tick(audioPort, videoPort), 20);
+  }
+
+  packet(kind, pt, marker, ts, payload) {
+    const h = Buffer.alloc(12);
+    h[0] = 0x80;
+    h[1] = (marker ? 0x80 : 0) | pt;
+    h.writeUInt16BE(this.seq[kind]++ & 0xffff, 2);
+    h.writeUInt32BE(ts >>> 0, 4);
+    h.writeUInt32BE(this.ssrc[kind], 8);
+    return Buffer.concat([h, payload]);
+  }
+
+  tick(audioPort, videoPort) {
+    this.n += 1;
+    this.sock.send(this.packet(0, 111, false, this.n * 960, Buffer.from([0xf8, 0xff, 0xfe])), audioPort, '127.0.0.1');
+    if (this.n % 2 === 0) {
+      // VP8 descriptor: S=1, PID=0; payload header bit 0 = 0 for a keyframe (every 50th frame).
+      const key = this.n % 50 === 0;
+      const payload = Buffer.alloc(800, 0x55);
+      payload[0] = 0x10;
+      payload[1] = key ? 0x00 : 0x01;
+      this.sock.send(this.packet(1, 96, true, this.n * 1800, payload), videoPort, '127.0.0.1');
+    }
+  }
+
+  close() {
+    clearInterval(this.timer);
+    this.sock.close();
+  }
+}
+
+const viewers = [];
+const sources = [];
+let ws;
+
+after(async () => {
+  for (const s of sources) s.close();
+  for (const v of viewers) if (v.pc.connectionState !== 'closed') v.pc.close();
+  if (ws) await ws.close();
+  if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
+  process.on('exit', (code) => process.exit(code));
+});
+
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(100);
+  }
+}
+
+async function inbound(pc, kind) {
+  for (const s of (await pc.getStats()).values()) {
+    if (s.type === 'inbound-rtp' && (s.kind === kind || s.mediaType === kind)) return s.packetsReceived || 0;
+  }
+  return 0;
+}
+
+/** Sends a message; returns the event answering it (after the ack) or the sync reply. */
+async function message(hid, sid, body, jsep) {
+  const t = tx('m');
+  const req = { janus: 'message', session_id: sid, handle_id: hid, transaction: t, body };
+  if (jsep) req.jsep = jsep;
+  const first = await ws.request(req, 10000);
+  if (first.janus !== 'ack') return first;
+  return ws.nextForTransaction(t, 10000);
+}
+
+async function newViewer(sid, id, extra = {}) {
+  const hid = await wsAttach(ws, sid, STAGE);
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const v = { hid, pc, events: [] };
+  viewers.push(v);
+  const ev = await message(hid, sid, { request: 'watch', id, ...extra });
+  assert.equal(ev.plugindata?.data?.result?.status, 'preparing', JSON.stringify(ev));
+  assert.equal(ev.jsep?.type, 'offer');
+  await pc.setRemoteDescription(ev.jsep);
+  await pc.setLocalDescription(await pc.createAnswer());
+  await until(() => pc.iceGatheringState === 'complete', 10000, 'viewer gathering');
+  const started = await message(hid, sid, { request: 'start' },
+    { type: 'answer', sdp: pc.localDescription.sdp });
+  assert.equal(started.plugindata?.data?.result?.status, 'starting', JSON.stringify(started));
+  return v;
+}
+
+test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ONLY }, async () => {
+  sources.push(new RtpSource(ports[0], ports[1], 1000), new RtpSource(ports[2], ports[3], 2000));
+  ws = await wsConnect(srv.server);
+  const sid = await wsCreateSession(ws);
+  const events = [];
+  ws.ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (!m.transaction) events.push(m);
+  });
+
+  const list = await message(await wsAttach(ws, sid, STAGE), sid, { request: 'list' });
+  const ids = list.plugindata.data.list.map((s) => s.id).sort();
+  assert.deepEqual(ids, [1, 2]);
+
+  const vs = [];
+  for (let i = 0; i < 3; i++) vs.push(await newViewer(sid, 1));
+  await until(() => vs.every((v) => events.some((e) => e.janus === 'webrtcup' && e.sender === v.hid)),
+    20000, 'webrtcup for every viewer');
+  for (const v of vs) {
+    await until(async () => (await inbound(v.pc, 'audio')) > 20 && (await inbound(v.pc, 'video')) > 10,
+      15000, `media for viewer ${v.hid}`);
+  }
+  const info = await message(vs[0].hid, sid, { request: 'info', id: 1 });
+  assert.equal(info.plugindata.data.info.viewers, 3, JSON.stringify(info));
+
+  // Errors: no such stage, wrong pin, switch to a missing stage, create without admin_key.
+  const lone = await wsAttach(ws, sid, STAGE);
+  let e = await message(lone, sid, { request: 'watch', id: 99 });
+  assert.equal(e.plugindata.data.error_code, 455, JSON.stringify(e));
+  e = await message(lone, sid, { request: 'watch', id: 2, pin: 'nope' });
+  assert.equal(e.plugindata.data.error_code, 457, JSON.stringify(e));
+  e = await message(lone, sid, { request: 'create', type: 'rtp', media: [] });
+  assert.equal(e.plugindata.data.error_code, 457, JSON.stringify(e));
+  e = await message(vs[0].hid, sid, { request: 'switch', id: 99 });
+  assert.equal(e.plugindata.data.error_code, 455, JSON.stringify(e));
+
+  // Switch viewer 0 to stage 2 (same layout): media keeps coming on the same connection.
+  e = await message(vs[0].hid, sid, { request: 'switch', id: 2 });
+  assert.equal(e.plugindata.data.switched, 'ok', JSON.stringify(e));
+  const before = await inbound(vs[0].pc, 'audio');
+  await until(async () => (await inbound(vs[0].pc, 'audio')) > before + 20, 10000, 'audio after switch');
+
+  // Stop viewer 1: its connection ends, the others go on.
+  e = await message(vs[1].hid, sid, { request: 'stop' });
+  assert.equal(e.plugindata.data.result.status, 'stopping', JSON.stringify(e));
+  await until(() => events.some((m) => m.janus === 'hangup' && m.sender === vs[1].hid), 10000, 'hangup after stop');
+  const other = await inbound(vs[2].pc, 'audio');
+  await until(async () => (await inbound(vs[2].pc, 'audio')) > other + 20, 10000, 'viewer 2 unaffected');
+
+  // Create and destroy a stage by request (admin_key): its viewers are told it ended.
+  const admin = await wsAttach(ws, sid, STAGE);
+  e = await message(admin, sid, { request: 'create', admin_key: 'adm1n', type: 'rtp', id: 7,
+    description: 'made by request', media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }] });
+  assert.equal(e.plugindata.data.streaming, 'created', JSON.stringify(e));
+  e = await message(admin, sid, { request: 'destroy', id: 1, admin_key: 'adm1n' });
+  assert.equal(e.plugindata.data.destroyed, 1, JSON.stringify(e));
+  await until(() => events.some((m) => m.sender === vs[2].hid && m.plugindata?.data?.result?.reason === 'ended'),
+    10000, '"ended" for the viewer of the destroyed stage');
+});
