@@ -117,6 +117,7 @@ static void viewer_unref(stage_viewer *v)
     if (v == NULL || !g_atomic_int_dec_and_test(&v->refs))
         return;
     stage_core->handle_unref(v->handle);
+    g_mutex_clear(&v->host_lock);
     g_free(v);
 }
 
@@ -642,6 +643,138 @@ static odeon_plugin_result req_configure(request *r)
     return async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
 }
 
+/* ---- the WebRTC host ---- */
+
+static int track_of_kind(stage *s, bool video)
+{
+    for (size_t i = 0; i < s->track_count; i++)
+        if (s->tracks[i].video == video)
+            return (int)i;
+    return -1;
+}
+
+static void notify_viewers(stage *s, const char *status)
+{
+    g_mutex_lock(&s->lock);
+    GPtrArray *list = g_ptr_array_new();
+    for (guint i = 0; i < s->viewers->len; i++)
+        g_ptr_array_add(list, viewer_ref(g_ptr_array_index(s->viewers, i)));
+    g_mutex_unlock(&s->lock);
+    for (guint i = 0; i < list->len; i++) {
+        stage_viewer *v = g_ptr_array_index(list, i);
+        json_t *ev = status_event(status);
+        stage_core->push_event(v->handle, NULL, ev, NULL);
+        json_decref(ev);
+        viewer_unref(v);
+    }
+    g_ptr_array_unref(list);
+}
+
+/* Ends the host's publishing (unpublish, hangup, detach): viewers hear "ended". */
+static void host_leave(stage_viewer *v)
+{
+    g_mutex_lock(&v->host_lock);
+    stage *s = v->is_host ? v->stage : NULL;
+    v->is_host = false;
+    v->stage = NULL;
+    g_mutex_unlock(&v->host_lock);
+    if (s == NULL)
+        return;
+    g_mutex_lock(&s->lock);
+    odeon_plugin_handle *host = s->host;
+    s->host = NULL;
+    g_ptr_array_set_size(s->keyframe, 0);
+    g_mutex_unlock(&s->lock);
+    if (host != NULL)
+        stage_core->handle_unref(host);
+    LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT ": the host stopped", s->id);
+    notify_viewers(s, "ended");
+    stage_unref(s);
+}
+
+static bool may_publish(stage *s, json_t *body)
+{
+    const char *secret = json_string_value(json_object_get(body, "secret"));
+    if (s->secret != NULL)
+        return secret != NULL && strcmp(secret, s->secret) == 0;
+    return admin_ok(body); /* a stage without a secret: only with the admin key */
+}
+
+static odeon_plugin_result req_publish(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                           NULL);
+    const char *type = json_string_value(json_object_get(r->jsep, "type"));
+    if (type == NULL || strcmp(type, "offer") != 0)
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT,
+                                          "Missing element (a jsep offer to publish)"), NULL);
+    stage *s = stage_lookup(id);
+    if (s == NULL)
+        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
+                                          "No such mountpoint/stream"), NULL);
+    int error = 0;
+    const char *reason = NULL;
+    if (!may_publish(s, r->body)) {
+        error = STAGE_ERROR_UNAUTHORIZED;
+        reason = "Unauthorized (publishing needs the stage's secret)";
+    }
+    for (size_t i = 0; error == 0 && i < s->track_count; i++)
+        if (s->tracks[i].port != 0) {
+            error = STAGE_ERROR_INVALID_STATE;
+            reason = "This stage is fed by an RTP source";
+        }
+    int video = track_of_kind(s, true);
+    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s}", "audio", track_of_kind(s, false) >= 0,
+                             "video", video >= 0, "audio_codec", "opus", "video_codec",
+                             video >= 0 ? s->tracks[video].codec : "vp8", "audio_direction",
+                             "recvonly");
+    json_object_set_new(opts, "video_direction", json_string("recvonly"));
+    json_t *answer = error == 0 ? stage_core->jsep_answer(r->handle, opts) : NULL;
+    json_decref(opts);
+    if (error == 0 && answer == NULL) {
+        error = STAGE_ERROR_INVALID_ELEMENT;
+        reason = "The offer has no codec this stage carries";
+    }
+    if (error == 0) {
+        g_mutex_lock(&membership_lock);
+        g_mutex_lock(&s->lock);
+        bool live = s->host != NULL;
+        if (!live && v->stage == NULL) {
+            s->host = stage_core->handle_ref(r->handle);
+            g_mutex_lock(&v->host_lock);
+            v->stage = stage_ref(s);
+            v->is_host = true;
+            g_mutex_unlock(&v->host_lock);
+        } else {
+            error = STAGE_ERROR_INVALID_STATE;
+            reason = live ? "The stage already has a host" : "This handle already watches";
+        }
+        g_mutex_unlock(&s->lock);
+        g_mutex_unlock(&membership_lock);
+    }
+    stage_unref(s);
+    if (error != 0) {
+        json_decref(answer);
+        return async_reply(r, error_event(error, reason), NULL);
+    }
+    LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT ": a host publishes", id);
+    return async_reply(r, status_event("publishing"), answer);
+}
+
+static odeon_plugin_result req_unpublish(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    if (!v->is_host)
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not publishing"), NULL);
+    host_leave(v);
+    odeon_plugin_result res = async_reply(r, status_event("unpublished"), NULL);
+    stage_core->close_pc(r->handle);
+    return res;
+}
+
 typedef odeon_plugin_result (*request_fn)(request *r);
 
 static const struct {
@@ -651,7 +784,7 @@ static const struct {
     {"list", req_list},       {"info", req_info},   {"create", req_create},
     {"destroy", req_destroy}, {"watch", req_watch}, {"start", req_start},
     {"pause", req_pause},     {"stop", req_stop},   {"switch", req_switch},
-    {"configure", req_configure},
+    {"configure", req_configure}, {"publish", req_publish}, {"unpublish", req_unpublish},
 };
 
 static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
@@ -674,6 +807,7 @@ static int stage_create_session(odeon_plugin_handle *handle)
 {
     stage_viewer *v = g_new0(stage_viewer, 1);
     v->refs = 1;
+    g_mutex_init(&v->host_lock);
     v->handle = stage_core->handle_ref(handle);
     v->audio = v->video = true;
     stage_core->set_handle_data(handle, v);
@@ -686,7 +820,10 @@ static void stage_destroy_session(odeon_plugin_handle *handle)
     stage_core->set_handle_data(handle, NULL);
     if (v == NULL)
         return;
-    stage_unref(viewer_leave(v));
+    if (v->is_host)
+        host_leave(v);
+    else
+        stage_unref(viewer_leave(v));
     viewer_unref(v);
 }
 
@@ -695,6 +832,10 @@ static void stage_setup_media(odeon_plugin_handle *handle)
     stage_viewer *v = viewer_of(handle);
     if (v == NULL)
         return;
+    if (v->is_host) {
+        stage_core->request_keyframe(handle, -1); /* the GOP cache starts with it */
+        return;
+    }
     g_mutex_lock(&membership_lock);
     stage *s = v->stage;
     if (s != NULL) {
@@ -716,6 +857,10 @@ static void stage_hangup_media(odeon_plugin_handle *handle)
     stage_viewer *v = viewer_of(handle);
     if (v == NULL)
         return;
+    if (v->is_host) {
+        host_leave(v);
+        return;
+    }
     stage *s = viewer_leave(v);
     if (s != NULL) {
         json_t *ev = status_event("stopped");
@@ -723,6 +868,68 @@ static void stage_hangup_media(odeon_plugin_handle *handle)
         json_decref(ev);
     }
     v->media_up = false;
+    stage_unref(s);
+}
+
+/* The host's packets, on its media loop: into the stage with the stage's payload type. */
+static void stage_incoming_rtp(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL || packet->len < 12)
+        return;
+    g_mutex_lock(&v->host_lock);
+    stage *s = v->is_host ? stage_ref(v->stage) : NULL;
+    g_mutex_unlock(&v->host_lock);
+    if (s == NULL)
+        return;
+    int track = track_of_kind(s, packet->video);
+    if (track >= 0) {
+        packet->data[1] = (uint8_t)((packet->data[1] & 0x80) | s->tracks[track].pt);
+        stage_packet(s, (size_t)track, packet->data, packet->len);
+    }
+    stage_unref(s);
+}
+
+/* True when a compound RTCP packet holds a PLI or FIR (the viewer needs a keyframe). */
+static bool wants_keyframe(const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (off + 4 <= len) {
+        size_t plen = ((size_t)((buf[off + 2] << 8) | buf[off + 3]) + 1) * 4;
+        uint8_t fmt = buf[off] & 0x1F;
+        if (buf[off + 1] == 206 && (fmt == 1 || fmt == 4))
+            return true;
+        off += plen;
+    }
+    return false;
+}
+
+#define KEYFRAME_REQUEST_INTERVAL_US (500 * 1000)
+
+/* A viewer's feedback: PLI/FIR go to the host, at most one per interval however many viewers
+ * ask (NACKs are answered by the core from the viewer connection's own buffer). */
+static void stage_incoming_rtcp(odeon_plugin_handle *handle, odeon_media_packet *packet)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL || v->is_host || !wants_keyframe(packet->data, packet->len))
+        return;
+    g_mutex_lock(&membership_lock);
+    stage *s = v->stage ? stage_ref(v->stage) : NULL;
+    g_mutex_unlock(&membership_lock);
+    if (s == NULL)
+        return;
+    gint64 now = g_get_monotonic_time();
+    g_mutex_lock(&s->lock);
+    odeon_plugin_handle *host = NULL;
+    if (s->host != NULL && now - s->last_keyframe_request_us >= KEYFRAME_REQUEST_INTERVAL_US) {
+        s->last_keyframe_request_us = now;
+        host = stage_core->handle_ref(s->host);
+    }
+    g_mutex_unlock(&s->lock);
+    if (host != NULL) {
+        stage_core->request_keyframe(host, -1);
+        stage_core->handle_unref(host);
+    }
     stage_unref(s);
 }
 
@@ -841,6 +1048,8 @@ __attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descripto
     .create_session = stage_create_session,
     .handle_message = stage_handle_message,
     .setup_media = stage_setup_media,
+    .incoming_rtp = stage_incoming_rtp,
+    .incoming_rtcp = stage_incoming_rtcp,
     .hangup_media = stage_hangup_media,
     .destroy_session = stage_destroy_session,
     .query_session = stage_query_session,

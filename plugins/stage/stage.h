@@ -1,8 +1,9 @@
 /*
  * stage.h - odeon.plugin.stage: one source to many viewers (the event's main stage).
  *
- * This first step carries plain RTP sources (encoders, the load generator's test source):
- * stages are configured in stage.conf or created by request with their UDP ports, viewers
+ * Sources: plain RTP (encoders, the load generator's test source) on the stage's UDP ports, or
+ * a host's browser that "publish"es over WebRTC. Stages are configured in stage.conf or
+ * created by request with their media, viewers
  * "watch" (Odeon offers, the viewer answers with "start"), and every packet a stage receives is
  * forwarded to each of its started viewers. The request and event bodies are those of Janus's
  * Streaming plugin for list/info/watch/start/pause/stop/switch/create/destroy, so a Streaming
@@ -58,12 +59,14 @@ typedef struct stage_track {
  * list each hold one). Fields under the stage's lock unless noted. */
 typedef struct stage_viewer {
     gint refs;
+    GMutex host_lock;            /* a host's stage pointer, read per packet on its loop */
     odeon_plugin_handle *handle; /* reference */
     struct stage *stage;         /* reference, NULL before watch; changes on switch */
     bool started;                /* answered and not paused */
     bool media_up;               /* the peer connection is up (setup_media) */
     bool audio, video;           /* "configure" toggles */
     bool need_keyframe;          /* send the cached keyframe before live video */
+    bool is_host;                /* this handle publishes (stage set, not in the viewer list) */
     /* Rewriting so a viewer's sequence numbers and timestamps stay continuous across
      * switches: out = in + offset. */
     uint16_t seq_offset[STAGE_MAX_TRACKS];
@@ -88,7 +91,9 @@ typedef struct stage {
     GPtrArray *viewers;   /* stage_viewer * (references) */
     GPtrArray *keyframe;  /* GBytes of the last complete video keyframe (plain RTP sources) */
     GPtrArray *building;  /* GBytes of the keyframe being received */
-    gint64 last_video_us; /* atomic-ish, for "info" */
+    odeon_plugin_handle *host; /* the WebRTC publisher (reference), NULL: none; under lock */
+    gint64 last_keyframe_request_us; /* coalesces viewers' PLIs to the host; under lock */
+    gint64 last_video_us; /* for "info" */
     gint64 last_audio_us;
     guint64 packets_in;
     bool ended; /* destroyed: viewers are told */
@@ -104,6 +109,9 @@ int stage_ingest_start(void);
 void stage_ingest_stop(void);
 void stage_ingest_add(stage *s);
 void stage_ingest_remove(stage *s);
+/* One RTP packet of track `track` from the stage's source (the ingest thread, or the host's
+ * media loop): counted, cached when it belongs to the GOP, sent to every started viewer. */
+void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len);
 
 /* stage.c helpers used by the fan-out. */
 void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len);

@@ -137,7 +137,7 @@ static size_t rtp_header_len(const uint8_t *pkt, size_t len)
     return hdr < len ? hdr : 0;
 }
 
-static void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len)
+void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len)
 {
     size_t hdr = rtp_header_len(pkt, len);
     if (hdr == 0)

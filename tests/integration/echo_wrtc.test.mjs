@@ -26,96 +26,18 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ECHOTEST, TARGET, sleep, useServer } from './harness.mjs';
 import { tx, wsAttach, wsConnect, wsCreateSession } from './client.mjs';
+import { SyntheticMedia } from './wrtc_media.mjs';
 
 const wrtc = (await import('@roamhq/wrtc').catch((err) => {
   throw new Error('echo_wrtc.test.mjs needs the npm package @roamhq/wrtc (cd tests && npm ci): ' +
     `cannot load it: ${err.message}`);
 })).default;
 const { RTCPeerConnection } = wrtc;
-const { RTCAudioSource, RTCAudioSink, RTCVideoSource, RTCVideoSink } = wrtc.nonstandard;
+const { RTCAudioSink, RTCVideoSink } = wrtc.nonstandard;
 
-const WIDTH = 640;
-const HEIGHT = 360;
-const FPS = 30;
-const SAMPLE_RATE = 48000;
-const AUDIO_FRAME_MS = 10;
 const WEBRTCUP_TIMEOUT_MS = 20000;
 const MEDIA_TIMEOUT_MS = 20000;
 const MIN_ECHOED_FRAMES = 60;
-
-/**
- * Synthetic media: one 10 ms timer pushes the audio frames and video frames that are due
- * (by wall clock, so timer jitter does not change the rates).
- */
-class SyntheticMedia {
-  constructor() {
-    this.audioSource = new RTCAudioSource();
-    this.videoSource = new RTCVideoSource();
-    this.audioTrack = this.audioSource.createTrack();
-    this.videoTrack = this.videoSource.createTrack();
-    this.frame = new Uint8Array(WIDTH * HEIGHT * 3 / 2);
-    this.samples = new Int16Array(SAMPLE_RATE * AUDIO_FRAME_MS / 1000);
-    this.phase = 0;
-    this.audioSent = 0;
-    this.videoSent = 0;
-    this.timer = null;
-  }
-
-  start() {
-    this.t0 = Date.now();
-    this.timer = setInterval(() => this.tick(), AUDIO_FRAME_MS);
-  }
-
-  tick() {
-    const elapsed = Date.now() - this.t0;
-    // At most a few frames per tick after a stall, so a slow machine does not get bursts.
-    let audioDue = Math.min(Math.floor(elapsed / AUDIO_FRAME_MS) - this.audioSent, 5);
-    for (; audioDue > 0; audioDue--) this.pushAudio();
-    if (Math.floor((elapsed * FPS) / 1000) >= this.videoSent) this.pushVideo();
-  }
-
-  pushAudio() {
-    const step = (2 * Math.PI * 440) / SAMPLE_RATE;
-    for (let i = 0; i < this.samples.length; i++) {
-      this.samples[i] = Math.round(8000 * Math.sin(this.phase));
-      this.phase += step;
-    }
-    this.phase %= 2 * Math.PI;
-    this.audioSource.onData({
-      samples: this.samples, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1,
-      numberOfFrames: this.samples.length,
-    });
-    this.audioSent += 1;
-  }
-
-  pushVideo() {
-    // Y: diagonal gradient scrolling with time plus a white square moving across; U/V: a slowly
-    // changing flat colour. Enough change per frame that the encoder keeps sending.
-    const n = this.videoSent;
-    const f = this.frame;
-    const shift = (n * 4) & 0xff;
-    for (let y = 0; y < HEIGHT; y++) {
-      const row = y * WIDTH;
-      for (let x = 0; x < WIDTH; x++) f[row + x] = (x + y + shift) & 0xff;
-    }
-    const size = 64;
-    const bx = (n * 8) % (WIDTH - size);
-    const by = (n * 3) % (HEIGHT - size);
-    for (let y = by; y < by + size; y++) f.fill(235, y * WIDTH + bx, y * WIDTH + bx + size);
-    const chroma = (WIDTH / 2) * (HEIGHT / 2);
-    f.fill(128 + Math.round(60 * Math.sin(n / 20)), WIDTH * HEIGHT, WIDTH * HEIGHT + chroma);
-    f.fill(128 + Math.round(60 * Math.cos(n / 20)), WIDTH * HEIGHT + chroma, WIDTH * HEIGHT + 2 * chroma);
-    this.videoSource.onFrame({ width: WIDTH, height: HEIGHT, data: f });
-    this.videoSent += 1;
-  }
-
-  stop() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.audioTrack.stop();
-    this.videoTrack.stop();
-  }
-}
 
 /**
  * Polls until fn() returns a truthy value and returns it; after ms throws `message` (a string,
@@ -264,7 +186,7 @@ describe('echotest with a real WebRTC peer (@roamhq/wrtc)', () => {
       for (const cand of queued.splice(0)) trickle(cand);
     };
 
-    st.media = new SyntheticMedia();
+    st.media = new SyntheticMedia(wrtc);
     const stream = new wrtc.MediaStream([st.media.audioTrack, st.media.videoTrack]);
     pc.addTrack(st.media.audioTrack, stream);
     pc.addTrack(st.media.videoTrack, stream);

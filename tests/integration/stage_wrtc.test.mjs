@@ -1,9 +1,11 @@
 // odeon.plugin.stage, first step: a plain RTP source (synthetic packets sent from this test
 // over UDP) reaches several real WebRTC viewers (@roamhq/wrtc) that "watch" with Janus
 // Streaming bodies: Odeon offers, each viewer answers with "start", packets flow to all of them
-// (counted with getStats: the synthetic payload is not meant to decode; decoding is checked
-// by the load generator's tests), "switch" moves a viewer to another stage on the same
-// connection, "stop" ends it, and bad requests get Streaming's error codes.
+// (counted with getStats: the synthetic payload is not meant to decode), "switch" moves a
+// viewer to another stage on the same connection, "stop" ends it, and bad requests get
+// Streaming's error codes. Then a WebRTC host (a wrtc peer with synthetic camera and
+// microphone) publishes to a stage and two viewers decode its video; when the host stops,
+// the viewers hear "ended".
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ODEON_ONLY, freePorts, isJanus, makeTempDir, sleep, useServer } from './harness.mjs';
 import { tx, wsAttach, wsConnect, wsCreateSession } from './client.mjs';
+import { SyntheticMedia } from './wrtc_media.mjs';
 
 const wrtc = (await import('@roamhq/wrtc')).default;
 const STAGE = 'odeon.plugin.stage';
@@ -28,6 +31,8 @@ if (!isJanus) {
     '[stage-2]', 'description = Second stage', 'pin = 1234', `audio_port = ${ports[2]}`,
     'audio_pt = 111', 'audio_codec = opus', `video_port = ${ports[3]}`, 'video_pt = 96',
     'video_codec = VP8', '',
+    '[stage-3]', 'description = Browser-hosted stage', 'secret = hostsecret', 'audio_port = 0',
+    'audio_pt = 111', 'audio_codec = opus', 'video_port = 0', 'video_pt = 96', 'video_codec = VP8', '',
   ].join('\n'));
 }
 const srv = useServer(isJanus ? {} : { plugins: ['echotest', 'stage'], pluginsConfigDir: confDir });
@@ -73,10 +78,16 @@ class RtpSource {
 
 const viewers = [];
 const sources = [];
+const hosts = [];
 let ws;
 
 after(async () => {
   for (const s of sources) s.close();
+  for (const h of hosts) {
+    h.media.stop();
+    if (h.pc.connectionState !== 'closed') h.pc.close();
+  }
+  for (const v of viewers) for (const sink of v.sinks || []) sink.stop();
   for (const v of viewers) if (v.pc.connectionState !== 'closed') v.pc.close();
   if (ws) await ws.close();
   if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
@@ -113,8 +124,14 @@ async function message(hid, sid, body, jsep) {
 async function newViewer(sid, id, extra = {}) {
   const hid = await wsAttach(ws, sid, STAGE);
   const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
-  const v = { hid, pc, events: [] };
+  const v = { hid, pc, events: [], frames: 0, sinks: [] };
   viewers.push(v);
+  pc.ontrack = (ev) => {
+    if (ev.track.kind !== 'video') return;
+    const sink = new wrtc.nonstandard.RTCVideoSink(ev.track);
+    sink.onframe = () => { v.frames += 1; };
+    v.sinks.push(sink);
+  };
   const ev = await message(hid, sid, { request: 'watch', id, ...extra });
   assert.equal(ev.plugindata?.data?.result?.status, 'preparing', JSON.stringify(ev));
   assert.equal(ev.jsep?.type, 'offer');
@@ -139,7 +156,7 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
 
   const list = await message(await wsAttach(ws, sid, STAGE), sid, { request: 'list' });
   const ids = list.plugindata.data.list.map((s) => s.id).sort();
-  assert.deepEqual(ids, [1, 2]);
+  assert.deepEqual(ids, [1, 2, 3]);
 
   const vs = [];
   for (let i = 0; i < 3; i++) vs.push(await newViewer(sid, 1));
@@ -185,4 +202,49 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
   assert.equal(e.plugindata.data.destroyed, 1, JSON.stringify(e));
   await until(() => events.some((m) => m.sender === vs[2].hid && m.plugindata?.data?.result?.reason === 'ended'),
     10000, '"ended" for the viewer of the destroyed stage');
+});
+
+test('a WebRTC host publishes; viewers decode its video; the host stops and they hear "ended"', { skip: ODEON_ONLY }, async () => {
+  if (!ws) {
+    ws = await wsConnect(srv.server);
+  }
+  const sid = await wsCreateSession(ws);
+  const events = [];
+  ws.ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (!m.transaction) events.push(m);
+  });
+  const hostHandle = await wsAttach(ws, sid, STAGE);
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const media = new SyntheticMedia(wrtc);
+  hosts.push({ pc, media });
+  const stream = new wrtc.MediaStream([media.audioTrack, media.videoTrack]);
+  pc.addTrack(media.audioTrack, stream);
+  pc.addTrack(media.videoTrack, stream);
+  media.start();
+  await pc.setLocalDescription(await pc.createOffer());
+  await until(() => pc.iceGatheringState === 'complete', 10000, 'host gathering');
+  const offer = { type: 'offer', sdp: pc.localDescription.sdp };
+
+  let e = await message(hostHandle, sid, { request: 'publish', id: 3, secret: 'wrong' }, offer);
+  assert.equal(e.plugindata.data.error_code, 457, JSON.stringify(e));
+  e = await message(hostHandle, sid, { request: 'publish', id: 3, secret: 'hostsecret' }, offer);
+  assert.equal(e.plugindata.data.result?.status, 'publishing', JSON.stringify(e));
+  assert.equal(e.jsep?.type, 'answer');
+  await pc.setRemoteDescription(e.jsep);
+  // A second host on a live stage is refused.
+  const other = await wsAttach(ws, sid, STAGE);
+  e = await message(other, sid, { request: 'publish', id: 3, secret: 'hostsecret' }, offer);
+  assert.equal(e.plugindata.data.error_code, 460, JSON.stringify(e));
+
+  const vs = [await newViewer(sid, 3), await newViewer(sid, 3)];
+  for (const v of vs) {
+    await until(() => v.frames > 60, 30000, `viewer ${v.hid} decoded ${v.frames} frames, expected more than 60`);
+  }
+  e = await message(hostHandle, sid, { request: 'unpublish' });
+  assert.equal(e.plugindata.data.result?.status, 'unpublished', JSON.stringify(e));
+  for (const v of vs) {
+    await until(() => events.some((m) => m.sender === v.hid && m.plugindata?.data?.result?.status === 'ended'),
+      10000, `"ended" for viewer ${v.hid}`);
+  }
 });
