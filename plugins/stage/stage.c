@@ -40,7 +40,7 @@ void stage_unref(stage *s)
     for (size_t i = 0; i < s->track_count; i++)
         g_free(s->tracks[i].fmtp);
     g_ptr_array_unref(s->viewers);
-    g_ptr_array_unref(s->keyframe);
+    stage_gop_free(&s->gop);
     g_mutex_clear(&s->lock);
     g_free(s->description);
     g_free(s->pin);
@@ -55,7 +55,6 @@ static stage *stage_new(uint64_t id)
     s->id = id;
     g_mutex_init(&s->lock);
     s->viewers = g_ptr_array_new();
-    s->keyframe = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     return s;
 }
 
@@ -164,14 +163,11 @@ void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *p
     if (t->video && v->need_keyframe) {
         /* A joiner gets the GOP so far (it ends with this packet) and decodes at once; with
          * no GOP yet, delta frames would not decode: wait for the next keyframe. */
-        if (s->keyframe->len == 0)
+        if (s->gop.count == 0)
             return;
         v->need_keyframe = false;
-        for (guint i = 0; i < s->keyframe->len; i++) {
-            gsize n = 0;
-            const uint8_t *p = g_bytes_get_data(g_ptr_array_index(s->keyframe, i), &n);
-            viewer_send_one(v, s, track, p, n);
-        }
+        for (size_t i = 0; i < s->gop.count; i++)
+            viewer_send_one(v, s, track, s->gop.data + s->gop.offsets[i], s->gop.lengths[i]);
         return;
     }
     viewer_send_one(v, s, track, pkt, len);
@@ -683,7 +679,7 @@ static void host_leave(stage_viewer *v)
     g_mutex_lock(&s->lock);
     odeon_plugin_handle *host = s->host;
     s->host = NULL;
-    g_ptr_array_set_size(s->keyframe, 0);
+    stage_gop_clear(&s->gop);
     g_mutex_unlock(&s->lock);
     if (host != NULL)
         stage_core->handle_unref(host);

@@ -77,6 +77,22 @@ typedef struct stage_viewer {
     bool sent_any[STAGE_MAX_TRACKS];
 } stage_viewer;
 
+/* Every video packet since the last keyframe, back to back in one buffer that is reset (not
+ * freed) at each keyframe: after the first GOPs it never allocates. */
+typedef struct stage_gop {
+    uint8_t *data;
+    size_t used, capacity;
+    uint32_t *offsets;
+    uint16_t *lengths;
+    size_t count;
+} stage_gop;
+
+#define STAGE_GOP_MAX_PACKETS 4096
+
+void stage_gop_clear(stage_gop *g);
+void stage_gop_free(stage_gop *g);
+void stage_gop_append(stage_gop *g, const uint8_t *pkt, size_t len);
+
 /* A stage. Refcounted: the registry and each viewer hold references. */
 typedef struct stage {
     gint refs;
@@ -87,10 +103,9 @@ typedef struct stage {
     bool from_config;
     stage_track tracks[STAGE_MAX_TRACKS];
     size_t track_count;
-    GMutex lock;          /* viewers, keyframe cache */
+    GMutex lock;          /* viewers, GOP cache */
     GPtrArray *viewers;   /* stage_viewer * (references) */
-    GPtrArray *keyframe;  /* GBytes of the last complete video keyframe (plain RTP sources) */
-    GPtrArray *building;  /* GBytes of the keyframe being received */
+    stage_gop gop;        /* video packets since the last VP8 keyframe */
     odeon_plugin_handle *host; /* the WebRTC publisher (reference), NULL: none; under lock */
     gint64 last_keyframe_request_us; /* coalesces viewers' PLIs to the host; under lock */
     gint64 last_video_us; /* for "info" */

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GOP_MAX_PACKETS 4096
 #define RECV_BUFFER 2048
 #define MAX_SOCKETS 256
 
@@ -114,17 +113,50 @@ static bool vp8_keyframe_start(const uint8_t *payload, size_t len)
     return start && off < len && (payload[off] & 0x01) == 0;
 }
 
+void stage_gop_clear(stage_gop *g)
+{
+    g->used = 0;
+    g->count = 0;
+}
+
+void stage_gop_free(stage_gop *g)
+{
+    g_free(g->data);
+    g_free(g->offsets);
+    g_free(g->lengths);
+    memset(g, 0, sizeof *g);
+}
+
+void stage_gop_append(stage_gop *g, const uint8_t *pkt, size_t len)
+{
+    if (g->offsets == NULL) {
+        g->offsets = g_new(uint32_t, STAGE_GOP_MAX_PACKETS);
+        g->lengths = g_new(uint16_t, STAGE_GOP_MAX_PACKETS);
+    }
+    if (g->count == STAGE_GOP_MAX_PACKETS || len > UINT16_MAX)
+        return;
+    if (g->used + len > g->capacity) {
+        g->capacity = MAX(g->capacity * 2, g->used + len + (256u << 10));
+        g->data = g_realloc(g->data, g->capacity);
+    }
+    memcpy(g->data + g->used, pkt, len);
+    g->offsets[g->count] = (uint32_t)g->used;
+    g->lengths[g->count] = (uint16_t)len;
+    g->count++;
+    g->used += len;
+}
+
 /* Keeps the GOP: a keyframe start replaces the cache. Called with the stage's lock. */
 static void gop_keep(stage *s, const uint8_t *pkt, size_t len, size_t hdr)
 {
     if (vp8_keyframe_start(pkt + hdr, len - hdr)) {
-        g_ptr_array_set_size(s->keyframe, 0);
-    } else if (s->keyframe->len == 0 || s->keyframe->len >= GOP_MAX_PACKETS) {
-        if (s->keyframe->len >= GOP_MAX_PACKETS)
-            g_ptr_array_set_size(s->keyframe, 0); /* too long a GOP: wait for the next */
+        stage_gop_clear(&s->gop);
+    } else if (s->gop.count == 0 || s->gop.count >= STAGE_GOP_MAX_PACKETS) {
+        if (s->gop.count >= STAGE_GOP_MAX_PACKETS)
+            stage_gop_clear(&s->gop); /* too long a GOP: wait for the next keyframe */
         return;
     }
-    g_ptr_array_add(s->keyframe, g_bytes_new(pkt, len));
+    stage_gop_append(&s->gop, pkt, len);
 }
 
 static size_t rtp_header_len(const uint8_t *pkt, size_t len)
