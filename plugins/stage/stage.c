@@ -23,6 +23,7 @@ static GMutex registry_lock;
 static GMutex membership_lock;
 static GHashTable *stages; /* uint64 id -> stage * (reference) */
 static char *admin_key;    /* create/destroy by request need it; NULL: refused */
+static char **organisers;  /* identity subjects that may create, destroy and publish */
 
 /* ---- stages ---- */
 
@@ -244,9 +245,13 @@ static json_t *stage_media_json(stage *s)
 static json_t *stage_json(stage *s, bool details)
 {
     g_mutex_lock(&s->lock);
-    json_t *j = json_pack("{s:I, s:s, s:s, s:b, s:o}", "id", (json_int_t)s->id, "type", "rtp",
-                          "description", s->description ? s->description : "", "enabled", 1,
-                          "media", stage_media_json(s));
+    /* live: a host publishes or the RTP source sent something in the last 2 s. */
+    gint64 last = MAX(s->last_video_us, s->last_audio_us);
+    bool live = s->host != NULL || (last > 0 && g_get_monotonic_time() - last < 2000000);
+    json_t *j = json_pack("{s:I, s:s, s:s, s:b, s:s, s:o}", "id", (json_int_t)s->id, "type",
+                          "rtp", "description", s->description ? s->description : "",
+                          "enabled", 1, "state", live ? "live" : "idle", "media",
+                          stage_media_json(s));
     if (details) {
         json_object_set_new(j, "viewers", json_integer(s->viewers->len));
         json_object_set_new(j, "pin_required", json_boolean(s->pin != NULL));
@@ -331,10 +336,18 @@ static odeon_plugin_result req_info(request *r)
     return sync_reply(json_pack("{s:s, s:o}", "streaming", "info", "info", info));
 }
 
-static bool admin_ok(json_t *body)
+/* An organiser's right: the admin key in the body, or a session whose identity (from the auth
+ * provider, e.g. a static token) is listed in [general] organisers. */
+static bool organiser_ok(odeon_plugin_handle *handle, json_t *body)
 {
     const char *key = json_string_value(json_object_get(body, "admin_key"));
-    return admin_key != NULL && key != NULL && strcmp(key, admin_key) == 0;
+    if (admin_key != NULL && key != NULL && strcmp(key, admin_key) == 0)
+        return true;
+    const odeon_identity *id = stage_core->identity(handle);
+    for (char **o = organisers; id != NULL && id->subject != NULL && o && *o; o++)
+        if (strcmp(*o, id->subject) == 0)
+            return true;
+    return false;
 }
 
 /* The Janus 1.x "media" array, or the legacy audio/video fields. */
@@ -383,8 +396,9 @@ static bool tracks_from_body(stage *s, json_t *body)
 
 static odeon_plugin_result req_create(request *r)
 {
-    if (!admin_ok(r->body))
-        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong admin_key)"));
+    if (!organiser_ok(r->handle, r->body))
+        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED,
+                                      "Unauthorized (an organiser's request: admin_key)"));
     const char *type = json_string_value(json_object_get(r->body, "type"));
     if (type == NULL || strcmp(type, "rtp") != 0)
         return sync_reply(error_event(STAGE_ERROR_INVALID_ELEMENT,
@@ -449,7 +463,7 @@ static odeon_plugin_result req_destroy(request *r)
     if (s == NULL)
         return sync_reply(error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     const char *secret = json_string_value(json_object_get(r->body, "secret"));
-    bool allowed = admin_ok(r->body) || (s->secret != NULL && secret != NULL &&
+    bool allowed = organiser_ok(r->handle, r->body) || (s->secret != NULL && secret != NULL &&
                                          strcmp(s->secret, secret) == 0);
     if (!allowed) {
         stage_unref(s);
@@ -688,12 +702,12 @@ static void host_leave(stage_viewer *v)
     stage_unref(s);
 }
 
-static bool may_publish(stage *s, json_t *body)
+static bool may_publish(stage *s, request *r)
 {
-    const char *secret = json_string_value(json_object_get(body, "secret"));
-    if (s->secret != NULL)
-        return secret != NULL && strcmp(secret, s->secret) == 0;
-    return admin_ok(body); /* a stage without a secret: only with the admin key */
+    const char *secret = json_string_value(json_object_get(r->body, "secret"));
+    if (s->secret != NULL && secret != NULL && strcmp(secret, s->secret) == 0)
+        return true;
+    return organiser_ok(r->handle, r->body);
 }
 
 static odeon_plugin_result req_publish(request *r)
@@ -713,9 +727,9 @@ static odeon_plugin_result req_publish(request *r)
                                           "No such mountpoint/stream"), NULL);
     int error = 0;
     const char *reason = NULL;
-    if (!may_publish(s, r->body)) {
+    if (!may_publish(s, r)) {
         error = STAGE_ERROR_UNAUTHORIZED;
-        reason = "Unauthorized (publishing needs the stage's secret)";
+        reason = "Unauthorized (publishing needs the stage's secret or an organiser)";
     }
     for (size_t i = 0; error == 0 && i < s->track_count; i++)
         if (s->tracks[i].port != 0) {
@@ -958,6 +972,14 @@ static int load_config(const char *path)
         return missing ? 0 : -1;
     }
     admin_key = g_key_file_get_string(kf, "general", "admin_key", NULL);
+    char *list = g_key_file_get_string(kf, "general", "organisers", NULL);
+    if (list != NULL) {
+        /* "alice, bob" or "alice;bob", as the core's own lists. */
+        organisers = g_strsplit_set(list, ",;", -1);
+        for (char **o = organisers; *o; o++)
+            g_strstrip(*o);
+        g_free(list);
+    }
     gsize n = 0;
     char **groups = g_key_file_get_groups(kf, &n);
     int rc = 0;
@@ -1029,6 +1051,7 @@ static void stage_destroy(void)
     stage_ingest_stop();
     g_clear_pointer(&stages, g_hash_table_unref);
     g_clear_pointer(&admin_key, g_free);
+    g_clear_pointer(&organisers, g_strfreev);
 }
 
 __attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descriptor = {
