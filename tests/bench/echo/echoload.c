@@ -17,7 +17,8 @@
  *
  * It reuses the core's tested WebRTC modules (src/webrtc/): stun (parse, integrity, CRC-32,
  * success responses), dtls (identity, endpoint, key export), srtp (libsrtp2 pair), rtp (demux)
- * and sdp (answer parsing). Only the STUN Binding request builder is local.
+ * and sdp (answer parsing). The STUN Binding request builder, candidate parsing and the
+ * DTLS-to-SRTP glue come from tests/bench/common/rtcclient.c (shared with tests/load).
  *
  * Exit status: 0 when at least one peer echoed and the window was measured, 3 when no peer got
  * that far (the JSON line then says at which stage the peers stopped), 2 for bad usage.
@@ -44,10 +45,9 @@
 
 #include <glib.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "../common/rtcclient.h"
 #include "webrtc/bytes.h"
 #include "webrtc/dtls.h"
 #include "webrtc/rtp.h"
@@ -102,9 +102,7 @@ static struct {
 
 static int64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return rtcc_now_us();
 }
 
 static atomic_bool g_stop;
@@ -442,16 +440,6 @@ static void *longpoll_main(void *arg)
 
 /* ----- signalling (peer thread) --------------------------------------------------------------- */
 
-static void random_token(char *out, size_t len)
-{
-    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    uint8_t r[64];
-    RAND_bytes(r, (int)len);
-    for (size_t i = 0; i < len; i++)
-        out[i] = abc[r[i] % (sizeof abc - 1)];
-    out[len] = '\0';
-}
-
 static char *build_offer(peer *p)
 {
     char ip[INET_ADDRSTRLEN];
@@ -522,24 +510,19 @@ static int signal_offer(peer *p)
 
 static void add_candidate(peer *p, const char *line, const char *source)
 {
-    if (strncmp(line, "candidate:", 10) == 0)
-        line += 10;
-    char found[64], proto[16], ip[64], typ[8];
-    unsigned comp, port;
-    unsigned long prio;
-    if (sscanf(line, "%63s %u %15s %lu %63s %u %7s", found, &comp, proto, &prio, ip, &port, typ) !=
-        7)
-        return;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (comp != 1 || strcasecmp(proto, "udp") != 0 || inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+    struct sockaddr_in a;
+    if (rtcc_parse_candidate(line, &a) != 0)
         return;
     for (int i = 0; i < p->cand_count; i++)
         if (memcmp(&p->cands[i].addr, &a, sizeof a) == 0)
             return;
     if (p->cand_count < MAX_CANDS)
         p->cands[p->cand_count++].addr = a;
-    if (opt.verbose)
-        logf_("peer %d: server candidate %s:%u (%s)", p->idx, ip, port, source);
+    if (opt.verbose) {
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+        logf_("peer %d: server candidate %s:%u (%s)", p->idx, ip, ntohs(a.sin_port), source);
+    }
 }
 
 static const char *pick(const char *media_level, const char *session_level)
@@ -599,46 +582,20 @@ out:
 
 /* ----- ICE ------------------------------------------------------------------------------------ */
 
-static size_t stun_attr(uint8_t *m, size_t n, uint16_t type, const void *val, size_t len)
-{
-    odeon_put_be16(m + n, type);
-    odeon_put_be16(m + n + 2, (uint16_t)len);
-    if (len)
-        memcpy(m + n + 4, val, len);
-    size_t padded = (len + 3) & ~(size_t)3;
-    memset(m + n + 4 + len, 0, padded - len);
-    return n + 4 + padded;
-}
-
-/* A Binding request from the controlling agent (RFC 8445 section 7.1.1): USERNAME, PRIORITY,
- * ICE-CONTROLLING, USE-CANDIDATE (aggressive nomination: every check nominates),
- * MESSAGE-INTEGRITY with the remote password, FINGERPRINT. Returns the length. */
+/* A Binding request from the controlling agent (RFC 8445 section 7.1.1) with USE-CANDIDATE
+ * (aggressive nomination: every check nominates). Returns the length. */
 static size_t stun_binding_request(peer *p, uint8_t *m, bool use_candidate)
 {
-    uint8_t v[8];
-    char user[600];
-    snprintf(user, sizeof user, "%s:%s", p->rufrag, p->lufrag);
-    odeon_put_be16(m, 0x0001);
-    odeon_put_be32(m + 4, ODEON_STUN_MAGIC_COOKIE);
-    memcpy(m + 8, p->txid_prefix, 4);
-    odeon_put_be32(m + 12, ++p->txn);
-    odeon_put_be32(m + 16, (uint32_t)p->idx);
-    size_t n = stun_attr(m, 20, ODEON_STUN_ATTR_USERNAME, user, strlen(user));
-    odeon_put_be32(v, (110u << 24) | (65535u << 8) | 255u); /* peer-reflexive, component 1 */
-    n = stun_attr(m, n, ODEON_STUN_ATTR_PRIORITY, v, 4);
-    odeon_put_be32(v, (uint32_t)(p->tie_breaker >> 32));
-    odeon_put_be32(v + 4, (uint32_t)p->tie_breaker);
-    n = stun_attr(m, n, ODEON_STUN_ATTR_ICE_CONTROLLING, v, 8);
-    if (use_candidate)
-        n = stun_attr(m, n, ODEON_STUN_ATTR_USE_CANDIDATE, NULL, 0);
-    odeon_put_be16(m + 2, (uint16_t)(n - 20 + 24));
-    unsigned mdlen = 0;
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    HMAC(EVP_sha1(), p->rpwd, (int)strlen(p->rpwd), m, n, mac, &mdlen);
-    n = stun_attr(m, n, ODEON_STUN_ATTR_MESSAGE_INTEGRITY, mac, ODEON_STUN_HMAC_SHA1_LEN);
-    odeon_put_be16(m + 2, (uint16_t)(n - 20 + 8));
-    odeon_put_be32(v, odeon_stun_crc32(m, n) ^ ODEON_STUN_FINGERPRINT_XOR);
-    return stun_attr(m, n, ODEON_STUN_ATTR_FINGERPRINT, v, 4);
+    rtcc_binding_request req = {.remote_ufrag = p->rufrag,
+                                .local_ufrag = p->lufrag,
+                                .remote_pwd = p->rpwd,
+                                .controlling = true,
+                                .tie_breaker = p->tie_breaker,
+                                .use_candidate = use_candidate};
+    memcpy(req.txid, p->txid_prefix, 4);
+    odeon_put_be32(req.txid + 4, ++p->txn);
+    odeon_put_be32(req.txid + 8, (uint32_t)p->idx);
+    return rtcc_stun_binding_request(&req, m);
 }
 
 static void udp_send(peer *p, const struct sockaddr_in *to, const uint8_t *buf, size_t len)
@@ -724,29 +681,11 @@ static int dtls_setup(peer *p)
     return 0;
 }
 
-/* dtls.h names profiles "AEAD_AES_128_GCM" / "AES_CM_128_HMAC_SHA1_80" (RFC 5764 style). */
-static odeon_srtp_profile profile_from_dtls_name(const char *name)
-{
-    if (!name)
-        return ODEON_SRTP_PROFILE_NONE;
-    if (strcmp(name, "AEAD_AES_128_GCM") == 0)
-        return ODEON_SRTP_AEAD_AES_128_GCM;
-    if (strcmp(name, "AES_CM_128_HMAC_SHA1_80") == 0)
-        return ODEON_SRTP_AES128_CM_SHA1_80;
-    return odeon_srtp_profile_from_openssl_name(name);
-}
-
 static int srtp_setup(peer *p)
 {
     const char *name = NULL;
-    const uint8_t *mat = NULL;
-    size_t len = 0;
-    if (odeon_dtls_endpoint_srtp(p->dtls, &name, &mat, &len) != 0) {
-        peer_fail(p, "dtls connected without SRTP keys");
-        return -1;
-    }
     char *err = NULL;
-    p->srtp = odeon_srtp_new(profile_from_dtls_name(name), mat, len, p->dtls_client, &err);
+    p->srtp = rtcc_srtp_from_dtls(p->dtls, p->dtls_client, &name, &err);
     if (!p->srtp) {
         peer_fail(p, "srtp (%s): %s", name ? name : "?", err ? err : "?");
         g_free(err);
@@ -820,16 +759,6 @@ typedef struct {
     uint32_t ats, vts, frame;
 } media_clock;
 
-static void rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-                       uint32_t ssrc)
-{
-    b[0] = 0x80;
-    b[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
-    odeon_put_be16(b + 2, seq);
-    odeon_put_be32(b + 4, ts);
-    odeon_put_be32(b + 8, ssrc);
-}
-
 static void send_rtp(peer *p, uint8_t *buf, size_t len)
 {
     if (odeon_srtp_protect_rtp(p->srtp, buf, &len, PKT_CAP) == 0) {
@@ -841,7 +770,7 @@ static void send_rtp(peer *p, uint8_t *buf, size_t len)
 static void send_audio(peer *p, media_clock *mc)
 {
     _Alignas(8) uint8_t buf[PKT_CAP];
-    rtp_header(buf, AUDIO_PT, false, mc->aseq++, mc->ats, p->assrc);
+    rtcc_rtp_header(buf, AUDIO_PT, false, mc->aseq++, mc->ats, p->assrc);
     mc->ats += 48000 / (uint32_t)opt.audio_pps;
     memcpy(buf + 12, g_noise, (size_t)opt.audio_size);
     send_rtp(p, buf, 12 + (size_t)opt.audio_size);
@@ -854,7 +783,7 @@ static void send_video_frame(peer *p, media_clock *mc)
     _Alignas(8) uint8_t buf[PKT_CAP];
     bool key = opt.keyframe_every > 0 && mc->frame % (uint32_t)opt.keyframe_every == 0;
     for (int i = 0; i < opt.video_pkts; i++) {
-        rtp_header(buf, VIDEO_PT, i == opt.video_pkts - 1, mc->vseq++, mc->vts, p->vssrc);
+        rtcc_rtp_header(buf, VIDEO_PT, i == opt.video_pkts - 1, mc->vseq++, mc->vts, p->vssrc);
         uint8_t *pl = buf + 12;
         memcpy(pl, g_noise, (size_t)opt.video_size);
         pl[0] = i == 0 ? 0x10 : 0x00;
@@ -1409,8 +1338,8 @@ static void start_peers(void)
             perror("echoload: pipe");
             exit(1);
         }
-        random_token(p->lufrag, 8);
-        random_token(p->lpwd, 24);
+        rtcc_random_token(p->lufrag, 8);
+        rtcc_random_token(p->lpwd, 24);
         RAND_bytes(p->txid_prefix, 4);
         RAND_bytes((uint8_t *)&p->tie_breaker, 8);
         p->assrc = g_random_int() | 1;

@@ -1,0 +1,135 @@
+/*
+ * rtcclient.c - see rtcclient.h. Used by echoload (tests/bench/echo) and odeon-load
+ * (tests/load); both link Odeon's src/webrtc modules (stun, dtls, srtp, rtp, sdp) beside it.
+ */
+#include "rtcclient.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <glib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "webrtc/bytes.h"
+#include "webrtc/stun.h"
+
+int64_t rtcc_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void rtcc_random_token(char *out, size_t len)
+{
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    uint8_t r[64];
+    if (len > sizeof r)
+        len = sizeof r;
+    RAND_bytes(r, (int)len);
+    for (size_t i = 0; i < len; i++)
+        out[i] = abc[r[i] % (sizeof abc - 1)];
+    out[len] = '\0';
+}
+
+static size_t stun_attr(uint8_t *m, size_t n, uint16_t type, const void *val, size_t len)
+{
+    odeon_put_be16(m + n, type);
+    odeon_put_be16(m + n + 2, (uint16_t)len);
+    if (len)
+        memcpy(m + n + 4, val, len);
+    size_t padded = (len + 3) & ~(size_t)3;
+    memset(m + n + 4 + len, 0, padded - len);
+    return n + 4 + padded;
+}
+
+size_t rtcc_stun_binding_request(const rtcc_binding_request *req, uint8_t *m)
+{
+    uint8_t v[8];
+    char user[520];
+    snprintf(user, sizeof user, "%s:%s", req->remote_ufrag, req->local_ufrag);
+    odeon_put_be16(m, 0x0001);
+    odeon_put_be32(m + 4, ODEON_STUN_MAGIC_COOKIE);
+    memcpy(m + 8, req->txid, 12);
+    size_t n = stun_attr(m, 20, ODEON_STUN_ATTR_USERNAME, user, strlen(user));
+    /* peer-reflexive type preference, component 1 (RFC 8445 section 7.1.1) */
+    odeon_put_be32(v, req->priority ? req->priority : (110u << 24) | (65535u << 8) | 255u);
+    n = stun_attr(m, n, ODEON_STUN_ATTR_PRIORITY, v, 4);
+    odeon_put_be32(v, (uint32_t)(req->tie_breaker >> 32));
+    odeon_put_be32(v + 4, (uint32_t)req->tie_breaker);
+    n = stun_attr(
+        m, n, req->controlling ? ODEON_STUN_ATTR_ICE_CONTROLLING : ODEON_STUN_ATTR_ICE_CONTROLLED,
+        v, 8);
+    if (req->controlling && req->use_candidate)
+        n = stun_attr(m, n, ODEON_STUN_ATTR_USE_CANDIDATE, NULL, 0);
+    /* the length field covers MESSAGE-INTEGRITY while it is computed (RFC 8489 14.5) */
+    odeon_put_be16(m + 2, (uint16_t)(n - 20 + 24));
+    unsigned mdlen = 0;
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    HMAC(EVP_sha1(), req->remote_pwd, (int)strlen(req->remote_pwd), m, n, mac, &mdlen);
+    n = stun_attr(m, n, ODEON_STUN_ATTR_MESSAGE_INTEGRITY, mac, ODEON_STUN_HMAC_SHA1_LEN);
+    odeon_put_be16(m + 2, (uint16_t)(n - 20 + 8));
+    odeon_put_be32(v, odeon_stun_crc32(m, n) ^ ODEON_STUN_FINGERPRINT_XOR);
+    return stun_attr(m, n, ODEON_STUN_ATTR_FINGERPRINT, v, 4);
+}
+
+int rtcc_parse_candidate(const char *line, struct sockaddr_in *out)
+{
+    if (strncmp(line, "a=", 2) == 0)
+        line += 2;
+    if (strncmp(line, "candidate:", 10) == 0)
+        line += 10;
+    char found[64], proto[16], ip[64], typ[8];
+    unsigned comp, port;
+    unsigned long prio;
+    if (sscanf(line, "%63s %u %15s %lu %63s %u %7s", found, &comp, proto, &prio, ip, &port, typ) !=
+        7)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (comp != 1 || strcasecmp(proto, "udp") != 0 || port == 0 || port > 65535 ||
+        inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+        return -1;
+    *out = a;
+    return 0;
+}
+
+odeon_srtp_profile rtcc_srtp_profile(const char *name)
+{
+    if (!name)
+        return ODEON_SRTP_PROFILE_NONE;
+    if (strcmp(name, "AEAD_AES_128_GCM") == 0)
+        return ODEON_SRTP_AEAD_AES_128_GCM;
+    if (strcmp(name, "AES_CM_128_HMAC_SHA1_80") == 0)
+        return ODEON_SRTP_AES128_CM_SHA1_80;
+    return odeon_srtp_profile_from_openssl_name(name);
+}
+
+odeon_srtp *rtcc_srtp_from_dtls(odeon_dtls_endpoint *ep, bool dtls_client,
+                                const char **profile_name, char **error)
+{
+    const char *name = NULL;
+    const uint8_t *mat = NULL;
+    size_t len = 0;
+    if (odeon_dtls_endpoint_srtp(ep, &name, &mat, &len) != 0) {
+        if (error)
+            *error = g_strdup("dtls connected without SRTP keys");
+        return NULL;
+    }
+    if (profile_name)
+        *profile_name = name;
+    return odeon_srtp_new(rtcc_srtp_profile(name), mat, len, dtls_client, error);
+}
+
+void rtcc_rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+    b[0] = 0x80;
+    b[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+    odeon_put_be16(b + 2, seq);
+    odeon_put_be32(b + 4, ts);
+    odeon_put_be32(b + 8, ssrc);
+}

@@ -1,0 +1,57 @@
+/*
+ * rtcclient.h - small helpers shared by the WebRTC test clients (tests/bench/echo/echoload.c,
+ * tests/load/odeon-load): the pieces of a hand-made ICE/DTLS/SRTP peer that Odeon's src/webrtc
+ * modules do not provide because a server never needs them (a STUN Binding *request* builder,
+ * candidate lines to addresses, an SRTP session straight from a connected DTLS endpoint).
+ *
+ * Everything here is a pure function or a thin wrapper; no state, no threads. Errors: 0 or -1.
+ */
+#ifndef ODEON_TESTS_RTCCLIENT_H
+#define ODEON_TESTS_RTCCLIENT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "webrtc/dtls.h"
+#include "webrtc/srtp.h"
+
+/* Monotonic clock in microseconds. */
+int64_t rtcc_now_us(void);
+
+/* len random characters from [a-zA-Z0-9] and a NUL (out needs len + 1 bytes; len <= 64). */
+void rtcc_random_token(char *out, size_t len);
+
+/* Everything a Binding request of an ICE agent carries (RFC 8445 section 7.1.1). */
+typedef struct {
+    const char *remote_ufrag, *local_ufrag; /* USERNAME is "remote:local" */
+    const char *remote_pwd;                 /* MESSAGE-INTEGRITY key */
+    uint8_t txid[12];
+    bool controlling; /* ICE-CONTROLLING, else ICE-CONTROLLED */
+    uint64_t tie_breaker;
+    bool use_candidate; /* only meaningful when controlling */
+    uint32_t priority;  /* PRIORITY (0: a peer-reflexive host-ish default) */
+} rtcc_binding_request;
+
+/* Writes the request (USERNAME, PRIORITY, ICE-CONTROLL(ED|ING), [USE-CANDIDATE],
+ * MESSAGE-INTEGRITY, FINGERPRINT) into m, which needs 64 + strlen(USERNAME) bytes at least
+ * (800 is always enough for ufrags under 256 characters). Returns the length. */
+size_t rtcc_stun_binding_request(const rtcc_binding_request *req, uint8_t *m);
+
+/* Parses an SDP candidate ("candidate:..." or the text after it). 0 and *out for an IPv4 UDP
+ * component-1 candidate; -1 for anything else (IPv6, TCP, RTCP component, garbage). */
+int rtcc_parse_candidate(const char *line, struct sockaddr_in *out);
+
+/* dtls.h profile names ("AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80") or OpenSSL's to srtp.h's. */
+odeon_srtp_profile rtcc_srtp_profile(const char *dtls_name);
+
+/* The SRTP pair of a CONNECTED endpoint (keys by DTLS role). New session or NULL with *error
+ * (g_free) set. *profile_name (may be NULL) borrows the negotiated name from ep. */
+odeon_srtp *rtcc_srtp_from_dtls(odeon_dtls_endpoint *ep, bool dtls_client,
+                                const char **profile_name, char **error);
+
+/* A 12-byte RTP header (V=2, no CSRC, no extension) at b. */
+void rtcc_rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts, uint32_t ssrc);
+
+#endif

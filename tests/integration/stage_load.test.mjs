@@ -1,0 +1,63 @@
+// The stage under load (Odeon only): the load generator's test source (VP8 via libvpx, Opus via
+// libopus, as plain RTP) feeds a stage, and VIEWERS real WebRTC viewers from the load generator
+// (tests/load/odeon-load: WebSocket signalling, ICE, DTLS, SRTP) watch it. Every viewer must
+// receive media with no loss on loopback, and the decoded frames of the sampled viewers must
+// agree (no corrupt forwarding); the join times are reported. A test of correctness, not of
+// speed (tests/bench has the benchmarks).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { ODEON_ONLY, freePorts, isJanus, makeTempDir, useServer } from './harness.mjs';
+
+const VIEWERS = Number(process.env.ODEON_LOAD_VIEWERS || 200);
+const loadBin = process.env.ODEON_LOAD_BIN ||
+  (process.env.ODEON_BIN ? path.resolve(path.dirname(process.env.ODEON_BIN), '../tests/load/odeon-load') : '');
+
+let ports = [];
+let confDir;
+if (!isJanus) {
+  ports = await freePorts(2);
+  confDir = makeTempDir('odeon-stage-load-');
+  fs.writeFileSync(path.join(confDir, 'stage.conf'), [
+    '[stage-1]', 'description = load', `audio_port = ${ports[0]}`, 'audio_pt = 111',
+    'audio_codec = opus', `video_port = ${ports[1]}`, 'video_pt = 96', 'video_codec = VP8', '',
+  ].join('\n'));
+  after(() => fs.rmSync(confDir, { recursive: true, force: true }));
+}
+const srv = useServer(isJanus ? {} : { plugins: ['stage'], pluginsConfigDir: confDir, media: { ipv6: false } });
+
+function run(args, timeoutMs) {
+  return new Promise((resolve) => {
+    const child = spawn(loadBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err, child });
+    });
+  });
+}
+
+test(`${VIEWERS} load-generator viewers all receive the stage, no loss, same frames`,
+  { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
+    const source = spawn(loadBin, ['source', '--video', `127.0.0.1:${ports[1]}`,
+      '--audio', `127.0.0.1:${ports[0]}`, '--duration', '0'], { stdio: 'ignore' });
+    try {
+      const url = new URL(srv.server.wsUrl);
+      const r = await run(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
+        '--plugin', 'odeon.plugin.stage', '--viewers', String(VIEWERS), '--threads', '2',
+        '--duration', '8', '--setup-timeout', '30', '--json'], 90000);
+      t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|') || l.includes('viewers')).join('\n'));
+      assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}`);
+      assert.match(r.out, new RegExp(`\\| ${VIEWERS}/${VIEWERS} \\|`));
+      assert.match(r.out, /agree/);
+    } finally {
+      source.kill('SIGTERM');
+    }
+  });

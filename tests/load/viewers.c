@@ -1,0 +1,1400 @@
+/*
+ * viewers.c - "odeon-load viewers": N real WebRTC viewers against a server speaking the Janus
+ * API, in the subscriber direction (the server offers, the viewer answers), as Janus's
+ * Streaming plugin and Odeon's stage plugin do. See README.md for the flow and the output.
+ *
+ * Shape: a few worker threads (--threads), each with one epoll set and many viewers; a viewer
+ * owns one WebSocket (janus-protocol) and one UDP socket and lives entirely on its worker, so
+ * nothing here locks. Timers (ICE checks, DTLS retransmission, keepalives, deadlines) are
+ * polled every 10 ms per worker. The main thread only starts the workers, flips the global
+ * phase (setup -> measuring -> stopping) and reads the viewers after the workers are joined.
+ *
+ * Per viewer: create, attach --plugin, "message" with --watch; the offer arrives in an "event";
+ * the answer (recvonly, a=setup:active, our host candidate) goes back with --start. ICE is done
+ * by hand as the controlled agent (the offerer controls; controlling if the offer is ice-lite),
+ * DTLS and SRTP with Odeon's src/webrtc modules. Every RTP datagram is counted from its
+ * cleartext header (SSRC, sequence: loss and gaps per SSRC); only some are authenticated and
+ * decrypted: all video until the first keyframe, all video of the --decode viewers (which
+ * decode it with libvpx, see vp8.c), and 1 in --sample of the rest.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "../bench/common/rtcclient.h"
+#include "load.h"
+#include "plugin/plugin.h"
+#include "webrtc/bytes.h"
+#include "webrtc/dtls.h"
+#include "webrtc/rtp.h"
+#include "webrtc/sdp.h"
+#include "webrtc/srtp.h"
+#include "webrtc/stun.h"
+#include "ws.h"
+
+/* ----- options -------------------------------------------------------------------------------- */
+
+static struct {
+    const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
+    int port, viewers, threads, sample, decode, json, verbose;
+    int drop_every, corrupt_every; /* self-tests of the loss and checksum accounting */
+    double ramp_ms, setup_timeout, duration, max_loss_pct;
+} opt = {
+    .host = "127.0.0.1",
+    .path = "/",
+    .plugin = "janus.plugin.streaming",
+    .watch = "{\"request\":\"watch\",\"id\":1}",
+    .start = "{\"request\":\"start\"}",
+    .label = "server",
+    .port = 8188,
+    .viewers = 10,
+    .threads = 1,
+    .sample = 16,
+    .decode = 2,
+    .ramp_ms = 20,
+    .setup_timeout = 20,
+    .duration = 10,
+    .max_loss_pct = 1.0,
+};
+
+#define MAX_CANDS 16
+#define MAX_SSRCS 8
+#define PKT_CAP (1600 + ODEON_SRTP_RTCP_TAIL_ROOM)
+#define TICK_US (10 * 1000)
+#define KEEPALIVE_US (25LL * 1000 * 1000)
+#define CONSENT_US (2LL * 1000 * 1000)
+
+enum {
+    PHASE_SETUP,
+    PHASE_MEASURE,
+    PHASE_STOP
+};
+static _Atomic int g_phase;
+static odeon_dtls_identity *g_identity;
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&g_log_mu);
+    fputs("odeon-load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&g_log_mu);
+    va_end(ap);
+}
+
+/* ----- viewers -------------------------------------------------------------------------------- */
+
+/* Where a viewer is; a failed viewer keeps the stage it failed in. */
+typedef enum {
+    ST_CONNECT, /* WebSocket connect + upgrade */
+    ST_SESSION, /* create / attach */
+    ST_OFFER,   /* watch sent, waiting for the offer */
+    ST_ICE,     /* answer sent, no ICE connectivity yet */
+    ST_DTLS,    /* ICE ok, handshake not finished */
+    ST_MEDIA,   /* SRTP up, no keyframe (or no audio) yet */
+    ST_OK,      /* keyframe decrypted, audio decrypted */
+    ST_COUNT
+} stage;
+static const char *const stage_names[ST_COUNT] = {"connect", "session", "offer", "ice",
+                                                  "dtls",    "media",   "ok"};
+
+enum {
+    KIND_NONE,
+    KIND_AUDIO,
+    KIND_VIDEO
+};
+
+typedef struct {
+    uint32_t ssrc;
+    uint8_t kind;
+    int64_t first_ext, max_ext; /* extended (32+ bit) sequence numbers */
+    uint64_t received, gaps;
+} ssrc_stat;
+
+typedef struct {
+    uint64_t pkts, bytes;
+} counters;
+
+typedef struct viewer viewer;
+typedef struct {
+    viewer *v;
+    bool udp;
+} fdref;
+
+struct viewer {
+    int idx;
+    int epfd;
+    int64_t start_at;
+    bool started;
+    _Atomic int st;
+    _Atomic bool failed;
+    char error[200];
+
+    ws_conn ws;
+    fdref wsref, udpref;
+    uint32_t ws_events;
+    int udp;
+    struct sockaddr_in local;
+    uint64_t session_id, handle_id;
+    unsigned tx_counter;
+    bool offer_done;
+
+    int64_t t_start, t_open, t_watch, t_offer, t_ice, t_dtls, t_webrtcup, t_first_pkt, t_first_key,
+        t_audio_ok;
+    int64_t next_keepalive, next_check, check_interval;
+
+    char lufrag[9], lpwd[25];
+    uint64_t tie_breaker;
+    uint32_t txn;
+    uint8_t txid_prefix[4];
+    char *rufrag, *rpwd, *fp_hash, *fp_value;
+    bool controlling, dtls_client, has_audio, has_video;
+    uint8_t pt_kind[128];
+    struct sockaddr_in cands[MAX_CANDS];
+    int ncand;
+    bool ice_ok, nominated;
+    struct sockaddr_in remote;
+    odeon_dtls_endpoint *dtls;
+    odeon_srtp *srtp;
+    const char *srtp_profile;
+
+    counters c, win0, win1;
+    int64_t win0_t, win1_t;
+    uint64_t audio_pkts, video_pkts, rtcp_pkts, other_pkts, decrypted, auth_fail, replayed;
+    uint64_t slowlinks;
+    uint32_t sample_ctr, drop_ctr, corrupt_ctr;
+    bool got_key, audio_ok;
+    ssrc_stat ss[MAX_SSRCS];
+    int nss;
+    vp8_receiver *rx; /* --decode viewers only */
+};
+
+static viewer *g_viewers;
+
+static void dtls_send(void *user, const uint8_t *data, size_t len);
+
+static void vfail(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void vfail(viewer *v, const char *fmt, ...)
+{
+    if (atomic_load(&v->failed))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->error, sizeof v->error, fmt, ap);
+    va_end(ap);
+    atomic_store(&v->failed, true);
+    if (opt.verbose)
+        logf_("viewer %d failed at stage %s: %s", v->idx, stage_names[atomic_load(&v->st)],
+              v->error);
+}
+
+static bool vdone(const viewer *v)
+{
+    return atomic_load(&v->failed) || atomic_load(&v->st) == ST_OK;
+}
+
+/* ----- signalling ----------------------------------------------------------------------------- */
+
+static void ws_update_events(viewer *v)
+{
+    if (v->ws.fd < 0)
+        return;
+    uint32_t ev = EPOLLIN | (ws_wants_write(&v->ws) ? EPOLLOUT : 0);
+    if (ev == v->ws_events)
+        return;
+    struct epoll_event e = {.events = ev, .data.ptr = &v->wsref};
+    epoll_ctl(v->epfd, EPOLL_CTL_MOD, v->ws.fd, &e);
+    v->ws_events = ev;
+}
+
+/* Sends a request (takes req); the transaction is "<kind>-<viewer>-<n>". */
+static void send_req(viewer *v, const char *kind, json_t *req)
+{
+    char tx[64];
+    snprintf(tx, sizeof tx, "%s-%d-%u", kind, v->idx, ++v->tx_counter);
+    json_object_set_new(req, "transaction", json_string(tx));
+    if (v->session_id)
+        json_object_set_new(req, "session_id", json_integer((json_int_t)v->session_id));
+    if (v->handle_id && strcmp(kind, "keepalive") != 0 && strcmp(kind, "destroy") != 0)
+        json_object_set_new(req, "handle_id", json_integer((json_int_t)v->handle_id));
+    if (opt.token)
+        json_object_set_new(req, "token", json_string(opt.token));
+    if (opt.apisecret)
+        json_object_set_new(req, "apisecret", json_string(opt.apisecret));
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (ws_send_text(&v->ws, s, strlen(s)) != 0)
+        vfail(v, "websocket: %s", v->ws.error);
+    free(s);
+    ws_update_events(v);
+}
+
+static void send_watch(viewer *v)
+{
+    json_error_t je;
+    json_t *body = json_loads(opt.watch, 0, &je);
+    v->t_watch = rtcc_now_us();
+    atomic_store(&v->st, ST_OFFER);
+    send_req(v, "watch", json_pack("{s:s,s:o}", "janus", "message", "body", body));
+}
+
+static void answer_common(GString *a, viewer *v)
+{
+    g_string_append_printf(a,
+                           "a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+                           "a=ice-options:trickle\r\na=fingerprint:sha-256 %s\r\na=setup:%s\r\n",
+                           v->lufrag, v->lpwd, odeon_dtls_identity_fingerprint(g_identity),
+                           v->dtls_client ? "active" : "passive");
+}
+
+/* One answered m-section: recvonly, the first VP8 (video) or opus (audio) payload type. */
+static void answer_media(GString *a, viewer *v, const odeon_sdp_media *m, bool first,
+                         const char *ip)
+{
+    bool audio = m->kind == ODEON_SDP_MEDIA_AUDIO;
+    int pt = odeon_sdp_media_find_codec(m, audio ? "opus" : "VP8");
+    if (pt < 0)
+        pt = m->pts[0];
+    const odeon_sdp_rtpmap *rm = odeon_sdp_media_find_rtpmap(m, pt);
+    v->pt_kind[pt & 0x7f] = audio ? KIND_AUDIO : KIND_VIDEO;
+    if (audio)
+        v->has_audio = true;
+    else
+        v->has_video = true;
+    g_string_append_printf(a, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 %s\r\n", m->media, pt, ip);
+    answer_common(a, v);
+    g_string_append_printf(a, "a=mid:%s\r\na=recvonly\r\na=rtcp-mux\r\n", m->mid ? m->mid : "");
+    if (rm && rm->channels)
+        g_string_append_printf(a, "a=rtpmap:%d %s/%u/%u\r\n", pt, rm->name, rm->clock_rate,
+                               rm->channels);
+    else if (rm)
+        g_string_append_printf(a, "a=rtpmap:%d %s/%u\r\n", pt, rm->name, rm->clock_rate);
+    const char *fmtp = odeon_sdp_media_find_fmtp(m, pt);
+    if (fmtp && *fmtp)
+        g_string_append_printf(a, "a=fmtp:%d %s\r\n", pt, fmtp);
+    if (first)
+        g_string_append_printf(a,
+                               "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n"
+                               "a=end-of-candidates\r\n",
+                               ip, ntohs(v->local.sin_port));
+}
+
+static void add_candidate(viewer *v, const char *line)
+{
+    struct sockaddr_in a;
+    if (rtcc_parse_candidate(line, &a) != 0)
+        return;
+    for (int i = 0; i < v->ncand; i++)
+        if (v->cands[i].sin_addr.s_addr == a.sin_addr.s_addr && v->cands[i].sin_port == a.sin_port)
+            return;
+    if (v->ncand < MAX_CANDS)
+        v->cands[v->ncand++] = a;
+}
+
+static char *build_answer(viewer *v, const odeon_sdp *sdp)
+{
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &v->local.sin_addr, ip, sizeof ip);
+    GString *a = g_string_new(NULL);
+    g_string_append_printf(a, "v=0\r\no=- %u 2 IN IP4 %s\r\ns=-\r\nt=0 0\r\n",
+                           (unsigned)g_random_int(), ip);
+    GString *bundle = g_string_new("a=group:BUNDLE");
+    for (size_t i = 0; i < sdp->media_count; i++) {
+        const odeon_sdp_media *m = &sdp->media[i];
+        if (m->is_rtp && m->port && m->pt_count && m->mid &&
+            (m->kind == ODEON_SDP_MEDIA_AUDIO || m->kind == ODEON_SDP_MEDIA_VIDEO))
+            g_string_append_printf(bundle, " %s", m->mid);
+    }
+    g_string_append_printf(a, "%s\r\na=msid-semantic: WMS *\r\n", bundle->str);
+    g_string_free(bundle, TRUE);
+    bool first = true;
+    for (size_t i = 0; i < sdp->media_count; i++) {
+        const odeon_sdp_media *m = &sdp->media[i];
+        if (m->is_rtp && m->port && m->pt_count && m->mid &&
+            (m->kind == ODEON_SDP_MEDIA_AUDIO || m->kind == ODEON_SDP_MEDIA_VIDEO)) {
+            answer_media(a, v, m, first, ip);
+            first = false;
+        } else { /* rejected: data channels, other media */
+            g_string_append_printf(a, "m=%s 0 %s %s\r\nc=IN IP4 0.0.0.0\r\n", m->media, m->proto,
+                                   m->is_rtp && m->pt_count ? "0"
+                                                            : (m->formats ? m->formats : "0"));
+            if (m->mid)
+                g_string_append_printf(a, "a=mid:%s\r\n", m->mid);
+        }
+    }
+    return g_string_free(a, FALSE);
+}
+
+/* The server's offer: remember ICE/DTLS parameters and candidates, answer with --start. */
+static void handle_offer(viewer *v, const char *text)
+{
+    char *err = NULL;
+    odeon_sdp *sdp = odeon_sdp_parse(text, strlen(text), &err);
+    if (!sdp) {
+        vfail(v, "offer SDP: %s", err ? err : "?");
+        g_free(err);
+        return;
+    }
+    v->offer_done = true;
+    v->t_offer = rtcc_now_us();
+    const odeon_sdp_common *sc = &sdp->common;
+    const odeon_sdp_common *mc = sdp->media_count ? &sdp->media[0].common : sc;
+    const odeon_sdp_fingerprint *fp = mc->fingerprint_count   ? &mc->fingerprints[0]
+                                      : sc->fingerprint_count ? &sc->fingerprints[0]
+                                                              : NULL;
+    const char *ufrag = mc->ice_ufrag ? mc->ice_ufrag : sc->ice_ufrag;
+    const char *pwd = mc->ice_pwd ? mc->ice_pwd : sc->ice_pwd;
+    const char *setup = mc->setup ? mc->setup : sc->setup;
+    if (!ufrag || !pwd || !fp || sdp->media_count == 0) {
+        vfail(v, "offer lacks m-lines, ice-ufrag, ice-pwd or fingerprint");
+        odeon_sdp_free(sdp);
+        return;
+    }
+    v->rufrag = g_strdup(ufrag);
+    v->rpwd = g_strdup(pwd);
+    v->fp_hash = g_strdup(fp->hash);
+    v->fp_value = g_strdup(fp->value);
+    /* the answerer picks: active (DTLS client) unless the offer insists on being the client */
+    v->dtls_client = !(setup && strcmp(setup, "active") == 0);
+    v->controlling = sdp->ice_lite; /* RFC 8445 6.1.1: the offerer controls unless it is lite */
+    for (size_t m = 0; m < sdp->media_count; m++)
+        for (size_t i = 0; i < sdp->media[m].candidate_count; i++)
+            add_candidate(v, sdp->media[m].candidates[i]);
+    char *answer = build_answer(v, sdp);
+    odeon_sdp_free(sdp);
+    v->dtls = odeon_dtls_endpoint_new(
+        g_identity, v->dtls_client ? ODEON_DTLS_ROLE_CLIENT : ODEON_DTLS_ROLE_SERVER, v->fp_hash,
+        v->fp_value, dtls_send, v, &err);
+    if (!v->dtls) {
+        vfail(v, "dtls: %s", err ? err : "?");
+        g_free(err);
+        g_free(answer);
+        return;
+    }
+    odeon_dtls_endpoint_set_deadline_us(v->dtls, (int64_t)(opt.setup_timeout * 1e6));
+    odeon_dtls_endpoint_set_initial_rto_us(v->dtls, 100 * 1000);
+    json_error_t je;
+    json_t *body = json_loads(opt.start, 0, &je);
+    atomic_store(&v->st, ST_ICE);
+    v->next_check = 0;
+    v->check_interval = 50 * 1000;
+    send_req(v, "start",
+             json_pack("{s:s,s:o,s:{s:s,s:s}}", "janus", "message", "body", body, "jsep", "type",
+                       "answer", "sdp", answer));
+    g_free(answer);
+}
+
+static void plugin_event(viewer *v, json_t *msg)
+{
+    json_t *data = json_object_get(json_object_get(msg, "plugindata"), "data");
+    const char *perr = json_string_value(json_object_get(data, "error"));
+    if (perr) {
+        vfail(v, "plugin error %lld: %s",
+              (long long)json_integer_value(json_object_get(data, "error_code")), perr);
+        return;
+    }
+    json_t *jsep = json_object_get(msg, "jsep");
+    const char *type = json_string_value(json_object_get(jsep, "type"));
+    const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
+    if (type && sdp && strcmp(type, "offer") == 0) {
+        if (!v->offer_done)
+            handle_offer(v, sdp);
+        else if (opt.verbose)
+            logf_("viewer %d: ignoring a renegotiation offer", v->idx);
+    }
+}
+
+static void on_success(viewer *v, const char *kind, json_t *msg)
+{
+    json_int_t id = json_integer_value(json_object_get(json_object_get(msg, "data"), "id"));
+    if (strcmp(kind, "create") == 0) {
+        v->session_id = (uint64_t)id;
+        v->next_keepalive = rtcc_now_us() + KEEPALIVE_US;
+        send_req(v, "attach", json_pack("{s:s,s:s}", "janus", "attach", "plugin", opt.plugin));
+    } else if (strcmp(kind, "attach") == 0) {
+        v->handle_id = (uint64_t)id;
+        send_watch(v);
+    } else if (strcmp(kind, "watch") == 0 || strcmp(kind, "start") == 0) {
+        plugin_event(v, msg); /* a synchronous plugin reply */
+    }
+}
+
+static void on_ws_message(void *user, char *text, size_t len)
+{
+    viewer *v = user;
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    if (!j)
+        return;
+    if (atomic_load(&v->failed)) { /* read and ignored: the viewer's story is over */
+        json_decref(j);
+        return;
+    }
+    const char *janus = json_string_value(json_object_get(j, "janus"));
+    const char *tx = json_string_value(json_object_get(j, "transaction"));
+    char kind[16] = "";
+    if (tx)
+        sscanf(tx, "%15[a-z]", kind);
+    if (!janus) {
+    } else if (strcmp(janus, "success") == 0) {
+        on_success(v, kind, j);
+    } else if (strcmp(janus, "error") == 0) {
+        json_t *e = json_object_get(j, "error");
+        if (strcmp(kind, "destroy") != 0)
+            vfail(v, "%s: error %lld %s", kind[0] ? kind : "request",
+                  (long long)json_integer_value(json_object_get(e, "code")),
+                  json_string_value(json_object_get(e, "reason"))
+                      ? json_string_value(json_object_get(e, "reason"))
+                      : "");
+    } else if (strcmp(janus, "event") == 0) {
+        plugin_event(v, j);
+    } else if (strcmp(janus, "webrtcup") == 0) {
+        if (!v->t_webrtcup)
+            v->t_webrtcup = rtcc_now_us();
+    } else if (strcmp(janus, "trickle") == 0) {
+        json_t *c = json_object_get(j, "candidate");
+        const char *line = json_string_value(json_object_get(c, "candidate"));
+        if (line)
+            add_candidate(v, line);
+    } else if (strcmp(janus, "slowlink") == 0) {
+        v->slowlinks++;
+    } else if (strcmp(janus, "hangup") == 0 || strcmp(janus, "detached") == 0 ||
+               strcmp(janus, "timeout") == 0) {
+        const char *reason = json_string_value(json_object_get(j, "reason"));
+        if (atomic_load(&g_phase) != PHASE_STOP)
+            vfail(v, "%s%s%s", janus, reason ? ": " : "", reason ? reason : "");
+    }
+    json_decref(j);
+}
+
+/* ----- ICE ------------------------------------------------------------------------------------ */
+
+static void udp_send(viewer *v, const struct sockaddr_in *to, const uint8_t *buf, size_t len)
+{
+    ssize_t r = sendto(v->udp, buf, len, 0, (const struct sockaddr *)to, sizeof *to);
+    (void)r; /* a dropped datagram is a lost packet; ICE and DTLS retransmit */
+}
+
+static void dtls_send(void *user, const uint8_t *data, size_t len)
+{
+    viewer *v = user;
+    if (v->ice_ok)
+        udp_send(v, &v->remote, data, len);
+}
+
+static void ice_send_checks(viewer *v)
+{
+    uint8_t m[800];
+    rtcc_binding_request req = {.remote_ufrag = v->rufrag,
+                                .local_ufrag = v->lufrag,
+                                .remote_pwd = v->rpwd,
+                                .controlling = v->controlling,
+                                .tie_breaker = v->tie_breaker,
+                                .use_candidate = v->controlling};
+    memcpy(req.txid, v->txid_prefix, 4);
+    odeon_put_be32(req.txid + 8, (uint32_t)v->idx);
+    for (int i = 0; i < (v->ice_ok ? 1 : v->ncand); i++) {
+        odeon_put_be32(req.txid + 4, ++v->txn);
+        size_t n = rtcc_stun_binding_request(&req, m);
+        udp_send(v, v->ice_ok ? &v->remote : &v->cands[i], m, n);
+    }
+}
+
+static void ice_connected(viewer *v, const struct sockaddr_in *from)
+{
+    if (v->ice_ok)
+        return;
+    v->ice_ok = true;
+    v->remote = *from;
+    v->t_ice = rtcc_now_us();
+    if (atomic_load(&v->st) == ST_ICE)
+        atomic_store(&v->st, ST_DTLS);
+}
+
+static void on_stun(viewer *v, const uint8_t *buf, size_t len, const struct sockaddr_in *from)
+{
+    odeon_stun_msg msg;
+    if (odeon_stun_parse(buf, len, &msg) != 0 || msg.method != ODEON_STUN_METHOD_BINDING)
+        return;
+    if (msg.cls == ODEON_STUN_CLASS_REQUEST) {
+        if (odeon_stun_check_integrity(&msg, (const uint8_t *)v->lpwd, strlen(v->lpwd)) != 0)
+            return;
+        uint8_t out[256];
+        size_t n;
+        if (odeon_stun_build_binding_success(out, sizeof out, msg.txid,
+                                             (const struct sockaddr *)from,
+                                             (const uint8_t *)v->lpwd, strlen(v->lpwd), &n) == 0)
+            udp_send(v, from, out, n);
+        /* the controlling server nominates the pair it just checked; its ICE is done once it
+         * reads our response, so this is the moment to start DTLS */
+        if (!v->controlling && odeon_stun_has(&msg, ODEON_STUN_ATTR_USE_CANDIDATE) && v->rpwd) {
+            v->nominated = true;
+            if (v->ice_ok)
+                v->remote = *from;
+            ice_connected(v, from);
+        }
+        return;
+    }
+    if (msg.cls != ODEON_STUN_CLASS_SUCCESS || memcmp(msg.txid, v->txid_prefix, 4) != 0 ||
+        !v->rpwd ||
+        odeon_stun_check_integrity(&msg, (const uint8_t *)v->rpwd, strlen(v->rpwd)) != 0)
+        return;
+    ice_connected(v, from);
+    if (v->controlling)
+        v->nominated = true;
+}
+
+/* ----- DTLS, SRTP ----------------------------------------------------------------------------- */
+
+static void dtls_step(viewer *v, int64_t now)
+{
+    if (!v->dtls || !v->ice_ok || v->srtp || atomic_load(&v->failed))
+        return;
+    odeon_dtls_state s = odeon_dtls_endpoint_state(v->dtls);
+    /* the client starts once the pair is nominated (or 300 ms after our own check succeeded,
+     * for servers that nominate late); a ClientHello the server's ICE is not ready for is
+     * dropped and costs a retransmission */
+    if (s == ODEON_DTLS_STATE_NEW && v->dtls_client && (v->nominated || now - v->t_ice > 300000))
+        odeon_dtls_endpoint_start(v->dtls);
+    if (s == ODEON_DTLS_STATE_CONNECTING && odeon_dtls_endpoint_timeout_us(v->dtls) == 0)
+        odeon_dtls_endpoint_handle_timeout(v->dtls);
+    s = odeon_dtls_endpoint_state(v->dtls);
+    if (s == ODEON_DTLS_STATE_CONNECTED) {
+        char *err = NULL;
+        v->srtp = rtcc_srtp_from_dtls(v->dtls, v->dtls_client, &v->srtp_profile, &err);
+        if (!v->srtp) {
+            vfail(v, "srtp: %s", err ? err : "?");
+            g_free(err);
+            return;
+        }
+        v->t_dtls = now;
+        atomic_store(&v->st, ST_MEDIA);
+        if (opt.verbose)
+            logf_("viewer %d: DTLS connected as %s, %s", v->idx,
+                  v->dtls_client ? "client" : "server", v->srtp_profile);
+    } else if (s == ODEON_DTLS_STATE_FAILED) {
+        const char *why = odeon_dtls_endpoint_failure_reason(v->dtls);
+        vfail(v, "dtls failed: %s", why ? why : "?");
+    } else if (s == ODEON_DTLS_STATE_CLOSED) {
+        vfail(v, "dtls closed by the server");
+    }
+}
+
+/* ----- media ---------------------------------------------------------------------------------- */
+
+static ssrc_stat *ssrc_find(viewer *v, uint32_t ssrc, uint8_t kind)
+{
+    for (int i = 0; i < v->nss; i++)
+        if (v->ss[i].ssrc == ssrc)
+            return &v->ss[i];
+    if (v->nss == MAX_SSRCS)
+        return NULL;
+    ssrc_stat *s = &v->ss[v->nss++];
+    memset(s, 0, sizeof *s);
+    s->ssrc = ssrc;
+    s->kind = kind;
+    s->first_ext = -1;
+    return s;
+}
+
+/* Loss from the cleartext sequence numbers: expected = highest - first + 1, lost = expected -
+ * received (duplicates make it smaller; reordering is tolerated). */
+static void ssrc_count(ssrc_stat *s, uint16_t seq)
+{
+    s->received++;
+    if (s->first_ext < 0) {
+        s->first_ext = s->max_ext = seq;
+        return;
+    }
+    int16_t d = (int16_t)(seq - (uint16_t)s->max_ext);
+    if (d > 0) {
+        if (d > 1)
+            s->gaps++;
+        s->max_ext += d;
+    } else if (s->max_ext + d < s->first_ext) {
+        s->first_ext = s->max_ext + d; /* reordered before the first packet we saw */
+    }
+}
+
+static uint64_t ssrc_lost(const ssrc_stat *s)
+{
+    if (s->first_ext < 0)
+        return 0;
+    int64_t expected = s->max_ext - s->first_ext + 1;
+    return expected > (int64_t)s->received ? (uint64_t)(expected - (int64_t)s->received) : 0;
+}
+
+static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
+{
+    if (len < 12 || !v->srtp) {
+        v->other_pkts++;
+        return;
+    }
+    /* --drop-every: viewer 0 pretends to lose packets (checks the loss accounting) */
+    if (opt.drop_every > 0 && v->idx == 0 && ++v->drop_ctr % (uint32_t)opt.drop_every == 0)
+        return;
+    uint8_t pt = buf[1] & 0x7f;
+    uint8_t kind = v->pt_kind[pt];
+    v->c.pkts++;
+    v->c.bytes += len;
+    if (!v->t_first_pkt)
+        v->t_first_pkt = now;
+    if (kind == KIND_AUDIO)
+        v->audio_pkts++;
+    else if (kind == KIND_VIDEO)
+        v->video_pkts++;
+    ssrc_stat *ss = ssrc_find(v, odeon_be32(buf + 8), kind);
+    if (ss)
+        ssrc_count(ss, odeon_be16(buf + 2));
+    bool decrypt = (kind == KIND_VIDEO && (v->rx || !v->got_key)) ||
+                   (kind == KIND_AUDIO && !v->audio_ok) ||
+                   (opt.sample > 0 && ++v->sample_ctr % (uint32_t)opt.sample == 0);
+    if (!decrypt)
+        return;
+    int rc = odeon_srtp_unprotect_rtp(v->srtp, buf, &len);
+    if (rc == ODEON_EEXIST) {
+        v->replayed++;
+        return;
+    }
+    if (rc != 0) {
+        v->auth_fail++;
+        return;
+    }
+    v->decrypted++;
+    odeon_rtp_view rv;
+    if (odeon_rtp_parse(buf, len, &rv) != 0)
+        return;
+    const uint8_t *pl = buf + rv.payload_offset;
+    if (kind == KIND_AUDIO && !v->audio_ok) {
+        v->audio_ok = true;
+        v->t_audio_ok = now;
+    }
+    if (kind == KIND_VIDEO) {
+        if (!v->got_key && vp8_payload_is_keyframe(pl, rv.payload_len)) {
+            v->got_key = true;
+            v->t_first_key = now;
+        }
+        /* --corrupt-every: viewer 1 damages payloads as a bad forwarder would (checks that
+         * the checksum comparison catches it) */
+        if (opt.corrupt_every > 0 && v->idx == 1 && rv.payload_len > 40 &&
+            ++v->corrupt_ctr % (uint32_t)opt.corrupt_every == 0)
+            buf[rv.payload_offset + rv.payload_len - 7] ^= 0x5a;
+        if (v->rx)
+            vp8_receiver_push(v->rx, rv.seq, rv.marker, rv.timestamp, pl, rv.payload_len);
+    }
+}
+
+static void on_datagram(viewer *v, uint8_t *buf, size_t len, const struct sockaddr_in *from,
+                        int64_t now)
+{
+    switch (odeon_rtp_demux_classify(buf, len)) {
+    case ODEON_DEMUX_STUN:
+        on_stun(v, buf, len, from);
+        break;
+    case ODEON_DEMUX_DTLS:
+        if (!v->dtls)
+            break;
+        if (!v->ice_ok) /* the server's ICE finished first: its address is the pair */
+            ice_connected(v, from);
+        odeon_dtls_endpoint_feed(v->dtls, buf, len);
+        dtls_step(v, now);
+        break;
+    case ODEON_DEMUX_RTP:
+        on_rtp(v, buf, len, now);
+        break;
+    case ODEON_DEMUX_RTCP:
+        v->rtcp_pkts++;
+        break;
+    default:
+        v->other_pkts++;
+        break;
+    }
+}
+
+static void drain_udp(viewer *v)
+{
+    _Alignas(16) uint8_t buf[PKT_CAP];
+    int64_t now = rtcc_now_us();
+    for (int i = 0; i < 256; i++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(v->udp, buf, 1600, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        if (n <= 0)
+            return;
+        if (from.sin_family == AF_INET)
+            on_datagram(v, buf, (size_t)n, &from, now);
+    }
+}
+
+/* ----- per-viewer life ------------------------------------------------------------------------ */
+
+static int viewer_start(viewer *v, int64_t now)
+{
+    v->started = true;
+    v->t_start = now;
+    v->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int sz = 1 << 20;
+    setsockopt(v->udp, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, opt.local_ip, &a.sin_addr);
+    socklen_t l = sizeof v->local;
+    if (v->udp < 0 || bind(v->udp, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(v->udp, (struct sockaddr *)&v->local, &l) != 0) {
+        vfail(v, "cannot bind UDP on %s: %s", opt.local_ip, strerror(errno));
+        return -1;
+    }
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &v->udpref};
+    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->udp, &e);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    inet_pton(AF_INET, opt.host, &to.sin_addr);
+    char host_hdr[128];
+    snprintf(host_hdr, sizeof host_hdr, "%s:%d", opt.host, opt.port);
+    if (ws_open(&v->ws, &to, host_hdr, opt.path, "janus-protocol") != 0) {
+        vfail(v, "websocket: %s", v->ws.error);
+        return -1;
+    }
+    v->ws_events = EPOLLIN | EPOLLOUT;
+    e = (struct epoll_event){.events = v->ws_events, .data.ptr = &v->wsref};
+    epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->ws.fd, &e);
+    return 0;
+}
+
+/* Also runs for failed viewers: their socket must still be read (epoll is level-triggered). */
+static void on_ws_event(viewer *v, uint32_t events)
+{
+    ws_state before = v->ws.state;
+    int rc = 0;
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        rc = ws_on_writable(&v->ws);
+    if (rc == 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        rc = ws_on_readable(&v->ws, on_ws_message, v);
+    if (rc != 0) {
+        if (atomic_load(&g_phase) != PHASE_STOP)
+            vfail(v, "websocket: %s", v->ws.error);
+        epoll_ctl(v->epfd, EPOLL_CTL_DEL, v->ws.fd, NULL);
+        ws_close(&v->ws);
+        return;
+    }
+    if (before != WS_OPEN && v->ws.state == WS_OPEN && !atomic_load(&v->failed)) {
+        v->t_open = rtcc_now_us();
+        atomic_store(&v->st, ST_SESSION);
+        send_req(v, "create", json_pack("{s:s}", "janus", "create"));
+    }
+    ws_update_events(v);
+}
+
+static void viewer_tick(viewer *v, int64_t now)
+{
+    if (!v->started) {
+        if (now >= v->start_at)
+            viewer_start(v, now);
+        return;
+    }
+    if (atomic_load(&v->failed))
+        return;
+    if (v->session_id && now >= v->next_keepalive) {
+        v->next_keepalive = now + KEEPALIVE_US;
+        send_req(v, "keepalive", json_pack("{s:s}", "janus", "keepalive"));
+    }
+    if (v->rufrag && v->ncand && now >= v->next_check) {
+        ice_send_checks(v);
+        if (v->ice_ok)
+            v->check_interval = CONSENT_US;
+        else if (v->check_interval < 500 * 1000)
+            v->check_interval += 50 * 1000;
+        v->next_check = now + v->check_interval;
+    }
+    dtls_step(v, now);
+    int st = atomic_load(&v->st);
+    if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio))
+        atomic_store(&v->st, ST_OK);
+    else if (st < ST_OK && now - v->t_start > (int64_t)(opt.setup_timeout * 1e6))
+        vfail(v, "timeout (%.0f s)", opt.setup_timeout);
+}
+
+static void viewer_stop(viewer *v)
+{
+    if (v->dtls && odeon_dtls_endpoint_state(v->dtls) == ODEON_DTLS_STATE_CONNECTED)
+        odeon_dtls_endpoint_close(v->dtls);
+    if (v->ws.fd >= 0 && v->ws.state == WS_OPEN && v->session_id) {
+        send_req(v, "destroy", json_pack("{s:s}", "janus", "destroy"));
+        ws_on_writable(&v->ws);
+    }
+}
+
+static void viewer_free(viewer *v)
+{
+    if (v->ws.fd >= 0)
+        ws_close(&v->ws);
+    if (v->udp >= 0)
+        close(v->udp);
+    odeon_dtls_endpoint_free(v->dtls);
+    odeon_srtp_free(v->srtp);
+    g_free(v->rufrag);
+    g_free(v->rpwd);
+    g_free(v->fp_hash);
+    g_free(v->fp_value);
+}
+
+/* ----- workers -------------------------------------------------------------------------------- */
+
+typedef struct {
+    pthread_t thr;
+    int epfd;
+    viewer **vs;
+    int n;
+} worker;
+
+static void worker_events(worker *w, int timeout_ms)
+{
+    struct epoll_event ev[128];
+    int n = epoll_wait(w->epfd, ev, 128, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        fdref *r = ev[i].data.ptr;
+        if (r->udp)
+            drain_udp(r->v);
+        else if (r->v->ws.fd >= 0)
+            on_ws_event(r->v, ev[i].events);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    int phase_seen = PHASE_SETUP;
+    int64_t next_tick = 0;
+    for (;;) {
+        int phase = atomic_load(&g_phase);
+        int64_t now = rtcc_now_us();
+        if (phase != phase_seen) {
+            for (int i = 0; i < w->n; i++) {
+                viewer *v = w->vs[i];
+                if (phase == PHASE_MEASURE || phase_seen == PHASE_SETUP) {
+                    v->win0 = v->c; /* (an empty window if MEASURE passed unseen) */
+                    v->win0_t = now;
+                }
+                if (phase == PHASE_STOP) {
+                    v->win1 = v->c;
+                    v->win1_t = now;
+                }
+            }
+            phase_seen = phase;
+            if (phase == PHASE_STOP)
+                break;
+        }
+        if (now >= next_tick) {
+            for (int i = 0; i < w->n; i++)
+                viewer_tick(w->vs[i], now);
+            next_tick = now + TICK_US;
+        }
+        int64_t wait = next_tick - rtcc_now_us();
+        worker_events(w, wait > 0 ? (int)(wait / 1000) + 1 : 0);
+    }
+    for (int i = 0; i < w->n; i++)
+        viewer_stop(w->vs[i]);
+    /* let the destroy requests and close_notify go out, and read the replies */
+    int64_t until = rtcc_now_us() + 300 * 1000;
+    while (rtcc_now_us() < until)
+        worker_events(w, 20);
+    return NULL;
+}
+
+/* ----- report --------------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct_ms(const int64_t *sorted, int n, double q)
+{
+    return n ? (double)sorted[(int)(q * (n - 1) + 0.5)] / 1000.0 : -1;
+}
+
+static double since_watch_ms(const viewer *v, int64_t t)
+{
+    return t && v->t_watch ? (double)(t - v->t_watch) / 1000.0 : -1;
+}
+
+static uint64_t viewer_lost(const viewer *v)
+{
+    uint64_t lost = 0;
+    for (int i = 0; i < v->nss; i++)
+        lost += ssrc_lost(&v->ss[i]);
+    return lost;
+}
+
+/* Decoded-frame agreement across the --decode viewers that got media: the frames (by barcode
+ * number) that every one of them decoded, and per viewer a checksum over those frames. */
+typedef struct {
+    int decoders;
+    uint64_t common;
+    uint64_t checksum[64];
+    uint64_t mismatched[64];
+    bool agree;
+} agreement;
+
+static void compute_agreement(agreement *ag)
+{
+    memset(ag, 0, sizeof *ag);
+    viewer *dec[64];
+    int nd = 0;
+    for (int i = 0; i < opt.viewers && nd < 64; i++)
+        if (g_viewers[i].rx && atomic_load(&g_viewers[i].st) == ST_OK)
+            dec[nd++] = &g_viewers[i];
+    ag->decoders = nd;
+    for (int i = 0; i < nd; i++)
+        ag->checksum[i] = 0x9e3779b97f4a7c15ULL;
+    for (unsigned f = 0; f < 65536 && nd > 0; f++) {
+        uint64_t h[64];
+        bool all = true;
+        for (int i = 0; i < nd && all; i++)
+            all = vp8_receiver_frame(dec[i]->rx, (uint16_t)f, &h[i]);
+        if (!all)
+            continue;
+        ag->common++;
+        for (int i = 0; i < nd; i++) {
+            ag->checksum[i] = (ag->checksum[i] ^ h[i] ^ f) * 0x100000001b3ULL;
+            ag->checksum[i] ^= ag->checksum[i] >> 31;
+            ag->mismatched[i] += h[i] != h[0];
+        }
+    }
+    ag->agree = nd > 0 && ag->common > 0;
+    for (int i = 1; i < nd; i++)
+        ag->agree &= ag->checksum[i] == ag->checksum[0];
+}
+
+static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
+{
+    GString *o = g_string_new(NULL);
+    int st = atomic_load(&v->st);
+    double win_s = v->win1_t > v->win0_t ? (double)(v->win1_t - v->win0_t) / 1e6 : 0;
+    g_string_append_printf(o, "{\"viewer\":%d,\"ok\":%s,\"stage\":\"%s\"", v->idx,
+                           st == ST_OK && !atomic_load(&v->failed) ? "true" : "false",
+                           stage_names[st]);
+    if (v->error[0]) {
+        char *e = g_strescape(v->error, NULL);
+        g_string_append_printf(o, ",\"error\":\"%s\"", e);
+        g_free(e);
+    }
+    g_string_append_printf(o,
+                           ",\"ws_ms\":%.1f,\"offer_ms\":%.1f,\"ice_ms\":%.1f,\"dtls_ms\":%.1f,"
+                           "\"webrtcup_ms\":%.1f,\"first_packet_ms\":%.1f,"
+                           "\"first_keyframe_ms\":%.1f",
+                           v->t_open ? (double)(v->t_open - v->t_start) / 1000.0 : -1,
+                           since_watch_ms(v, v->t_offer), since_watch_ms(v, v->t_ice),
+                           since_watch_ms(v, v->t_dtls), since_watch_ms(v, v->t_webrtcup),
+                           since_watch_ms(v, v->t_first_pkt), since_watch_ms(v, v->t_first_key));
+    g_string_append_printf(
+        o,
+        ",\"srtp\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"audio_packets\":%llu,"
+        "\"video_packets\":%llu,\"rtcp_packets\":%llu,\"lost\":%llu,\"decrypted\":%llu,"
+        "\"auth_failures\":%llu,\"slowlinks\":%llu,\"window_kbps\":%.1f,\"window_pps\":%.1f",
+        v->srtp_profile ? v->srtp_profile : "", (unsigned long long)v->c.pkts,
+        (unsigned long long)v->c.bytes, (unsigned long long)v->audio_pkts,
+        (unsigned long long)v->video_pkts, (unsigned long long)v->rtcp_pkts,
+        (unsigned long long)viewer_lost(v), (unsigned long long)v->decrypted,
+        (unsigned long long)v->auth_fail, (unsigned long long)v->slowlinks,
+        win_s > 0 ? (double)(v->win1.bytes - v->win0.bytes) * 8 / 1000 / win_s : 0,
+        win_s > 0 ? (double)(v->win1.pkts - v->win0.pkts) / win_s : 0);
+    g_string_append(o, ",\"ssrcs\":[");
+    for (int i = 0; i < v->nss; i++)
+        g_string_append_printf(
+            o, "%s{\"ssrc\":%u,\"kind\":\"%s\",\"received\":%llu,\"lost\":%llu,\"gaps\":%llu}",
+            i ? "," : "", v->ss[i].ssrc,
+            v->ss[i].kind == KIND_AUDIO   ? "audio"
+            : v->ss[i].kind == KIND_VIDEO ? "video"
+                                          : "?",
+            (unsigned long long)v->ss[i].received, (unsigned long long)ssrc_lost(&v->ss[i]),
+            (unsigned long long)v->ss[i].gaps);
+    g_string_append(o, "]");
+    if (v->rx) {
+        vp8_receiver_stats rs;
+        vp8_receiver_get_stats(v->rx, &rs);
+        g_string_append_printf(
+            o,
+            ",\"decode\":{\"frames\":%llu,\"keyframes\":%llu,\"errors\":%llu,"
+            "\"before_keyframe\":%llu,\"dropped\":%llu,\"bad_barcode\":%llu,"
+            "\"width\":%u,\"height\":%u",
+            (unsigned long long)rs.frames_decoded, (unsigned long long)rs.keyframes,
+            (unsigned long long)rs.decode_errors, (unsigned long long)rs.frames_before_key,
+            (unsigned long long)rs.frames_dropped, (unsigned long long)rs.bad_barcode, rs.width,
+            rs.height);
+        if (dec_index >= 0)
+            g_string_append_printf(o,
+                                   ",\"compared_frames\":%llu,\"checksum\":\"%016llx\","
+                                   "\"mismatched_frames\":%llu",
+                                   (unsigned long long)ag->common,
+                                   (unsigned long long)ag->checksum[dec_index],
+                                   (unsigned long long)ag->mismatched[dec_index]);
+        g_string_append(o, "}");
+    }
+    g_string_append(o, "}");
+    puts(o->str);
+    g_string_free(o, TRUE);
+}
+
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
+static int64_t g_cpu_win0, g_cpu_win1;
+
+/* Totals over all viewers; join and offer times sorted, in microseconds. */
+typedef struct {
+    int count[ST_COUNT], ok, up, nj, no;
+    int64_t *join, *offer;
+    uint64_t lost, received, auth, win_pkts, win_bytes, vlost_min, vlost_max;
+    double win_s, loss_pct, pps, kbps, cpu_pct;
+} totals;
+
+/* Sums the viewers; prints each viewer's JSON line (--json) and the first error per stage. */
+static void totals_compute(totals *t, const agreement *ag)
+{
+    memset(t, 0, sizeof *t);
+    t->join = g_new(int64_t, opt.viewers);
+    t->offer = g_new(int64_t, opt.viewers);
+    t->vlost_min = UINT64_MAX;
+    bool shown[ST_COUNT] = {false};
+    int di = 0;
+    for (int i = 0; i < opt.viewers; i++) {
+        viewer *v = &g_viewers[i];
+        int st = atomic_load(&v->st);
+        bool vok = st == ST_OK && !atomic_load(&v->failed);
+        t->count[st]++;
+        t->ok += vok;
+        t->up += v->t_webrtcup != 0;
+        if (v->t_first_key && v->t_watch)
+            t->join[t->nj++] = v->t_first_key - v->t_watch;
+        if (v->t_offer && v->t_watch)
+            t->offer[t->no++] = v->t_offer - v->t_watch;
+        uint64_t vl = viewer_lost(v);
+        t->lost += vl;
+        if (vok) {
+            t->vlost_min = vl < t->vlost_min ? vl : t->vlost_min;
+            t->vlost_max = vl > t->vlost_max ? vl : t->vlost_max;
+        }
+        for (int s = 0; s < v->nss; s++)
+            t->received += v->ss[s].received;
+        t->auth += v->auth_fail;
+        t->win_pkts += v->win1.pkts - v->win0.pkts;
+        t->win_bytes += v->win1.bytes - v->win0.bytes;
+        if (v->win1_t > v->win0_t)
+            t->win_s = (double)(v->win1_t - v->win0_t) / 1e6;
+        if (!vok && !shown[st]) {
+            shown[st] = true;
+            logf_("viewers stopped at stage '%s', e.g. viewer %d: %s", stage_names[st], i,
+                  v->error[0] ? v->error : "(no error reported)");
+        }
+        if (opt.json)
+            viewer_json(v, ag, v->rx && vok ? di : -1);
+        di += v->rx && vok;
+    }
+    qsort(t->join, (size_t)t->nj, sizeof *t->join, cmp_i64);
+    qsort(t->offer, (size_t)t->no, sizeof *t->offer, cmp_i64);
+    uint64_t expected = t->received + t->lost;
+    t->loss_pct = expected ? 100.0 * (double)t->lost / (double)expected : 0;
+    if (t->vlost_min == UINT64_MAX)
+        t->vlost_min = 0;
+    t->pps = t->win_s > 0 ? (double)t->win_pkts / t->win_s : 0;
+    t->kbps = t->win_s > 0 && t->ok ? (double)t->win_bytes * 8 / 1000 / t->win_s / t->ok : 0;
+    t->cpu_pct = t->win_s > 0 ? (double)(g_cpu_win1 - g_cpu_win0) / (t->win_s * 1e4) : 0;
+}
+
+static void print_summary_json(const totals *t, const agreement *ag)
+{
+    printf("{\"summary\":true,\"label\":\"%s\",\"plugin\":\"%s\",\"viewers\":%d,\"ok\":%d,"
+           "\"webrtcup\":%d,\"join_ms_p50\":%.1f,\"join_ms_p95\":%.1f,\"join_ms_max\":%.1f,"
+           "\"offer_ms_p50\":%.1f,\"lost\":%llu,\"loss_pct\":%.4f,\"lost_per_viewer_min\":%llu,"
+           "\"lost_per_viewer_max\":%llu,\"window_s\":%.2f,\"window_pps\":%.1f,"
+           "\"kbps_per_viewer\":%.1f,\"auth_failures\":%llu,\"decoders\":%d,"
+           "\"compared_frames\":%llu,\"checksums_agree\":%s,\"loadgen_cpu_pct\":%.1f}\n",
+           opt.label, opt.plugin, opt.viewers, t->ok, t->up, pct_ms(t->join, t->nj, 0.5),
+           pct_ms(t->join, t->nj, 0.95), pct_ms(t->join, t->nj, 1.0), pct_ms(t->offer, t->no, 0.5),
+           (unsigned long long)t->lost, t->loss_pct, (unsigned long long)t->vlost_min,
+           (unsigned long long)t->vlost_max, t->win_s, t->pps, t->kbps, (unsigned long long)t->auth,
+           ag->decoders, (unsigned long long)ag->common, ag->agree ? "true" : "false", t->cpu_pct);
+}
+
+static void print_table(const totals *t, const agreement *ag, double elapsed_s)
+{
+    char checks[96];
+    if (ag->decoders == 0)
+        snprintf(checks, sizeof checks, "no decoder");
+    else
+        snprintf(checks, sizeof checks, "%s (%d decoders, %llu frames)",
+                 ag->agree ? "agree" : "DIFFER", ag->decoders, (unsigned long long)ag->common);
+    GString *stages = g_string_new(NULL);
+    for (int s = 0; s < ST_COUNT; s++)
+        if (t->count[s] && s != ST_OK)
+            g_string_append_printf(stages, "%s%s:%d", stages->len ? " " : "", stage_names[s],
+                                   t->count[s]);
+    printf("\n%s, %s %s, %.1f s; odeon-load used %.0f%% of a core over the %.0f s window\n",
+           opt.label, opt.plugin, opt.watch, elapsed_s, t->cpu_pct, t->win_s);
+    printf("| viewers up | webrtcup | join ms p50 / p95 / max (watch->keyframe) | offer ms p50 "
+           "| lost pkts (%%; per viewer min-max) | rx pkt/s (all) | kbit/s per viewer "
+           "| SRTP auth fail | decoded checksums |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    printf("| %d/%d%s%s%s | %d/%d | %.0f / %.0f / %.0f | %.1f | %llu (%.3f%%; %llu-%llu) "
+           "| %.0f | %.0f | %llu | %s |\n",
+           t->ok, opt.viewers, stages->len ? " (" : "", stages->str, stages->len ? ")" : "", t->up,
+           opt.viewers, pct_ms(t->join, t->nj, 0.5), pct_ms(t->join, t->nj, 0.95),
+           pct_ms(t->join, t->nj, 1.0), pct_ms(t->offer, t->no, 0.5), (unsigned long long)t->lost,
+           t->loss_pct, (unsigned long long)t->vlost_min, (unsigned long long)t->vlost_max, t->pps,
+           t->kbps, (unsigned long long)t->auth, checks);
+    g_string_free(stages, TRUE);
+}
+
+/* Prints everything; 0 when the run passes (see usage), else 1. */
+static int report(double elapsed_s)
+{
+    agreement ag;
+    compute_agreement(&ag);
+    totals t;
+    totals_compute(&t, &ag);
+    if (opt.json)
+        print_summary_json(&t, &ag);
+    print_table(&t, &ag, elapsed_s);
+    fflush(stdout);
+    g_free(t.join);
+    g_free(t.offer);
+    bool pass = t.ok == opt.viewers && t.loss_pct <= opt.max_loss_pct && t.auth == 0 &&
+                (opt.decode == 0 || ag.agree);
+    return pass ? 0 : 1;
+}
+
+/* ----- main ----------------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: odeon-load viewers [options]\n"
+            "  --host IP            Janus API WebSocket address (IPv4, default 127.0.0.1)\n"
+            "  --port N             WebSocket port (default 8188)\n"
+            "  --path P             WebSocket path (default /)\n"
+            "  --plugin NAME        plugin package (default janus.plugin.streaming;\n"
+            "                       odeon.plugin.stage for Odeon)\n"
+            "  --watch JSON         watch body (default {\"request\":\"watch\",\"id\":1})\n"
+            "  --start JSON         body sent with the answer (default {\"request\":\"start\"})\n"
+            "  --token T / --apisecret S   added to every request\n"
+            "  --local-ip IP        address our UDP sockets bind to and advertise (default "
+            "--host)\n"
+            "  --viewers N          viewers (default 10)\n"
+            "  --threads N          worker threads (default 1)\n"
+            "  --ramp-ms MS         delay between viewer starts (default 20)\n"
+            "  --setup-timeout S    seconds per viewer from start to first keyframe (default 20)\n"
+            "  --duration S         measured window once every viewer is up or failed (default "
+            "10)\n"
+            "  --sample N           authenticate+decrypt 1 in N packets after the first "
+            "keyframe\n"
+            "                       (default 16; 1 = all; 0 = none)\n"
+            "  --decode N           viewers 0..N-1 decode all video with libvpx (default 2)\n"
+            "  --max-loss-pct P     loss above P%% fails the run (default 1.0)\n"
+            "  --label NAME         server label in the output (default server)\n"
+            "  --drop-every N       self-test: viewer 0 ignores every Nth RTP packet (loss)\n"
+            "  --corrupt-every N    self-test: viewer 1 damages every Nth video payload it\n"
+            "                       decrypts (the decoded checksums must then differ)\n"
+            "  --json               one JSON line per viewer and a summary line on stdout\n"
+            "  -v, --verbose        per-viewer progress on stderr\n"
+            "Exit status: 0 every viewer got media, loss within bounds, decoded checksums agree;\n"
+            "1 otherwise; 2 bad usage.\n");
+}
+
+typedef struct {
+    const char *name;
+    char type; /* 's', 'i', 'd', 'f' (flag) */
+    void *field;
+} opt_spec;
+
+static const opt_spec specs[] = {
+    {"host", 's', &opt.host},
+    {"port", 'i', &opt.port},
+    {"path", 's', &opt.path},
+    {"plugin", 's', &opt.plugin},
+    {"watch", 's', &opt.watch},
+    {"start", 's', &opt.start},
+    {"token", 's', &opt.token},
+    {"apisecret", 's', &opt.apisecret},
+    {"local-ip", 's', &opt.local_ip},
+    {"label", 's', &opt.label},
+    {"viewers", 'i', &opt.viewers},
+    {"threads", 'i', &opt.threads},
+    {"sample", 'i', &opt.sample},
+    {"decode", 'i', &opt.decode},
+    {"ramp-ms", 'd', &opt.ramp_ms},
+    {"setup-timeout", 'd', &opt.setup_timeout},
+    {"duration", 'd', &opt.duration},
+    {"max-loss-pct", 'd', &opt.max_loss_pct},
+    {"drop-every", 'i', &opt.drop_every},
+    {"corrupt-every", 'i', &opt.corrupt_every},
+    {"json", 'f', &opt.json},
+    {"verbose", 'f', &opt.verbose},
+};
+#define N_SPECS (sizeof specs / sizeof specs[0])
+
+static int parse_args(int argc, char **argv)
+{
+    struct option lo[N_SPECS + 2];
+    for (size_t i = 0; i < N_SPECS; i++)
+        lo[i] =
+            (struct option){specs[i].name, specs[i].type == 'f' ? no_argument : required_argument,
+                            NULL, 256 + (int)i};
+    lo[N_SPECS] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[N_SPECS + 1] = (struct option){NULL, 0, NULL, 0};
+    int c;
+    while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        if (c >= 256 && c < 256 + (int)N_SPECS) {
+            const opt_spec *s = &specs[c - 256];
+            if (s->type == 's')
+                *(const char **)s->field = optarg;
+            else if (s->type == 'i')
+                *(int *)s->field = atoi(optarg);
+            else if (s->type == 'd')
+                *(double *)s->field = atof(optarg);
+            else
+                *(int *)s->field = 1;
+        } else if (c == 'v') {
+            opt.verbose = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            exit(0);
+        } else {
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (!opt.local_ip)
+        opt.local_ip = opt.host;
+    json_error_t je;
+    json_t *w = json_loads(opt.watch, 0, &je), *s = json_loads(opt.start, 0, &je);
+    bool json_ok = json_is_object(w) && json_is_object(s);
+    json_decref(w);
+    json_decref(s);
+    struct in_addr tmp;
+    if (!json_ok || opt.viewers < 1 || opt.viewers > 20000 || opt.threads < 1 || opt.threads > 64 ||
+        opt.sample < 0 || opt.decode < 0 || opt.duration < 0 || opt.setup_timeout <= 0 ||
+        inet_pton(AF_INET, opt.host, &tmp) != 1 || inet_pton(AF_INET, opt.local_ip, &tmp) != 1) {
+        fprintf(stderr, "odeon-load: an option is out of range (--watch/--start must be JSON "
+                        "objects, --host/--local-ip IPv4 addresses)\n");
+        return -1;
+    }
+    if (opt.decode > 64)
+        opt.decode = 64;
+    return 0;
+}
+
+static void sleep_us(int64_t us)
+{
+    if (us <= 0)
+        return;
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static bool all_done(void)
+{
+    for (int i = 0; i < opt.viewers; i++)
+        if (!vdone(&g_viewers[i]))
+            return false;
+    return true;
+}
+
+int viewers_main(int argc, char **argv)
+{
+    if (parse_args(argc, argv) != 0)
+        return 2;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    char *err = NULL;
+    g_identity = odeon_dtls_identity_generate(&err);
+    if (!g_identity || odeon_srtp_global_init() != 0) {
+        fprintf(stderr, "odeon-load: identity/srtp: %s\n", err ? err : "?");
+        return 2;
+    }
+    int64_t t0 = rtcc_now_us();
+    g_viewers = g_new0(viewer, opt.viewers);
+    worker *ws = g_new0(worker, opt.threads);
+    for (int t = 0; t < opt.threads; t++) {
+        ws[t].epfd = epoll_create1(EPOLL_CLOEXEC);
+        ws[t].vs = g_new0(viewer *, opt.viewers / opt.threads + 1);
+    }
+    for (int i = 0; i < opt.viewers; i++) {
+        viewer *v = &g_viewers[i];
+        worker *w = &ws[i % opt.threads];
+        v->idx = i;
+        v->epfd = w->epfd;
+        v->udp = -1;
+        v->ws.fd = -1;
+        v->wsref = (fdref){v, false};
+        v->udpref = (fdref){v, true};
+        v->start_at = t0 + (int64_t)(opt.ramp_ms * 1000 * i);
+        rtcc_random_token(v->lufrag, 8);
+        rtcc_random_token(v->lpwd, 24);
+        RAND_bytes(v->txid_prefix, 4);
+        RAND_bytes((uint8_t *)&v->tie_breaker, 8);
+        if (i < opt.decode)
+            v->rx = vp8_receiver_new();
+        w->vs[w->n++] = v;
+    }
+    for (int t = 0; t < opt.threads; t++)
+        pthread_create(&ws[t].thr, NULL, worker_main, &ws[t]);
+    int64_t deadline = t0 + (int64_t)(opt.ramp_ms * 1000 * opt.viewers) +
+                       (int64_t)(opt.setup_timeout * 1e6) + 500000;
+    while (!all_done() && rtcc_now_us() < deadline)
+        sleep_us(50 * 1000);
+    int ok = 0;
+    for (int i = 0; i < opt.viewers; i++)
+        ok += atomic_load(&g_viewers[i].st) == ST_OK && !atomic_load(&g_viewers[i].failed);
+    logf_("%s: %d/%d viewers receiving after %.1f s; measuring %.0f s", opt.label, ok, opt.viewers,
+          (double)(rtcc_now_us() - t0) / 1e6, ok ? opt.duration : 0.0);
+    atomic_store(&g_phase, PHASE_MEASURE);
+    g_cpu_win0 = self_cpu_us();
+    if (ok)
+        sleep_us((int64_t)(opt.duration * 1e6));
+    g_cpu_win1 = self_cpu_us();
+    atomic_store(&g_phase, PHASE_STOP);
+    for (int t = 0; t < opt.threads; t++)
+        pthread_join(ws[t].thr, NULL);
+    int rc = report((double)(rtcc_now_us() - t0) / 1e6);
+    for (int i = 0; i < opt.viewers; i++) {
+        viewer_free(&g_viewers[i]);
+        vp8_receiver_free(g_viewers[i].rx);
+    }
+    for (int t = 0; t < opt.threads; t++) {
+        close(ws[t].epfd);
+        g_free(ws[t].vs);
+    }
+    g_free(ws);
+    g_free(g_viewers);
+    odeon_dtls_identity_unref(g_identity);
+    return rc;
+}
