@@ -59,7 +59,7 @@ static stage *stage_new(uint64_t id)
     return s;
 }
 
-static stage *stage_lookup(uint64_t id)
+stage *stage_lookup(uint64_t id)
 {
     g_mutex_lock(&registry_lock);
     stage *s = g_hash_table_lookup(stages, &id);
@@ -710,9 +710,59 @@ static bool may_publish(stage *s, request *r)
     return organiser_ok(r->handle, r->body);
 }
 
+int stage_host_start(odeon_plugin_handle *handle, stage *s, json_t **answer,
+                     const char **reason)
+{
+    stage_viewer *v = viewer_of(handle);
+    *answer = NULL;
+    for (size_t i = 0; i < s->track_count; i++)
+        if (s->tracks[i].port != 0) {
+            *reason = "This stage is fed by an RTP source";
+            return STAGE_ERROR_INVALID_STATE;
+        }
+    int video = track_of_kind(s, true);
+    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s, s:s}", "audio",
+                             track_of_kind(s, false) >= 0, "video", video >= 0, "audio_codec",
+                             "opus", "video_codec", video >= 0 ? s->tracks[video].codec : "vp8",
+                             "audio_direction", "recvonly", "video_direction", "recvonly");
+    *answer = stage_core->jsep_answer(handle, opts);
+    json_decref(opts);
+    if (*answer == NULL) {
+        *reason = "The offer has no codec this stage carries";
+        return STAGE_ERROR_INVALID_ELEMENT;
+    }
+    int error = 0;
+    g_mutex_lock(&membership_lock);
+    g_mutex_lock(&s->lock);
+    bool live = s->host != NULL;
+    if (!live && v->stage == NULL) {
+        s->host = stage_core->handle_ref(handle);
+        g_mutex_lock(&v->host_lock);
+        v->stage = stage_ref(s);
+        v->is_host = true;
+        g_mutex_unlock(&v->host_lock);
+    } else {
+        error = STAGE_ERROR_INVALID_STATE;
+        *reason = live ? "The stage already has a host" : "This handle already watches";
+    }
+    g_mutex_unlock(&s->lock);
+    g_mutex_unlock(&membership_lock);
+    if (error != 0)
+        g_clear_pointer(answer, json_decref);
+    else
+        LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT ": a host publishes", s->id);
+    return error;
+}
+
+void stage_host_stop(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v != NULL && v->is_host)
+        host_leave(v);
+}
+
 static odeon_plugin_result req_publish(request *r)
 {
-    stage_viewer *v = viewer_of(r->handle);
     uint64_t id;
     if (!get_id(r->body, &id))
         return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
@@ -725,52 +775,13 @@ static odeon_plugin_result req_publish(request *r)
     if (s == NULL)
         return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
                                           "No such mountpoint/stream"), NULL);
-    int error = 0;
-    const char *reason = NULL;
-    if (!may_publish(s, r)) {
-        error = STAGE_ERROR_UNAUTHORIZED;
-        reason = "Unauthorized (publishing needs the stage's secret or an organiser)";
-    }
-    for (size_t i = 0; error == 0 && i < s->track_count; i++)
-        if (s->tracks[i].port != 0) {
-            error = STAGE_ERROR_INVALID_STATE;
-            reason = "This stage is fed by an RTP source";
-        }
-    int video = track_of_kind(s, true);
-    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s}", "audio", track_of_kind(s, false) >= 0,
-                             "video", video >= 0, "audio_codec", "opus", "video_codec",
-                             video >= 0 ? s->tracks[video].codec : "vp8", "audio_direction",
-                             "recvonly");
-    json_object_set_new(opts, "video_direction", json_string("recvonly"));
-    json_t *answer = error == 0 ? stage_core->jsep_answer(r->handle, opts) : NULL;
-    json_decref(opts);
-    if (error == 0 && answer == NULL) {
-        error = STAGE_ERROR_INVALID_ELEMENT;
-        reason = "The offer has no codec this stage carries";
-    }
-    if (error == 0) {
-        g_mutex_lock(&membership_lock);
-        g_mutex_lock(&s->lock);
-        bool live = s->host != NULL;
-        if (!live && v->stage == NULL) {
-            s->host = stage_core->handle_ref(r->handle);
-            g_mutex_lock(&v->host_lock);
-            v->stage = stage_ref(s);
-            v->is_host = true;
-            g_mutex_unlock(&v->host_lock);
-        } else {
-            error = STAGE_ERROR_INVALID_STATE;
-            reason = live ? "The stage already has a host" : "This handle already watches";
-        }
-        g_mutex_unlock(&s->lock);
-        g_mutex_unlock(&membership_lock);
-    }
+    json_t *answer = NULL;
+    const char *reason = "Unauthorized (publishing needs the stage's secret or an organiser)";
+    int error = may_publish(s, r) ? stage_host_start(r->handle, s, &answer, &reason)
+                                  : STAGE_ERROR_UNAUTHORIZED;
     stage_unref(s);
-    if (error != 0) {
-        json_decref(answer);
+    if (error != 0)
         return async_reply(r, error_event(error, reason), NULL);
-    }
-    LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT ": a host publishes", id);
     return async_reply(r, status_event("publishing"), answer);
 }
 
@@ -869,6 +880,7 @@ static void stage_hangup_media(odeon_plugin_handle *handle)
         return;
     if (v->is_host) {
         host_leave(v);
+        stage_whip_hangup(handle); /* a WHIP resource whose connection died is ended */
         return;
     }
     stage *s = viewer_leave(v);
@@ -1031,14 +1043,14 @@ static int load_config(const char *path)
 
 static int stage_init(const odeon_core_callbacks *core, const char *config_path)
 {
-    if (core->struct_size < offsetof(odeon_core_callbacks, send_remb) + sizeof(void *))
-        return -1; /* needs ABI 1.1 (jsep_offer) */
+    if (core->struct_size < offsetof(odeon_core_callbacks, handle_destroy) + sizeof(void *))
+        return -1; /* needs ABI 1.2 (jsep_offer, handles for WHIP) */
     stage_core = core;
     stages = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                    (GDestroyNotify)stage_unref);
     if (stage_ingest_start() != 0)
         return -1;
-    if (load_config(config_path) != 0) {
+    if (load_config(config_path) != 0 || stage_whip_start() != 0) {
         stage_ingest_stop();
         g_clear_pointer(&stages, g_hash_table_unref);
         return -1;
@@ -1048,6 +1060,7 @@ static int stage_init(const odeon_core_callbacks *core, const char *config_path)
 
 static void stage_destroy(void)
 {
+    stage_whip_stop();
     stage_ingest_stop();
     g_clear_pointer(&stages, g_hash_table_unref);
     g_clear_pointer(&admin_key, g_free);

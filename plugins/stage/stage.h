@@ -128,7 +128,18 @@ void stage_ingest_remove(stage *s);
  * media loop): counted, cached when it belongs to the GOP, sent to every started viewer. */
 void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len);
 
-/* stage.c helpers used by the fan-out. */
+/* stage.c helpers used by the fan-out and WHIP. */
+stage *stage_lookup(uint64_t id); /* new reference or NULL */
+/* Makes handle the stage's host from the client's offer (already applied): *answer gets the
+ * plugin's answer to complete and send. 0, or a STAGE_ERROR_* with *reason (static). */
+int stage_host_start(odeon_plugin_handle *handle, stage *s, json_t **answer, const char **reason);
+void stage_host_stop(odeon_plugin_handle *handle);
+
+/* stage_whip.c: WHIP ingest (RFC 9725) on /whip/<stage>. */
+int stage_whip_start(void);
+void stage_whip_stop(void);
+void stage_whip_reap(void); /* ends resources whose connection died (ingest thread) */
+void stage_whip_hangup(odeon_plugin_handle *handle);
 void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len);
 
 #endif

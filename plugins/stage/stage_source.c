@@ -234,6 +234,7 @@ static gpointer ingest_main(gpointer data)
                 /* nothing pending */
             }
         }
+        stage_whip_reap();
         g_mutex_lock(&ingest_lock);
         bool changed = ingest_changed;
         g_mutex_unlock(&ingest_lock);

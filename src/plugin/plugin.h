@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 1
+#define ODEON_PLUGIN_ABI_MINOR 2
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -208,6 +208,23 @@ typedef struct odeon_core_callbacks {
     int (*request_keyframe)(odeon_plugin_handle *handle, int mindex);
     /* Tell the handle's peer to send at most bitrate bps of video (REMB). */
     int (*send_remb)(odeon_plugin_handle *handle, uint64_t bitrate);
+
+    /* ---- ABI 1.2: handles for clients that speak plain HTTP (WHIP, WHEP) ---- */
+
+    /* A new handle of this plugin in a session of its own that never times out (its events
+     * go nowhere); the plugin's create_session runs. Returns a reference, or NULL. */
+    odeon_plugin_handle *(*handle_create)(const struct odeon_plugin *plugin,
+                                          const char *opaque_id);
+    /* Applies an SDP offer or answer from such a client as the Janus API would (borrowed
+     * {"type","sdp"}). 0, or a Janus error code (465 invalid SDP, 469...) with *reason
+     * (free() it). */
+    int (*handle_remote_jsep)(odeon_plugin_handle *handle, json_t *jsep, char **reason);
+    /* Completes the plugin's own jsep (ICE, DTLS, every candidate) and returns it (new
+     * reference), waiting for candidate gathering; NULL on failure. */
+    json_t *(*handle_complete_jsep)(odeon_plugin_handle *handle, json_t *jsep);
+    /* Ends a handle from handle_create and its session (hangup_media and destroy_session run).
+     * The caller's reference is not dropped. */
+    void (*handle_destroy)(odeon_plugin_handle *handle);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

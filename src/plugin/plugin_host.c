@@ -237,6 +237,93 @@ static void cb_log(odeon_log_level level, const char *module, const char *format
     va_end(args);
 }
 
+/* ---- handles for plain-HTTP clients (ABI 1.2) ---- */
+
+/* Their sessions' events go nowhere: the client has no event channel. */
+static void internal_deliver(odeon_event_sink *sink, uint64_t session_id, json_t *event)
+{
+    (void)sink;
+    (void)session_id;
+    (void)event;
+}
+
+static void internal_session_gone(odeon_event_sink *sink, uint64_t session_id)
+{
+    (void)sink;
+    (void)session_id;
+}
+
+static odeon_event_sink *internal_ref(odeon_event_sink *sink)
+{
+    return sink;
+}
+
+static void internal_unref(odeon_event_sink *sink)
+{
+    (void)sink;
+}
+
+static const odeon_event_sink_ops internal_sink_ops = {
+    .deliver = internal_deliver,
+    .session_gone = internal_session_gone,
+    .ref = internal_ref,
+    .unref = internal_unref,
+    .name = "internal",
+};
+static odeon_event_sink internal_sink = {.ops = &internal_sink_ops};
+
+static odeon_plugin_handle *cb_handle_create(const odeon_plugin *plugin, const char *opaque_id)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || plugin == NULL)
+        return NULL;
+    odeon_session *session = NULL;
+    if (odeon_sessions_create(host->services.sessions, 0, &internal_sink, NULL, &session) != 0)
+        return NULL;
+    odeon_session_set_internal(session);
+    odeon_handle *handle = NULL;
+    if (odeon_session_attach(session, plugin, opaque_id, &handle) != 0) {
+        odeon_sessions_destroy(host->services.sessions, odeon_session_id(session), "attach failed");
+        odeon_session_unref(session);
+        return NULL;
+    }
+    odeon_session_unref(session);
+    return handle;
+}
+
+static int cb_handle_remote_jsep(odeon_plugin_handle *handle, json_t *jsep, char **reason)
+{
+    const char *type = json_string_value(json_object_get(jsep, "type"));
+    const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
+    if (handle == NULL || type == NULL || sdp == NULL ||
+        (strcmp(type, "offer") != 0 && strcmp(type, "answer") != 0)) {
+        if (reason)
+            *reason = g_strdup("JSEP error: type offer or answer and an sdp string needed");
+        return 465;
+    }
+    char *why = NULL;
+    int code = odeon_handle_media_remote(handle, jsep, &why);
+    if (reason)
+        *reason = why;
+    else
+        g_free(why);
+    return code;
+}
+
+static json_t *cb_handle_complete_jsep(odeon_plugin_handle *handle, json_t *jsep)
+{
+    return handle && jsep ? odeon_handle_media_complete_sync(handle, jsep) : NULL;
+}
+
+static void cb_handle_destroy(odeon_plugin_handle *handle)
+{
+    odeon_plugin_host *host = current_host;
+    if (handle == NULL || host == NULL)
+        return;
+    odeon_sessions_destroy(host->services.sessions, odeon_session_id(odeon_handle_session(handle)),
+                           "ended by the plugin");
+}
+
 static const odeon_core_callbacks core_callbacks = {
     .abi_major = ODEON_PLUGIN_ABI_MAJOR,
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
@@ -269,6 +356,10 @@ static const odeon_core_callbacks core_callbacks = {
     .jsep_offer = cb_jsep_offer,
     .request_keyframe = cb_request_keyframe,
     .send_remb = cb_send_remb,
+    .handle_create = cb_handle_create,
+    .handle_remote_jsep = cb_handle_remote_jsep,
+    .handle_complete_jsep = cb_handle_complete_jsep,
+    .handle_destroy = cb_handle_destroy,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

@@ -41,6 +41,7 @@ struct odeon_session {
     int64_t created_us;
     gint64 last_activity_us; /* atomic */
     gint destroyed;          /* atomic */
+    gint internal;           /* atomic: made by a plugin (WHIP...), never times out */
     GMutex lock;
     GHashTable *handles; /* uint64 id -> odeon_handle (reference) */
 };
@@ -605,7 +606,13 @@ typedef struct expiry {
 static bool keep_expired(odeon_session *s, const void *arg)
 {
     const expiry *e = arg;
-    return e->now_us - odeon_session_last_activity_us(s) > e->timeout_us;
+    return !g_atomic_int_get(&s->internal) &&
+           e->now_us - odeon_session_last_activity_us(s) > e->timeout_us;
+}
+
+void odeon_session_set_internal(odeon_session *session)
+{
+    g_atomic_int_set(&session->internal, 1);
 }
 
 static void sessions_destroy_list(odeon_sessions *sessions, GPtrArray *list, const char *reason)

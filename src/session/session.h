@@ -69,6 +69,9 @@ void odeon_session_set_sink(odeon_session *session, odeon_event_sink *sink);
 const odeon_identity *odeon_session_identity(const odeon_session *session); /* borrowed */
 /* Deliver an event to the session's client (borrowed). */
 void odeon_session_push(odeon_session *session, json_t *event);
+/* A session a plugin made for a client that speaks plain HTTP (WHIP, WHEP): it never times
+ * out; the plugin destroys it. */
+void odeon_session_set_internal(odeon_session *session);
 
 /* Attach a plugin: create_session runs. Returns 0 with *out a new reference, ODEON_EGONE if the
  * session is being destroyed, or the plugin's refusal (ODEON_EPERM) with nothing kept. */

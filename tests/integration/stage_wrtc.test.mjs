@@ -248,3 +248,62 @@ test('a WebRTC host publishes; viewers decode its video; the host stops and they
       10000, `"ended" for viewer ${v.hid}`);
   }
 });
+
+test('WHIP: an encoder POSTs its offer to /whip/<stage> with a bearer token; viewers decode; DELETE ends it', { skip: ODEON_ONLY }, async () => {
+  const whip = `${srv.server.httpBase}/whip/3`;
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const media = new SyntheticMedia(wrtc);
+  hosts.push({ pc, media });
+  const stream = new wrtc.MediaStream([media.audioTrack, media.videoTrack]);
+  pc.addTransceiver(media.audioTrack, { direction: 'sendonly', streams: [stream] });
+  pc.addTransceiver(media.videoTrack, { direction: 'sendonly', streams: [stream] });
+  media.start();
+  await pc.setLocalDescription(await pc.createOffer());
+  await until(() => pc.iceGatheringState === 'complete', 10000, 'WHIP client gathering');
+  const sdp = pc.localDescription.sdp;
+  const post = (url, headers, body = sdp) => fetch(url, { method: 'POST', headers, body });
+  const auth = { 'content-type': 'application/sdp', authorization: 'Bearer hostsecret' };
+
+  let r = await post(whip, { 'content-type': 'application/sdp' });
+  assert.equal(r.status, 401);
+  assert.match(r.headers.get('www-authenticate') || '', /Bearer/);
+  r = await post(whip, { ...auth, authorization: 'Bearer nope' });
+  assert.equal(r.status, 401);
+  r = await post(whip, { ...auth, 'content-type': 'text/plain' });
+  assert.equal(r.status, 415);
+  r = await post(`${srv.server.httpBase}/whip/99`, auth);
+  assert.equal(r.status, 404);
+  r = await fetch(whip, { method: 'GET' });
+  assert.equal(r.status, 405);
+  r = await post(whip, auth, 'v=0\r\nnot sdp');
+  assert.equal(r.status, 400);
+
+  r = await post(whip, auth);
+  assert.equal(r.status, 201, await r.clone().text());
+  assert.match(r.headers.get('content-type'), /application\/sdp/);
+  const location = r.headers.get('location');
+  assert.match(location, /^\/whip\/3\/\d+$/);
+  const answer = await r.text();
+  assert.match(answer, /a=candidate:/);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  // The stage is live now: a second encoder is refused.
+  r = await post(whip, auth);
+  assert.equal(r.status, 409);
+
+  if (!ws) ws = await wsConnect(srv.server);
+  const sid = await wsCreateSession(ws);
+  const events = [];
+  ws.ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (!m.transaction) events.push(m);
+  });
+  const v = await newViewer(sid, 3);
+  await until(() => v.frames > 60, 30000, `the WHIP stream's viewer decoded ${v.frames} frames`);
+
+  r = await fetch(`${srv.server.httpBase}${location}`, { method: 'DELETE', headers: { authorization: 'Bearer hostsecret' } });
+  assert.equal(r.status, 200);
+  await until(() => events.some((m) => m.sender === v.hid && m.plugindata?.data?.result?.status === 'ended'),
+    10000, '"ended" after the WHIP DELETE');
+  r = await fetch(`${srv.server.httpBase}${location}`, { method: 'DELETE', headers: { authorization: 'Bearer hostsecret' } });
+  assert.equal(r.status, 404);
+});
