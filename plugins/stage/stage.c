@@ -149,14 +149,16 @@ static void viewer_send_one(stage_viewer *v, stage *s, size_t track, const uint8
     v->last_seq[track] = seq;
     v->last_ts[track] = ts;
     v->sent_any[track] = true;
+    if (v->pt[track] >= 0)
+        buf[1] = (uint8_t)((buf[1] & 0x80) | v->pt[track]);
     odeon_media_packet packet = {.data = buf, .len = len, .capacity = sizeof buf,
-                                 .mindex = (int)track, .video = s->tracks[track].video};
+                                 .mindex = v->mindex[track], .video = s->tracks[track].video};
     stage_core->relay_rtp(v->handle, &packet);
 }
 
 void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len)
 {
-    if (!v->started || !v->media_up)
+    if (!v->started || !v->media_up || v->mindex[track] < 0)
         return;
     stage_track *t = &s->tracks[track];
     if (t->video ? !v->video : !v->audio)
@@ -761,6 +763,71 @@ void stage_host_stop(odeon_plugin_handle *handle)
         host_leave(v);
 }
 
+/* Reads our answer's m-lines: each stage track goes to the first accepted m-line of its kind,
+ * with that m-line's first (chosen) payload type. */
+static void viewer_map_from_answer(stage_viewer *v, stage *s, const char *sdp)
+{
+    int mline = -1;
+    bool used[STAGE_MAX_TRACKS] = {false};
+    for (size_t i = 0; i < STAGE_MAX_TRACKS; i++)
+        v->mindex[i] = -1;
+    gchar **lines = g_strsplit(sdp, "\n", -1);
+    for (gchar **l = lines; *l; l++) {
+        if (!g_str_has_prefix(*l, "m="))
+            continue;
+        mline++;
+        bool video = g_str_has_prefix(*l, "m=video ");
+        gchar **f = g_strsplit(*l, " ", -1);
+        bool accepted = g_strv_length(f) > 3 && strcmp(f[1], "0") != 0;
+        int track = track_of_kind(s, video);
+        if (accepted && track >= 0 && !used[track]) {
+            used[track] = true;
+            v->mindex[track] = mline;
+            v->pt[track] = atoi(f[3]);
+        }
+        g_strfreev(f);
+    }
+    g_strfreev(lines);
+}
+
+int stage_viewer_start_answering(odeon_plugin_handle *handle, stage *s, json_t **answer,
+                                 const char **reason)
+{
+    stage_viewer *v = viewer_of(handle);
+    int video = track_of_kind(s, true);
+    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s, s:s}", "audio",
+                             track_of_kind(s, false) >= 0, "video", video >= 0, "audio_codec",
+                             "opus", "video_codec", video >= 0 ? s->tracks[video].codec : "vp8",
+                             "audio_direction", "sendonly", "video_direction", "sendonly");
+    *answer = stage_core->jsep_answer(handle, opts);
+    json_decref(opts);
+    if (*answer == NULL) {
+        *reason = "The offer has no codec this stage carries";
+        return STAGE_ERROR_INVALID_ELEMENT;
+    }
+    g_mutex_lock(&membership_lock);
+    int error = 0;
+    if (v->stage == NULL) {
+        viewer_map_from_answer(v, s, json_string_value(json_object_get(*answer, "sdp")));
+        viewer_join_locked(v, s);
+        set_started_locked(v, true);
+    } else {
+        error = STAGE_ERROR_INVALID_STATE;
+        *reason = "This handle already watches";
+    }
+    g_mutex_unlock(&membership_lock);
+    if (error != 0)
+        g_clear_pointer(answer, json_decref);
+    return error;
+}
+
+void stage_viewer_stop(odeon_plugin_handle *handle)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v != NULL)
+        stage_unref(viewer_leave(v));
+}
+
 static odeon_plugin_result req_publish(request *r)
 {
     uint64_t id;
@@ -829,6 +896,10 @@ static int stage_create_session(odeon_plugin_handle *handle)
     stage_viewer *v = g_new0(stage_viewer, 1);
     v->refs = 1;
     g_mutex_init(&v->host_lock);
+    for (size_t i = 0; i < STAGE_MAX_TRACKS; i++) {
+        v->mindex[i] = (int)i;
+        v->pt[i] = -1;
+    }
     v->handle = stage_core->handle_ref(handle);
     v->audio = v->video = true;
     stage_core->set_handle_data(handle, v);
@@ -883,6 +954,7 @@ static void stage_hangup_media(odeon_plugin_handle *handle)
         stage_whip_hangup(handle); /* a WHIP resource whose connection died is ended */
         return;
     }
+    stage_whip_hangup(handle); /* a WHEP viewer whose connection died is ended */
     stage *s = viewer_leave(v);
     if (s != NULL) {
         json_t *ev = status_event("stopped");

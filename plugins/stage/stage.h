@@ -69,6 +69,11 @@ typedef struct stage_viewer {
     bool is_host;                /* this handle publishes (stage set, not in the viewer list) */
     /* Rewriting so a viewer's sequence numbers and timestamps stay continuous across
      * switches: out = in + offset. */
+    /* Where each stage track goes on this viewer's connection: its m-line and payload type
+     * (-1: the stage's own). A Streaming viewer gets Odeon's offer (identity); a WHEP player
+     * offered, with its own m-line order and numbers. */
+    int mindex[STAGE_MAX_TRACKS];
+    int pt[STAGE_MAX_TRACKS];
     uint16_t seq_offset[STAGE_MAX_TRACKS];
     uint32_t ts_offset[STAGE_MAX_TRACKS];
     bool rebase[STAGE_MAX_TRACKS];
@@ -134,8 +139,13 @@ stage *stage_lookup(uint64_t id); /* new reference or NULL */
  * plugin's answer to complete and send. 0, or a STAGE_ERROR_* with *reason (static). */
 int stage_host_start(odeon_plugin_handle *handle, stage *s, json_t **answer, const char **reason);
 void stage_host_stop(odeon_plugin_handle *handle);
+/* Makes handle a started viewer of s whose client offered: *answer gets the plugin's answer
+ * (sendonly), the viewer's m-line/payload-type map is read from it. 0 or STAGE_ERROR_*. */
+int stage_viewer_start_answering(odeon_plugin_handle *handle, stage *s, json_t **answer,
+                                 const char **reason);
+void stage_viewer_stop(odeon_plugin_handle *handle);
 
-/* stage_whip.c: WHIP ingest (RFC 9725) on /whip/<stage>. */
+/* stage_whip.c: WHIP ingest (RFC 9725) on /whip/<stage>, WHEP egress on /whep/<stage>. */
 int stage_whip_start(void);
 void stage_whip_stop(void);
 void stage_whip_reap(void); /* ends resources whose connection died (ingest thread) */

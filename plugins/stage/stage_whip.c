@@ -1,10 +1,14 @@
 /*
- * stage_whip.c - WHIP ingest (RFC 9725) for stages: POST /whip/<stage> with an SDP offer and
- * "Authorization: Bearer <the stage's secret>" makes the client the stage's host (201 Created,
- * the answer SDP with every candidate, Location /whip/<stage>/<resource>); DELETE on the
- * resource ends it. So OBS 30+ and other WHIP encoders stream to a stage.
+ * stage_whip.c - WHIP ingest (RFC 9725) and WHEP egress for stages.
  *
- * A WHIP client has no Janus session: each resource is a handle of its own (core
+ * WHIP: POST /whip/<stage> with an SDP offer and "Authorization: Bearer <the stage's secret>"
+ * makes the client the stage's host (201 Created, the answer SDP with every candidate,
+ * Location /whip/<stage>/<resource>); DELETE on the resource ends it. So OBS 30+ and other
+ * WHIP encoders stream to a stage.
+ * WHEP: POST /whep/<stage> with a player's recvonly offer (bearer token: the stage's PIN, when
+ * it has one) makes it a viewer the same way; DELETE ends it.
+ *
+ * These clients have no Janus session: each resource is a handle of its own (core
  * handle_create). A client that vanishes without DELETE is hung up by the core (consent); the
  * ingest thread then ends the resource (stage_whip_reap).
  */
@@ -14,10 +18,12 @@
 #include <string.h>
 
 #define WHIP_PREFIX "/whip/"
+#define WHEP_PREFIX "/whep/"
 
 typedef struct whip_resource {
     uint64_t id; /* the handle's id */
     uint64_t stage_id;
+    bool host;                   /* WHIP (the host) or WHEP (a viewer) */
     odeon_plugin_handle *handle; /* reference */
     bool dead;                   /* its connection went: end it */
 } whip_resource;
@@ -43,31 +49,36 @@ static void respond_error(odeon_http_request *req, int status, const char *reaso
     json_decref(body);
 }
 
-/* "Bearer <token>" equal to the stage's secret (stages without a secret take no WHIP). */
-static bool authorised(odeon_http_request *req, stage *s)
+/* WHIP: "Bearer <the stage's secret>" (stages without a secret take no WHIP). WHEP: "Bearer
+ * <the stage's PIN>" when it has one, else anyone may watch. */
+static bool authorised(odeon_http_request *req, stage *s, bool host)
 {
+    const char *expected = host ? s->secret : s->pin;
+    if (!host && expected == NULL)
+        return true;
     const char *auth = stage_core->http_request_header(req, "authorization");
-    if (auth == NULL || s->secret == NULL || g_ascii_strncasecmp(auth, "Bearer ", 7) != 0)
+    if (auth == NULL || expected == NULL || g_ascii_strncasecmp(auth, "Bearer ", 7) != 0)
         return false;
     const char *token = auth + 7;
-    size_t a = strlen(token), b = strlen(s->secret);
+    size_t a = strlen(token), b = strlen(expected);
     unsigned diff = (unsigned)(a ^ b);
     for (size_t i = 0; i < a && i < b; i++)
-        diff |= (unsigned)(token[i] ^ s->secret[i]); /* no early exit on the first mismatch */
+        diff |= (unsigned)(token[i] ^ expected[i]); /* no early exit on the first mismatch */
     return diff == 0;
 }
 
 static const char *const unauthorised_headers[] = {"WWW-Authenticate: Bearer", NULL};
 
-static void whip_post(odeon_http_request *req, stage *s)
+static void http_post(odeon_http_request *req, stage *s, bool host)
 {
     const char *type = stage_core->http_request_header(req, "content-type");
     if (type == NULL || g_ascii_strncasecmp(type, "application/sdp", 15) != 0) {
         respond_error(req, 415, "the body must be application/sdp", NULL);
         return;
     }
-    if (!authorised(req, s)) {
-        respond_error(req, 401, "a valid bearer token (the stage's secret) is required",
+    if (!authorised(req, s, host)) {
+        respond_error(req, 401, host ? "a valid bearer token (the stage's secret) is required"
+                                     : "a valid bearer token (the stage's PIN) is required",
                       unauthorised_headers);
         return;
     }
@@ -76,7 +87,8 @@ static void whip_post(odeon_http_request *req, stage *s)
     char *sdp = g_strndup((const char *)body, len);
     json_t *offer = json_pack("{s:s, s:s}", "type", "offer", "sdp", sdp);
     g_free(sdp);
-    odeon_plugin_handle *handle = stage_core->handle_create(&odeon_plugin_descriptor, "whip");
+    odeon_plugin_handle *handle =
+        stage_core->handle_create(&odeon_plugin_descriptor, host ? "whip" : "whep");
     if (handle == NULL) {
         json_decref(offer);
         respond_error(req, 503, "cannot create a session", NULL);
@@ -87,7 +99,9 @@ static void whip_post(odeon_http_request *req, stage *s)
     json_decref(offer);
     json_t *answer = NULL;
     const char *reason = NULL;
-    int error = code != 0 ? -1 : stage_host_start(handle, s, &answer, &reason);
+    int error = code != 0 ? -1
+                : host       ? stage_host_start(handle, s, &answer, &reason)
+                             : stage_viewer_start_answering(handle, s, &answer, &reason);
     json_t *completed = error == 0 ? stage_core->handle_complete_jsep(handle, answer) : NULL;
     json_decref(answer);
     if (completed == NULL) {
@@ -98,7 +112,10 @@ static void whip_post(odeon_http_request *req, stage *s)
         else
             respond_error(req, 500, "cannot complete the answer", NULL);
         free(why);
-        stage_host_stop(handle);
+        if (host)
+            stage_host_stop(handle);
+        else
+            stage_viewer_stop(handle);
         stage_core->handle_destroy(handle);
         stage_core->handle_unref(handle);
         return;
@@ -106,12 +123,13 @@ static void whip_post(odeon_http_request *req, stage *s)
     whip_resource *r = g_new0(whip_resource, 1);
     r->id = stage_core->handle_id(handle);
     r->stage_id = s->id;
+    r->host = host;
     r->handle = handle;
     g_mutex_lock(&whip_lock);
     g_hash_table_insert(resources, &r->id, r);
     g_mutex_unlock(&whip_lock);
-    char *location = g_strdup_printf("Location: " WHIP_PREFIX "%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
-                                     s->id, r->id);
+    char *location = g_strdup_printf("Location: %s%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
+                                     host ? WHIP_PREFIX : WHEP_PREFIX, s->id, r->id);
     const char *headers[] = {location, "Access-Control-Expose-Headers: Location", NULL};
     const char *text = json_string_value(json_object_get(completed, "sdp"));
     stage_core->http_respond(req, 201, "application/sdp", text, strlen(text), headers);
@@ -119,16 +137,16 @@ static void whip_post(odeon_http_request *req, stage *s)
     json_decref(completed);
 }
 
-static void whip_delete(odeon_http_request *req, stage *s, uint64_t resource_id)
+static void http_delete(odeon_http_request *req, stage *s, uint64_t resource_id, bool host)
 {
-    if (!authorised(req, s)) {
+    if (!authorised(req, s, host)) {
         respond_error(req, 401, "a valid bearer token (the stage's secret) is required",
                       unauthorised_headers);
         return;
     }
     g_mutex_lock(&whip_lock);
     whip_resource *r = g_hash_table_lookup(resources, &resource_id);
-    bool found = r != NULL && r->stage_id == s->id;
+    bool found = r != NULL && r->stage_id == s->id && r->host == host;
     if (found)
         g_hash_table_steal(resources, &resource_id);
     g_mutex_unlock(&whip_lock);
@@ -136,7 +154,10 @@ static void whip_delete(odeon_http_request *req, stage *s, uint64_t resource_id)
         respond_error(req, 404, "no such WHIP resource", NULL);
         return;
     }
-    stage_host_stop(r->handle);
+    if (host)
+        stage_host_stop(r->handle);
+    else
+        stage_viewer_stop(r->handle);
     stage_core->handle_destroy(r->handle);
     if (r->dead)
         g_atomic_int_add(&dead_count, -1);
@@ -144,9 +165,9 @@ static void whip_delete(odeon_http_request *req, stage *s, uint64_t resource_id)
     stage_core->http_respond(req, 200, NULL, NULL, 0, NULL);
 }
 
-static void whip_route(odeon_http_request *req, void *data)
+static void http_route(odeon_http_request *req, void *data)
 {
-    (void)data;
+    bool host = data != NULL; /* the WHIP route's user data is non-NULL */
     const char *method = stage_core->http_request_method(req);
     const char *path = stage_core->http_request_path(req) + strlen(WHIP_PREFIX);
     char *end = NULL;
@@ -156,7 +177,7 @@ static void whip_route(odeon_http_request *req, void *data)
     if (resource)
         resource_id = g_ascii_strtoull(end + 1, &end, 10);
     if (end == NULL || *end != '\0' || stage_id == 0 || (resource && resource_id == 0)) {
-        respond_error(req, 404, "not a WHIP endpoint: /whip/<stage>[/<resource>]", NULL);
+        respond_error(req, 404, "not an endpoint: /whip|whep/<stage>[/<resource>]", NULL);
         return;
     }
     if (strcmp(method, "OPTIONS") == 0) {
@@ -182,9 +203,9 @@ static void whip_route(odeon_http_request *req, void *data)
         return;
     }
     if (post)
-        whip_post(req, s);
+        http_post(req, s, host);
     else
-        whip_delete(req, s, resource_id);
+        http_delete(req, s, resource_id, host);
     stage_unref(s);
 }
 
@@ -225,13 +246,18 @@ void stage_whip_reap(void)
 
 int stage_whip_start(void)
 {
+    static int whip_marker;
     resources = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, resource_free);
-    return stage_core->http_route_add(&odeon_plugin_descriptor, WHIP_PREFIX, whip_route, NULL);
+    if (stage_core->http_route_add(&odeon_plugin_descriptor, WHIP_PREFIX, http_route,
+                                   &whip_marker) != 0)
+        return -1;
+    return stage_core->http_route_add(&odeon_plugin_descriptor, WHEP_PREFIX, http_route, NULL);
 }
 
 void stage_whip_stop(void)
 {
     stage_core->http_route_remove(&odeon_plugin_descriptor, WHIP_PREFIX);
+    stage_core->http_route_remove(&odeon_plugin_descriptor, WHEP_PREFIX);
     g_mutex_lock(&whip_lock);
     GHashTable *all = resources;
     resources = NULL;

@@ -307,3 +307,28 @@ test('WHIP: an encoder POSTs its offer to /whip/<stage> with a bearer token; vie
   r = await fetch(`${srv.server.httpBase}${location}`, { method: 'DELETE', headers: { authorization: 'Bearer hostsecret' } });
   assert.equal(r.status, 404);
 });
+
+test('WHEP: a player POSTs a recvonly offer (video first) to /whep/<stage>; media arrives; DELETE ends it', { skip: ODEON_ONLY }, async () => {
+  const whep = `${srv.server.httpBase}/whep/2`;
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  viewers.push({ pc, sinks: [] });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await until(() => pc.iceGatheringState === 'complete', 10000, 'WHEP player gathering');
+  const headers = { 'content-type': 'application/sdp', authorization: 'Bearer 1234' };
+  let r = await fetch(whep, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+  assert.equal(r.status, 401, 'stage 2 has a PIN: WHEP needs it as the bearer token');
+  r = await fetch(whep, { method: 'POST', headers, body: pc.localDescription.sdp });
+  assert.equal(r.status, 201, await r.clone().text());
+  const location = r.headers.get('location');
+  assert.match(location, /^\/whep\/2\/\d+$/);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  await until(async () => (await inbound(pc, 'audio')) > 20 && (await inbound(pc, 'video')) > 10, 15000,
+    'media for the WHEP player');
+  r = await fetch(`${srv.server.httpBase}${location}`, { method: 'DELETE', headers });
+  assert.equal(r.status, 200);
+  const settled = await inbound(pc, 'audio');
+  await sleep(1500);
+  assert.ok((await inbound(pc, 'audio')) <= settled + 5, 'media still flows after the WHEP DELETE');
+});
