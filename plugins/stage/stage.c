@@ -106,6 +106,19 @@ static bool track_from(stage_track *t, bool video, const char *mid, int port, in
 
 /* ---- viewers ---- */
 
+#define KEYFRAME_REQUEST_INTERVAL_US (500 * 1000)
+
+/* Asks the host for a keyframe, at most once per interval however many viewers need one.
+ * Call with the stage's lock (the core call does not come back into the plugin). */
+void stage_keyframe_request_locked(stage *s)
+{
+    gint64 now = g_get_monotonic_time();
+    if (s->host == NULL || now - s->last_keyframe_request_us < KEYFRAME_REQUEST_INTERVAL_US)
+        return;
+    s->last_keyframe_request_us = now;
+    stage_core->request_keyframe(s->host, -1);
+}
+
 static stage_viewer *viewer_ref(stage_viewer *v)
 {
     g_atomic_int_inc(&v->refs);
@@ -163,7 +176,11 @@ void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *p
     stage_track *t = &s->tracks[track];
     if (t->video ? !v->video : !v->audio)
         return;
-    if (t->video && v->need_keyframe) {
+    if (t->video && v->need_keyframe && g_ascii_strcasecmp(t->codec, "VP8") != 0) {
+        /* No GOP cache for this codec: forward live and ask the host for a keyframe. */
+        v->need_keyframe = false;
+        stage_keyframe_request_locked(s);
+    } else if (t->video && v->need_keyframe) {
         /* A joiner gets the GOP so far (it ends with this packet) and decodes at once; with
          * no GOP yet, delta frames would not decode: wait for the next keyframe. */
         if (s->gop.count == 0)
@@ -998,7 +1015,6 @@ static bool wants_keyframe(const uint8_t *buf, size_t len)
     return false;
 }
 
-#define KEYFRAME_REQUEST_INTERVAL_US (500 * 1000)
 
 /* A viewer's feedback: PLI/FIR go to the host, at most one per interval however many viewers
  * ask (NACKs are answered by the core from the viewer connection's own buffer). */
@@ -1012,18 +1028,9 @@ static void stage_incoming_rtcp(odeon_plugin_handle *handle, odeon_media_packet 
     g_mutex_unlock(&membership_lock);
     if (s == NULL)
         return;
-    gint64 now = g_get_monotonic_time();
     g_mutex_lock(&s->lock);
-    odeon_plugin_handle *host = NULL;
-    if (s->host != NULL && now - s->last_keyframe_request_us >= KEYFRAME_REQUEST_INTERVAL_US) {
-        s->last_keyframe_request_us = now;
-        host = stage_core->handle_ref(s->host);
-    }
+    stage_keyframe_request_locked(s);
     g_mutex_unlock(&s->lock);
-    if (host != NULL) {
-        stage_core->request_keyframe(host, -1);
-        stage_core->handle_unref(host);
-    }
     stage_unref(s);
 }
 

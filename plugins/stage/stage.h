@@ -134,6 +134,7 @@ void stage_ingest_remove(stage *s);
 void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len);
 
 /* stage.c helpers used by the fan-out and WHIP. */
+void stage_keyframe_request_locked(stage *s);
 stage *stage_lookup(uint64_t id); /* new reference or NULL */
 /* Makes handle the stage's host from the client's offer (already applied): *answer gets the
  * plugin's answer to complete and send. 0, or a STAGE_ERROR_* with *reason (static). */

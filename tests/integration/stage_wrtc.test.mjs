@@ -33,6 +33,8 @@ if (!isJanus) {
     'video_codec = VP8', '',
     '[stage-3]', 'description = Browser-hosted stage', 'secret = hostsecret', 'audio_port = 0',
     'audio_pt = 111', 'audio_codec = opus', 'video_port = 0', 'video_pt = 96', 'video_codec = VP8', '',
+    '[stage-4]', 'description = VP9 stage', 'secret = vp9secret', 'audio_port = 0', 'audio_pt = 111',
+    'audio_codec = opus', 'video_port = 0', 'video_pt = 98', 'video_codec = VP9', '',
   ].join('\n'));
 }
 const srv = useServer(isJanus ? {} : { plugins: ['echotest', 'stage'], pluginsConfigDir: confDir });
@@ -156,7 +158,7 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
 
   const list = await message(await wsAttach(ws, sid, STAGE), sid, { request: 'list' });
   const ids = list.plugindata.data.list.map((s) => s.id).sort();
-  assert.deepEqual(ids, [1, 2, 3]);
+  assert.deepEqual(ids, [1, 2, 3, 4]);
 
   const vs = [];
   for (let i = 0; i < 3; i++) vs.push(await newViewer(sid, 1));
@@ -331,4 +333,27 @@ test('WHEP: a player POSTs a recvonly offer (video first) to /whep/<stage>; medi
   const settled = await inbound(pc, 'audio');
   await sleep(1500);
   assert.ok((await inbound(pc, 'audio')) <= settled + 5, 'media still flows after the WHEP DELETE');
+});
+
+test('a VP9 stage (no GOP cache): a joining viewer gets a keyframe from the host and decodes', { skip: ODEON_ONLY }, async () => {
+  if (!ws) ws = await wsConnect(srv.server);
+  const sid = await wsCreateSession(ws);
+  const hostHandle = await wsAttach(ws, sid, STAGE);
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const media = new SyntheticMedia(wrtc);
+  hosts.push({ pc, media });
+  const stream = new wrtc.MediaStream([media.audioTrack, media.videoTrack]);
+  pc.addTrack(media.audioTrack, stream);
+  pc.addTrack(media.videoTrack, stream);
+  media.start();
+  await pc.setLocalDescription(await pc.createOffer());
+  await until(() => pc.iceGatheringState === 'complete', 10000, 'host gathering');
+  const e = await message(hostHandle, sid, { request: 'publish', id: 4, secret: 'vp9secret' },
+    { type: 'offer', sdp: pc.localDescription.sdp });
+  assert.equal(e.plugindata.data.result?.status, 'publishing', JSON.stringify(e));
+  assert.match(e.jsep.sdp, /a=rtpmap:\d+ VP9\/90000/);
+  await pc.setRemoteDescription(e.jsep);
+  await sleep(3000); // the host is well into its stream when the viewer joins
+  const v = await newViewer(sid, 4);
+  await until(() => v.frames > 60, 30000, `the VP9 viewer decoded ${v.frames} frames`);
 });
