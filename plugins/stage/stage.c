@@ -456,6 +456,7 @@ static void stage_end(stage *s)
     stage_ingest_remove(s);
     g_mutex_lock(&s->lock);
     s->ended = true;
+    odeon_plugin_handle *host = s->host ? stage_core->handle_ref(s->host) : NULL;
     GPtrArray *viewers = g_ptr_array_new();
     for (guint i = 0; i < s->viewers->len; i++)
         g_ptr_array_add(viewers, viewer_ref(g_ptr_array_index(s->viewers, i)));
@@ -471,6 +472,15 @@ static void stage_end(stage *s)
         viewer_unref(v);
     }
     g_ptr_array_unref(viewers);
+    if (host != NULL) {
+        /* The host's connection goes too; its hangup ends its publishing (host_leave). */
+        json_t *ev = json_pack("{s:s, s:{s:s, s:s}}", "streaming", "event", "result", "status",
+                               "stopped", "reason", "ended");
+        stage_core->push_event(host, NULL, ev, NULL);
+        json_decref(ev);
+        stage_core->close_pc(host);
+        stage_core->handle_unref(host);
+    }
 }
 
 static odeon_plugin_result req_destroy(request *r)
