@@ -7,6 +7,7 @@
  * a keyframe interval for the source's next one), and sent to every started viewer.
  */
 #include "stage.h"
+#include "stage_rtp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,28 +92,6 @@ void stage_ingest_remove(stage *s)
     ingest_wake();
 }
 
-/* VP8 (RFC 7741): does this packet start a keyframe? */
-static bool vp8_keyframe_start(const uint8_t *payload, size_t len)
-{
-    if (len < 1)
-        return false;
-    size_t off = 1;
-    bool start = (payload[0] & 0x10) != 0 && (payload[0] & 0x07) == 0;
-    if (payload[0] & 0x80) { /* X: extension byte with I, L, T, K */
-        if (len < 2)
-            return false;
-        uint8_t x = payload[1];
-        off = 2;
-        if (x & 0x80)
-            off += (len > off && (payload[off] & 0x80)) ? 2 : 1; /* PictureID, 7 or 15 bits */
-        if (x & 0x40)
-            off += 1; /* TL0PICIDX */
-        if (x & 0x30)
-            off += 1; /* TID/KEYIDX */
-    }
-    return start && off < len && (payload[off] & 0x01) == 0;
-}
-
 void stage_gop_clear(stage_gop *g)
 {
     g->used = 0;
@@ -149,7 +128,7 @@ void stage_gop_append(stage_gop *g, const uint8_t *pkt, size_t len)
 /* Keeps the GOP: a keyframe start replaces the cache. Called with the stage's lock. */
 static void gop_keep(stage *s, const uint8_t *pkt, size_t len, size_t hdr)
 {
-    if (vp8_keyframe_start(pkt + hdr, len - hdr)) {
+    if (stage_vp8_keyframe_start(pkt + hdr, len - hdr)) {
         stage_gop_clear(&s->gop);
     } else if (s->gop.count == 0 || s->gop.count >= STAGE_GOP_MAX_PACKETS) {
         if (s->gop.count >= STAGE_GOP_MAX_PACKETS)
@@ -159,19 +138,9 @@ static void gop_keep(stage *s, const uint8_t *pkt, size_t len, size_t hdr)
     stage_gop_append(&s->gop, pkt, len);
 }
 
-static size_t rtp_header_len(const uint8_t *pkt, size_t len)
-{
-    if (len < 12 || (pkt[0] >> 6) != 2)
-        return 0;
-    size_t hdr = 12 + 4u * (pkt[0] & 0x0F);
-    if ((pkt[0] & 0x10) && len >= hdr + 4)
-        hdr += 4 + 4u * (((size_t)pkt[hdr + 2] << 8) | pkt[hdr + 3]);
-    return hdr < len ? hdr : 0;
-}
-
 void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len)
 {
-    size_t hdr = rtp_header_len(pkt, len);
+    size_t hdr = stage_rtp_header_len(pkt, len);
     if (hdr == 0)
         return;
     stage_track *t = &s->tracks[track];
