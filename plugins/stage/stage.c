@@ -527,17 +527,30 @@ static json_t *offer_for(request *r, stage *s)
     return jsep;
 }
 
+/* The stage the body's "id" names (new reference), or NULL with the error event already
+ * pushed and the reply in *reply. */
+static stage *stage_from_body(request *r, odeon_plugin_result *reply)
+{
+    uint64_t id;
+    if (!get_id(r->body, &id)) {
+        *reply = async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                             NULL);
+        return NULL;
+    }
+    stage *s = stage_lookup(id);
+    if (s == NULL)
+        *reply = async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
+                                            "No such mountpoint/stream"), NULL);
+    return s;
+}
+
 static odeon_plugin_result req_watch(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
-    uint64_t id;
-    if (!get_id(r->body, &id))
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                           NULL);
-    stage *s = stage_lookup(id);
+    odeon_plugin_result reply;
+    stage *s = stage_from_body(r, &reply);
     if (s == NULL)
-        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
-                                          "No such mountpoint/stream"), NULL);
+        return reply;
     const char *pin = json_string_value(json_object_get(r->body, "pin"));
     if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
         stage_unref(s);
@@ -624,14 +637,11 @@ static bool same_layout(stage *a, stage *b)
 static odeon_plugin_result req_switch(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
-    uint64_t id;
-    if (!get_id(r->body, &id))
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                           NULL);
-    stage *to = stage_lookup(id);
+    odeon_plugin_result reply;
+    stage *to = stage_from_body(r, &reply);
     if (to == NULL)
-        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
-                                          "No such mountpoint/stream"), NULL);
+        return reply;
+    uint64_t id = to->id;
     g_mutex_lock(&membership_lock);
     int error = v->stage == NULL ? STAGE_ERROR_INVALID_STATE
                                  : (!same_layout(v->stage, to) ? STAGE_ERROR_CANT_SWITCH : 0);
@@ -857,18 +867,14 @@ void stage_viewer_stop(odeon_plugin_handle *handle)
 
 static odeon_plugin_result req_publish(request *r)
 {
-    uint64_t id;
-    if (!get_id(r->body, &id))
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                           NULL);
     const char *type = json_string_value(json_object_get(r->jsep, "type"));
     if (type == NULL || strcmp(type, "offer") != 0)
         return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT,
                                           "Missing element (a jsep offer to publish)"), NULL);
-    stage *s = stage_lookup(id);
+    odeon_plugin_result reply;
+    stage *s = stage_from_body(r, &reply);
     if (s == NULL)
-        return async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
-                                          "No such mountpoint/stream"), NULL);
+        return reply;
     json_t *answer = NULL;
     const char *reason = "Unauthorized (publishing needs the stage's secret or an organiser)";
     int error = may_publish(s, r) ? stage_host_start(r->handle, s, &answer, &reason)
