@@ -195,8 +195,11 @@ odeon_ice_agent *odeon_ice_agent_new(GMainContext *context, const odeon_ice_sett
     a->user = user;
     /* A lite agent is always controlled (RFC 8445 6.1.1). */
     a->controlling = controlling && !settings->lite;
+    /* keepalive-conncheck: keepalives are Binding requests, so a peer that stops answering
+     * fails the component (about 50 s): the liveness check for peers that send us nothing
+     * (a receive-only viewer that sends no RTCP), see pc.c. */
     g_object_set(agent, "controlling-mode", a->controlling, "upnp", FALSE, "ice-tcp",
-                 settings->tcp, NULL);
+                 settings->tcp, "keepalive-conncheck", TRUE, NULL);
     if (settings->stun_host != NULL)
         g_object_set(agent, "stun-server", settings->stun_host, "stun-server-port",
                      (guint)settings->stun_port, NULL);

@@ -251,6 +251,19 @@ static const odeon_ice_callbacks ice_callbacks = {
     .receive = ice_receive,
 };
 
+/* Whether the peer sends us media, so that its silence means it is gone. A peer that only
+ * receives may send nothing at all (RTCP is not always there): libnice's keepalive checks
+ * fail its component instead ("ICE failed"). Before negotiation: assume it sends. */
+static bool pc_peer_sends(odeon_pc *pc)
+{
+    if (pc->stream_count == 0)
+        return true;
+    for (size_t i = 0; i < pc->stream_count; i++)
+        if (pc->streams[i].neg.active && pc->streams[i].neg.recv)
+            return true;
+    return false;
+}
+
 /* The loop's shared tick (every ODEON_MEDIA_LOOP_TICK_MS). now_us is g_get_monotonic_time;
  * the connection's own clock (odeon_clock, fakeable in tests) is read here. */
 static void pc_tick(void *data, int64_t now_us)
@@ -267,7 +280,7 @@ static void pc_tick(void *data, int64_t now_us)
             dtls_check_state(pc);
         }
     }
-    if (pc->last_recv_us != 0 &&
+    if (pc->last_recv_us != 0 && pc_peer_sends(pc) &&
         now - pc->last_recv_us > (int64_t)pc->settings.consent_timeout_s * 1000000) {
         pc_fail(pc, "ICE consent lost");
         return;
