@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -276,13 +275,7 @@ static void usage(FILE *f)
             "  -v, --verbose       a line per second on stderr\n");
 }
 
-typedef struct {
-    const char *name;
-    char type; /* 's', 'i', 'd' */
-    void *field;
-} opt_spec;
-
-static const opt_spec specs[] = {
+static const rtcc_option specs[] = {
     {"video", 's', &opt.video},
     {"audio", 's', &opt.audio},
     {"width", 'i', &opt.width},
@@ -302,32 +295,8 @@ static const opt_spec specs[] = {
 
 static int parse_args(int argc, char **argv)
 {
-    struct option lo[N_SPECS + 3];
-    for (size_t i = 0; i < N_SPECS; i++)
-        lo[i] = (struct option){specs[i].name, required_argument, NULL, 256 + (int)i};
-    lo[N_SPECS] = (struct option){"verbose", no_argument, NULL, 'v'};
-    lo[N_SPECS + 1] = (struct option){"help", no_argument, NULL, 'h'};
-    lo[N_SPECS + 2] = (struct option){NULL, 0, NULL, 0};
-    int c;
-    while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-        if (c >= 256 && c < 256 + (int)N_SPECS) {
-            const opt_spec *sp = &specs[c - 256];
-            if (sp->type == 's')
-                *(const char **)sp->field = optarg;
-            else if (sp->type == 'i')
-                *(int *)sp->field = atoi(optarg);
-            else
-                *(double *)sp->field = atof(optarg);
-        } else if (c == 'v') {
-            opt.verbose = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        } else {
-            usage(stderr);
-            return -1;
-        }
-    }
+    if (rtcc_parse_options(argc, argv, specs, N_SPECS, &opt.verbose, usage) != 0)
+        return -1;
     if (opt.width < 256 || opt.width > 4096 || opt.height < 64 || opt.height > 4096 ||
         opt.fps < 1 || opt.fps > 120 || opt.kbps < 50 || opt.video_pt < 0 || opt.video_pt > 127 ||
         opt.audio_pt < 0 || opt.audio_pt > 127 || opt.mtu < 200 || opt.mtu > 1500 ||

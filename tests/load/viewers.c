@@ -19,7 +19,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1225,13 +1224,7 @@ static void usage(FILE *f)
             "1 otherwise; 2 bad usage.\n");
 }
 
-typedef struct {
-    const char *name;
-    char type; /* 's', 'i', 'd', 'f' (flag) */
-    void *field;
-} opt_spec;
-
-static const opt_spec specs[] = {
+static const rtcc_option specs[] = {
     {"host", 's', &opt.host},
     {"port", 'i', &opt.port},
     {"path", 's', &opt.path},
@@ -1253,41 +1246,13 @@ static const opt_spec specs[] = {
     {"drop-every", 'i', &opt.drop_every},
     {"corrupt-every", 'i', &opt.corrupt_every},
     {"json", 'f', &opt.json},
-    {"verbose", 'f', &opt.verbose},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
 static int parse_args(int argc, char **argv)
 {
-    struct option lo[N_SPECS + 2];
-    for (size_t i = 0; i < N_SPECS; i++)
-        lo[i] =
-            (struct option){specs[i].name, specs[i].type == 'f' ? no_argument : required_argument,
-                            NULL, 256 + (int)i};
-    lo[N_SPECS] = (struct option){"help", no_argument, NULL, 'h'};
-    lo[N_SPECS + 1] = (struct option){NULL, 0, NULL, 0};
-    int c;
-    while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-        if (c >= 256 && c < 256 + (int)N_SPECS) {
-            const opt_spec *s = &specs[c - 256];
-            if (s->type == 's')
-                *(const char **)s->field = optarg;
-            else if (s->type == 'i')
-                *(int *)s->field = atoi(optarg);
-            else if (s->type == 'd')
-                *(double *)s->field = atof(optarg);
-            else
-                *(int *)s->field = 1;
-        } else if (c == 'v') {
-            opt.verbose = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        } else {
-            usage(stderr);
-            return -1;
-        }
-    }
+    if (rtcc_parse_options(argc, argv, specs, N_SPECS, &opt.verbose, usage) != 0)
+        return -1;
     if (!opt.local_ip)
         opt.local_ip = opt.host;
     json_error_t je;

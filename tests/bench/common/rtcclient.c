@@ -5,7 +5,9 @@
 #include "rtcclient.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -132,4 +134,46 @@ void rtcc_rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t
     odeon_put_be16(b + 2, seq);
     odeon_put_be32(b + 4, ts);
     odeon_put_be32(b + 8, ssrc);
+}
+
+static void option_set(const rtcc_option *o, const char *value)
+{
+    if (o->type == 's')
+        *(const char **)o->field = value;
+    else if (o->type == 'i')
+        *(int *)o->field = atoi(value);
+    else if (o->type == 'd')
+        *(double *)o->field = atof(value);
+    else
+        *(int *)o->field = 1;
+}
+
+int rtcc_parse_options(int argc, char **argv, const rtcc_option *opts, size_t n, int *verbose,
+                       void (*usage)(FILE *f))
+{
+    struct option *lo = calloc(n + 3, sizeof *lo);
+    if (lo == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        lo[i] = (struct option){opts[i].name, opts[i].type == 'f' ? no_argument : required_argument,
+                                NULL, 256 + (int)i};
+    lo[n] = (struct option){"verbose", no_argument, NULL, 'v'};
+    lo[n + 1] = (struct option){"help", no_argument, NULL, 'h'};
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        if (c >= 256 && c < 256 + (int)n) {
+            option_set(&opts[c - 256], optarg);
+        } else if (c == 'v') {
+            *verbose = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            free(lo);
+            exit(0);
+        } else {
+            usage(stderr);
+            rc = -1;
+        }
+    }
+    free(lo);
+    return rc;
 }

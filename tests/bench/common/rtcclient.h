@@ -13,12 +13,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "webrtc/dtls.h"
 #include "webrtc/srtp.h"
 
 /* Monotonic clock in microseconds. */
 int64_t rtcc_now_us(void);
+
+/* One long option "--name VALUE" setting a field: type 's' (const char *), 'i' (int), 'd'
+ * (double) or 'f' (a flag without value: int set to 1). */
+typedef struct rtcc_option {
+    const char *name;
+    char type;
+    void *field;
+} rtcc_option;
+
+/* Parses argv with getopt_long: the options of opts, plus -v/--verbose (sets *verbose) and
+ * -h/--help (usage(stdout), then exit 0). Returns 0, or -1 after usage(stderr). */
+int rtcc_parse_options(int argc, char **argv, const rtcc_option *opts, size_t n, int *verbose,
+                       void (*usage)(FILE *f));
 
 /* len random characters from [a-zA-Z0-9] and a NUL (out needs len + 1 bytes; len <= 64). */
 void rtcc_random_token(char *out, size_t len);

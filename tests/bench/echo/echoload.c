@@ -26,7 +26,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -1247,14 +1246,7 @@ static void usage(FILE *f)
            "  -v, --verbose        per-peer progress on stderr\n");
 }
 
-/* Long options: each sets one field of opt, as a string, an int or a double. */
-typedef struct {
-    const char *name;
-    char type; /* 's', 'i', 'd' */
-    void *field;
-} opt_spec;
-
-static const opt_spec opt_specs[] = {
+static const rtcc_option opt_specs[] = {
     {"host", 's', &opt.host},
     {"port", 'i', &opt.port},
     {"base-path", 's', &opt.base_path},
@@ -1290,32 +1282,8 @@ static bool options_valid(void)
 
 static int parse_args(int argc, char **argv)
 {
-    struct option lo[N_OPT_SPECS + 3];
-    for (size_t i = 0; i < N_OPT_SPECS; i++)
-        lo[i] = (struct option){opt_specs[i].name, required_argument, NULL, 256 + (int)i};
-    lo[N_OPT_SPECS] = (struct option){"verbose", no_argument, NULL, 'v'};
-    lo[N_OPT_SPECS + 1] = (struct option){"help", no_argument, NULL, 'h'};
-    lo[N_OPT_SPECS + 2] = (struct option){NULL, 0, NULL, 0};
-    int c;
-    while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-        if (c >= 256 && c < 256 + (int)N_OPT_SPECS) {
-            const opt_spec *s = &opt_specs[c - 256];
-            if (s->type == 's')
-                *(const char **)s->field = optarg;
-            else if (s->type == 'i')
-                *(int *)s->field = atoi(optarg);
-            else
-                *(double *)s->field = atof(optarg);
-        } else if (c == 'v') {
-            opt.verbose = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        } else {
-            usage(stderr);
-            return -1;
-        }
-    }
+    if (rtcc_parse_options(argc, argv, opt_specs, N_OPT_SPECS, &opt.verbose, usage) != 0)
+        return -1;
     if (!opt.local_ip)
         opt.local_ip = opt.host;
     if (!options_valid()) {
