@@ -536,14 +536,11 @@ static void on_stun(viewer *v, const uint8_t *buf, size_t len, const struct sock
     if (odeon_stun_parse(buf, len, &msg) != 0 || msg.method != ODEON_STUN_METHOD_BINDING)
         return;
     if (msg.cls == ODEON_STUN_CLASS_REQUEST) {
-        if (odeon_stun_check_integrity(&msg, (const uint8_t *)v->lpwd, strlen(v->lpwd)) != 0)
-            return;
         uint8_t out[256];
-        size_t n;
-        if (odeon_stun_build_binding_success(out, sizeof out, msg.txid,
-                                             (const struct sockaddr *)from,
-                                             (const uint8_t *)v->lpwd, strlen(v->lpwd), &n) == 0)
-            udp_send(v, from, out, n);
+        size_t n = rtcc_stun_answer(&msg, v->lpwd, from, out, sizeof out);
+        if (n == 0)
+            return;
+        udp_send(v, from, out, n);
         /* the controlling server nominates the pair it just checked; its ICE is done once it
          * reads our response, so this is the moment to start DTLS */
         if (!v->controlling && odeon_stun_has(&msg, ODEON_STUN_ATTR_USE_CANDIDATE) && v->rpwd) {

@@ -177,3 +177,15 @@ int rtcc_parse_options(int argc, char **argv, const rtcc_option *opts, size_t n,
     free(lo);
     return rc;
 }
+
+size_t rtcc_stun_answer(const odeon_stun_msg *msg, const char *local_pwd,
+                        const struct sockaddr_in *from, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    const uint8_t *pwd = (const uint8_t *)local_pwd;
+    if (odeon_stun_check_integrity(msg, pwd, strlen(local_pwd)) != 0 ||
+        odeon_stun_build_binding_success(out, cap, msg->txid, (const struct sockaddr *)from, pwd,
+                                         strlen(local_pwd), &n) != 0)
+        return 0;
+    return n;
+}

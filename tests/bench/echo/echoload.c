@@ -623,14 +623,11 @@ static void on_stun(peer *p, const uint8_t *buf, size_t len, const struct sockad
     if (odeon_stun_parse(buf, len, &msg) != 0 || msg.method != ODEON_STUN_METHOD_BINDING)
         return;
     if (msg.cls == ODEON_STUN_CLASS_REQUEST) {
-        if (odeon_stun_check_integrity(&msg, (const uint8_t *)p->lpwd, strlen(p->lpwd)) != 0)
-            return;
         uint8_t out[256];
-        size_t n;
-        if (odeon_stun_build_binding_success(out, sizeof out, msg.txid,
-                                             (const struct sockaddr *)from,
-                                             (const uint8_t *)p->lpwd, strlen(p->lpwd), &n) == 0)
-            udp_send(p, from, out, n);
+        size_t n = rtcc_stun_answer(&msg, p->lpwd, from, out, sizeof out);
+        if (n == 0)
+            return;
+        udp_send(p, from, out, n);
         return;
     }
     if (msg.cls == ODEON_STUN_CLASS_ERROR && memcmp(msg.txid, p->txid_prefix, 4) == 0) {
