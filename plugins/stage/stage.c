@@ -455,7 +455,6 @@ static void stage_end(stage *s)
 {
     stage_ingest_remove(s);
     g_mutex_lock(&s->lock);
-    s->ended = true;
     odeon_plugin_handle *host = s->host ? stage_core->handle_ref(s->host) : NULL;
     GPtrArray *viewers = g_ptr_array_new();
     for (guint i = 0; i < s->viewers->len; i++)
@@ -1095,7 +1094,6 @@ static int load_config(const char *path)
             continue;
         guint64 id = g_ascii_strtoull(groups[i] + 6, NULL, 10);
         stage *s = stage_new(id);
-        s->from_config = true;
         s->description = g_key_file_get_string(kf, groups[i], "description", NULL);
         s->pin = g_key_file_get_string(kf, groups[i], "pin", NULL);
         s->secret = g_key_file_get_string(kf, groups[i], "secret", NULL);

@@ -105,7 +105,6 @@ typedef struct stage {
     char *description;
     char *pin;    /* viewers must give it; NULL: none */
     char *secret; /* to destroy it; NULL: none */
-    bool from_config;
     stage_track tracks[STAGE_MAX_TRACKS];
     size_t track_count;
     GMutex lock;          /* viewers, GOP cache */
@@ -116,7 +115,6 @@ typedef struct stage {
     gint64 last_video_us; /* for "info" */
     gint64 last_audio_us;
     guint64 packets_in;
-    bool ended; /* destroyed: viewers are told */
 } stage;
 
 stage *stage_ref(stage *s);
