@@ -100,17 +100,6 @@ int rtcc_parse_candidate(const char *line, struct sockaddr_in *out)
     return 0;
 }
 
-odeon_srtp_profile rtcc_srtp_profile(const char *name)
-{
-    if (!name)
-        return ODEON_SRTP_PROFILE_NONE;
-    if (strcmp(name, "AEAD_AES_128_GCM") == 0)
-        return ODEON_SRTP_AEAD_AES_128_GCM;
-    if (strcmp(name, "AES_CM_128_HMAC_SHA1_80") == 0)
-        return ODEON_SRTP_AES128_CM_SHA1_80;
-    return odeon_srtp_profile_from_openssl_name(name);
-}
-
 odeon_srtp *rtcc_srtp_from_dtls(odeon_dtls_endpoint *ep, bool dtls_client,
                                 const char **profile_name, char **error)
 {
@@ -124,7 +113,8 @@ odeon_srtp *rtcc_srtp_from_dtls(odeon_dtls_endpoint *ep, bool dtls_client,
     }
     if (profile_name)
         *profile_name = name;
-    return odeon_srtp_new(rtcc_srtp_profile(name), mat, len, dtls_client, error);
+    return odeon_srtp_new(odeon_srtp_profile_from_openssl_name(name), mat, len, dtls_client,
+                          error);
 }
 
 void rtcc_rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts, uint32_t ssrc)

@@ -54,18 +54,15 @@ typedef struct {
  * (800 is always enough for ufrags under 256 characters). Returns the length. */
 size_t rtcc_stun_binding_request(const rtcc_binding_request *req, uint8_t *m);
 
-/* Parses an SDP candidate ("candidate:..." or the text after it). 0 and *out for an IPv4 UDP
- * component-1 candidate; -1 for anything else (IPv6, TCP, RTCP component, garbage). */
 /* Answers a STUN Binding request from the server: checks its MESSAGE-INTEGRITY against our
  * password and writes the success response (XOR-MAPPED-ADDRESS from, integrity, fingerprint)
  * into out. Returns its length, or 0 when the request must be ignored. */
 size_t rtcc_stun_answer(const odeon_stun_msg *msg, const char *local_pwd,
                         const struct sockaddr_in *from, uint8_t *out, size_t cap);
 
+/* Parses an SDP candidate ("candidate:..." or the text after it). 0 and *out for an IPv4 UDP
+ * component-1 candidate; -1 for anything else (IPv6, TCP, RTCP component, garbage). */
 int rtcc_parse_candidate(const char *line, struct sockaddr_in *out);
-
-/* dtls.h profile names ("AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80") or OpenSSL's to srtp.h's. */
-odeon_srtp_profile rtcc_srtp_profile(const char *dtls_name);
 
 /* The SRTP pair of a CONNECTED endpoint (keys by DTLS role). New session or NULL with *error
  * (g_free) set. *profile_name (may be NULL) borrows the negotiated name from ep. */
