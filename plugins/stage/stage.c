@@ -4,8 +4,9 @@
  * Requests run on the transport thread and never block: "list", "info", "create" and
  * "destroy" answer synchronously; "watch", "start", "pause", "stop", "switch" and "configure"
  * are acknowledged and answered by an event, as in Janus's Streaming plugin. Packets reach
- * viewers from the ingest thread (stage_source.c) under the stage's lock; the core's relay
- * takes each viewer connection's own send lock.
+ * viewers through the stage's ring and the per-loop groups (stage_fanout.c).
+ *
+ * Lock order: membership_lock, then a stage's lock, then one of its groups' locks.
  */
 #include "stage.h"
 
@@ -41,12 +42,18 @@ void stage_unref(stage *s)
     for (size_t i = 0; i < s->track_count; i++)
         g_free(s->tracks[i].fmtp);
     g_ptr_array_unref(s->viewers);
-    stage_gop_free(&s->gop);
+    g_ptr_array_unref(s->monitors);
+    stage_fanout_free(s);
     g_mutex_clear(&s->lock);
     g_free(s->description);
     g_free(s->pin);
     g_free(s->secret);
     g_free(s);
+}
+
+static void monitor_release(gpointer handle)
+{
+    stage_core->handle_unref(handle);
 }
 
 static stage *stage_new(uint64_t id)
@@ -56,6 +63,8 @@ static stage *stage_new(uint64_t id)
     s->id = id;
     g_mutex_init(&s->lock);
     s->viewers = g_ptr_array_new();
+    s->monitors = g_ptr_array_new_with_free_func(monitor_release);
+    stage_fanout_init(s, stage_core->media_loop_count());
     return s;
 }
 
@@ -71,6 +80,7 @@ stage *stage_lookup(uint64_t id)
 
 static int stage_register(stage *s, char **error)
 {
+    stage_fanout_configure(s);
     if (stage_source_open(s, error) != 0)
         return -1;
     g_mutex_lock(&registry_lock);
@@ -96,11 +106,25 @@ static bool track_from(stage_track *t, bool video, const char *mid, int port, in
     bool opus = g_ascii_strcasecmp(codec, "opus") == 0;
     if (video == opus)
         return false; /* audio is Opus; video VP8, VP9, H264 or AV1 */
-    *t = (stage_track){.video = video, .port = (uint16_t)port, .pt = (uint8_t)pt,
-                       .clock_rate = video ? 90000 : 48000, .socket = -1};
+    *t = (stage_track){.video = video, .ports = {(uint16_t)port}, .pt = (uint8_t)pt,
+                       .clock_rate = video ? 90000 : 48000, .sockets = {-1, -1, -1}};
     g_strlcpy(t->mid, mid, sizeof t->mid);
     g_strlcpy(t->codec, opus ? "opus" : codec, sizeof t->codec);
     t->fmtp = fmtp && *fmtp ? g_strdup(fmtp) : NULL;
+    return true;
+}
+
+/* A simulcast RTP source's other substreams (Janus's videoport2/videoport3): false when given
+ * for audio, out of range, or without the first port. Absent ports are 0. */
+static bool track_simulcast_ports(stage_track *t, json_int_t port2, json_int_t port3)
+{
+    if (port2 == 0 && port3 == 0)
+        return true;
+    if (!t->video || t->ports[0] == 0 || port2 <= 0 || port2 > 65535 || port3 < 0 ||
+        port3 > 65535)
+        return false;
+    t->ports[1] = (uint16_t)port2;
+    t->ports[2] = (uint16_t)port3;
     return true;
 }
 
@@ -119,13 +143,13 @@ void stage_keyframe_request_locked(stage *s)
     stage_core->request_keyframe(s->host, -1);
 }
 
-static stage_viewer *viewer_ref(stage_viewer *v)
+stage_viewer *stage_viewer_ref(stage_viewer *v)
 {
     g_atomic_int_inc(&v->refs);
     return v;
 }
 
-static void viewer_unref(stage_viewer *v)
+void stage_viewer_unref(stage_viewer *v)
 {
     if (v == NULL || !g_atomic_int_dec_and_test(&v->refs))
         return;
@@ -134,68 +158,24 @@ static void viewer_unref(stage_viewer *v)
     g_free(v);
 }
 
-static void viewer_send_one(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt,
-                            size_t len)
-{
-    static __thread uint8_t buf[2048] __attribute__((aligned(16)));
-    if (len + 160 > sizeof buf)
-        return;
-    memcpy(buf, pkt, len);
-    uint16_t seq = (uint16_t)((buf[2] << 8) | buf[3]);
-    uint32_t ts = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) | ((uint32_t)buf[6] << 8) |
-                  buf[7];
-    if (v->rebase[track]) {
-        /* After a switch: continue the viewer's numbering where the old stage left it. */
-        uint32_t step = s->tracks[track].video ? 3000 : 960;
-        v->seq_offset[track] = (uint16_t)(v->last_seq[track] + 1 - seq);
-        v->ts_offset[track] = v->last_ts[track] + step - ts;
-        v->rebase[track] = false;
-    }
-    seq = (uint16_t)(seq + v->seq_offset[track]);
-    ts += v->ts_offset[track];
-    buf[2] = (uint8_t)(seq >> 8);
-    buf[3] = (uint8_t)seq;
-    buf[4] = (uint8_t)(ts >> 24);
-    buf[5] = (uint8_t)(ts >> 16);
-    buf[6] = (uint8_t)(ts >> 8);
-    buf[7] = (uint8_t)ts;
-    v->last_seq[track] = seq;
-    v->last_ts[track] = ts;
-    v->sent_any[track] = true;
-    if (v->pt[track] >= 0)
-        buf[1] = (uint8_t)((buf[1] & 0x80) | v->pt[track]);
-    odeon_media_packet packet = {.data = buf, .len = len, .capacity = sizeof buf,
-                                 .mindex = v->mindex[track], .video = s->tracks[track].video};
-    stage_core->relay_rtp(v->handle, &packet);
-}
-
-void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len)
-{
-    if (!v->started || !v->media_up || v->mindex[track] < 0)
-        return;
-    stage_track *t = &s->tracks[track];
-    if (t->video ? !v->video : !v->audio)
-        return;
-    if (t->video && v->need_keyframe && g_ascii_strcasecmp(t->codec, "VP8") != 0) {
-        /* No GOP cache for this codec: forward live and ask the host for a keyframe. */
-        v->need_keyframe = false;
-        stage_keyframe_request_locked(s);
-    } else if (t->video && v->need_keyframe) {
-        /* A joiner gets the GOP so far (it ends with this packet) and decodes at once; with
-         * no GOP yet, delta frames would not decode: wait for the next keyframe. */
-        if (s->gop.count == 0)
-            return;
-        v->need_keyframe = false;
-        for (size_t i = 0; i < s->gop.count; i++)
-            viewer_send_one(v, s, track, s->gop.data + s->gop.offsets[i], s->gop.lengths[i]);
-        return;
-    }
-    viewer_send_one(v, s, track, pkt, len);
-}
-
 static stage_viewer *viewer_of(odeon_plugin_handle *handle)
 {
     return stage_core->get_handle_data(handle);
+}
+
+/* Analytics: a viewer's media went up on a stage ("joined") or it left ("left"), with the
+ * wall-clock time and the stage's viewer count then. */
+static void viewer_bus_event(stage_viewer *v, stage *s, const char *what, guint viewers)
+{
+    if (!stage_core->events_enabled())
+        return;
+    gint64 now = g_get_real_time();
+    json_t *ev = json_pack("{s:s, s:I, s:i, s:I}", "event", what, "stage", (json_int_t)s->id,
+                           "viewers", (int)viewers, "timestamp", (json_int_t)now);
+    if (strcmp(what, "left") == 0)
+        json_object_set_new(ev, "watched_ms", json_integer((now - v->joined_us) / 1000));
+    stage_core->notify_event(&odeon_plugin_descriptor, v->handle, ev);
+    json_decref(ev);
 }
 
 /* Detaches the viewer from its stage (if any); returns the stage reference it held. Call with
@@ -206,11 +186,19 @@ static stage *viewer_leave_locked(stage_viewer *v)
     if (s == NULL)
         return NULL;
     g_mutex_lock(&s->lock);
-    if (g_ptr_array_remove(s->viewers, v))
-        viewer_unref(v);
+    stage_group_remove_locked(v);
+    if (g_ptr_array_remove(s->viewers, v)) {
+        s->counts_dirty = true;
+        stage_viewer_unref(v);
+    }
     v->stage = NULL;
     v->started = false;
+    guint count = s->viewers->len;
     g_mutex_unlock(&s->lock);
+    if (v->joined_us != 0) {
+        viewer_bus_event(v, s, "left", count);
+        v->joined_us = 0;
+    }
     return s;
 }
 
@@ -227,8 +215,17 @@ static void viewer_join_locked(stage_viewer *v, stage *s)
 {
     g_mutex_lock(&s->lock);
     v->stage = stage_ref(s);
-    g_ptr_array_add(s->viewers, viewer_ref(v));
+    g_ptr_array_add(s->viewers, stage_viewer_ref(v));
+    s->counts_dirty = true;
     v->need_keyframe = true;
+    if (s->layered && !v->layer.started) {
+        /* First stage: a fresh rewriter. After a switch the old one goes on (its numbering
+         * continues), restarted at the new stage's first keyframe. */
+        stage_layer_viewer_init(&v->layer, s->layer_codec, 0);
+        stage_layer_viewer_prefer(&v->layer, v->prefer_quality, v->prefer_temporal);
+    }
+    if (v->media_up)
+        stage_group_add_locked(s, v); /* a switch: same connection, same loop */
     g_mutex_unlock(&s->lock);
 }
 
@@ -254,6 +251,8 @@ static json_t *stage_media_json(stage *s)
         json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s}", "mindex", (int)i, "mid", t->mid,
                               "type", t->video ? "video" : "audio", "label", t->mid, "codec",
                               t->codec);
+        if (t->ports[1] != 0)
+            json_object_set_new(m, "simulcast", json_true());
         if (last > 0)
             json_object_set_new(m, "age_ms", json_integer((now - last) / 1000));
         json_array_append_new(media, m);
@@ -321,11 +320,11 @@ static odeon_plugin_result async_reply(request *r, json_t *event, json_t *jsep)
     return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
 }
 
-static odeon_plugin_result req_list(request *r)
+/* Every registered stage, as references (the array drops them): walked without the registry's
+ * lock. */
+static GPtrArray *stages_snapshot(void)
 {
-    (void)r;
-    json_t *list = json_array();
-    GPtrArray *all = g_ptr_array_new();
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)stage_unref);
     g_mutex_lock(&registry_lock);
     GHashTableIter it;
     gpointer value;
@@ -333,11 +332,16 @@ static odeon_plugin_result req_list(request *r)
     while (g_hash_table_iter_next(&it, NULL, &value))
         g_ptr_array_add(all, stage_ref(value));
     g_mutex_unlock(&registry_lock);
-    for (guint i = 0; i < all->len; i++) {
-        stage *s = g_ptr_array_index(all, i);
-        json_array_append_new(list, stage_json(s, false));
-        stage_unref(s);
-    }
+    return all;
+}
+
+static odeon_plugin_result req_list(request *r)
+{
+    (void)r;
+    json_t *list = json_array();
+    GPtrArray *all = stages_snapshot();
+    for (guint i = 0; i < all->len; i++)
+        json_array_append_new(list, stage_json(g_ptr_array_index(all, i), false));
     g_ptr_array_unref(all);
     return sync_reply(json_pack("{s:s, s:o}", "streaming", "list", "list", list));
 }
@@ -390,6 +394,11 @@ static bool tracks_from_body(stage *s, json_t *body)
                             json_string_value(json_object_get(m, "codec")),
                             json_string_value(json_object_get(m, "fmtp"))))
                 return false;
+            bool sim = json_is_true(json_object_get(m, "simulcast"));
+            if (!track_simulcast_ports(&s->tracks[s->track_count],
+                                       sim ? json_integer_value(json_object_get(m, "port2")) : 0,
+                                       sim ? json_integer_value(json_object_get(m, "port3")) : 0))
+                return false;
             s->track_count++;
         }
         return s->track_count > 0;
@@ -408,6 +417,11 @@ static bool tracks_from_body(stage *s, json_t *body)
                         (int)json_integer_value(json_object_get(body, "videopt")),
                         json_string_value(json_object_get(body, "videocodec")),
                         json_string_value(json_object_get(body, "videofmtp"))))
+            return false;
+        bool sim = json_is_true(json_object_get(body, "videosimulcast"));
+        if (!track_simulcast_ports(&s->tracks[s->track_count - 1],
+                                   sim ? json_integer_value(json_object_get(body, "videoport2")) : 0,
+                                   sim ? json_integer_value(json_object_get(body, "videoport3")) : 0))
             return false;
     }
     return s->track_count > 0;
@@ -458,7 +472,7 @@ static void stage_end(stage *s)
     odeon_plugin_handle *host = s->host ? stage_core->handle_ref(s->host) : NULL;
     GPtrArray *viewers = g_ptr_array_new();
     for (guint i = 0; i < s->viewers->len; i++)
-        g_ptr_array_add(viewers, viewer_ref(g_ptr_array_index(s->viewers, i)));
+        g_ptr_array_add(viewers, stage_viewer_ref(g_ptr_array_index(s->viewers, i)));
     g_mutex_unlock(&s->lock);
     for (guint i = 0; i < viewers->len; i++) {
         stage_viewer *v = g_ptr_array_index(viewers, i);
@@ -468,7 +482,7 @@ static void stage_end(stage *s)
         json_decref(ev);
         stage_core->close_pc(v->handle);
         stage_unref(viewer_leave(v));
-        viewer_unref(v);
+        stage_viewer_unref(v);
     }
     g_ptr_array_unref(viewers);
     if (host != NULL) {
@@ -580,9 +594,11 @@ static void set_started_locked(stage_viewer *v, bool started)
 {
     stage *s = v->stage;
     g_mutex_lock(&s->lock);
+    stage_viewer_lock(v);
     v->started = started;
     if (started)
         v->need_keyframe = true;
+    stage_viewer_unlock(v);
     g_mutex_unlock(&s->lock);
 }
 
@@ -665,19 +681,41 @@ static odeon_plugin_result req_switch(request *r)
                                     "id", (json_int_t)id), NULL);
 }
 
+/* A layer preference from "configure": Streaming's substream/temporal (simulcast), or
+ * spatial_layer/temporal_layer (VP9 SVC). -2 when absent, -3 when invalid. */
+static int layer_field(json_t *body, const char *name, const char *alias)
+{
+    json_t *j = json_object_get(body, name);
+    if (j == NULL)
+        j = json_object_get(body, alias);
+    if (j == NULL)
+        return -2;
+    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > 2)
+        return -3;
+    return (int)json_integer_value(j);
+}
+
 static odeon_plugin_result req_configure(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
     json_t *audio = json_object_get(r->body, "audio");
     json_t *video = json_object_get(r->body, "video");
+    int quality = layer_field(r->body, "substream", "spatial_layer");
+    int temporal = layer_field(r->body, "temporal", "temporal_layer");
     if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)))
         return async_reply(r, error_event(STAGE_ERROR_INVALID_ELEMENT,
                                           "Invalid element (audio/video should be booleans)"),
                            NULL);
+    if (quality == -3 || temporal == -3)
+        return async_reply(r, error_event(STAGE_ERROR_INVALID_ELEMENT,
+                                          "Invalid element (substream/temporal should be 0-2)"),
+                           NULL);
     g_mutex_lock(&membership_lock);
     stage *s = v->stage;
-    if (s != NULL)
+    if (s != NULL) {
         g_mutex_lock(&s->lock);
+        stage_viewer_lock(v);
+    }
     if (audio)
         v->audio = json_is_true(audio);
     if (video) {
@@ -685,8 +723,18 @@ static odeon_plugin_result req_configure(request *r)
             v->need_keyframe = true;
         v->video = json_is_true(video);
     }
-    if (s != NULL)
+    if (quality != -2 || temporal != -2) {
+        if (quality != -2)
+            v->prefer_quality = quality;
+        if (temporal != -2)
+            v->prefer_temporal = temporal;
+        stage_layer_viewer_prefer(&v->layer, v->prefer_quality, v->prefer_temporal);
+        v->last_retarget_us = 0; /* re-chosen on the next packet */
+    }
+    if (s != NULL) {
+        stage_viewer_unlock(v);
         g_mutex_unlock(&s->lock);
+    }
     g_mutex_unlock(&membership_lock);
     return async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
 }
@@ -706,14 +754,14 @@ static void notify_viewers(stage *s, const char *status)
     g_mutex_lock(&s->lock);
     GPtrArray *list = g_ptr_array_new();
     for (guint i = 0; i < s->viewers->len; i++)
-        g_ptr_array_add(list, viewer_ref(g_ptr_array_index(s->viewers, i)));
+        g_ptr_array_add(list, stage_viewer_ref(g_ptr_array_index(s->viewers, i)));
     g_mutex_unlock(&s->lock);
     for (guint i = 0; i < list->len; i++) {
         stage_viewer *v = g_ptr_array_index(list, i);
         json_t *ev = status_event(status);
         stage_core->push_event(v->handle, NULL, ev, NULL);
         json_decref(ev);
-        viewer_unref(v);
+        stage_viewer_unref(v);
     }
     g_ptr_array_unref(list);
 }
@@ -731,7 +779,9 @@ static void host_leave(stage_viewer *v)
     g_mutex_lock(&s->lock);
     odeon_plugin_handle *host = s->host;
     s->host = NULL;
-    stage_gop_clear(&s->gop);
+    /* The next host's stream starts afresh: no joiner gets this one's GOP. */
+    for (int k = 0; k < STAGE_LAYERS_MAX; k++)
+        __atomic_store_n(&s->ring.video_start[k], 0, __ATOMIC_RELEASE);
     g_mutex_unlock(&s->lock);
     if (host != NULL)
         stage_core->handle_unref(host);
@@ -754,15 +804,17 @@ int stage_host_start(odeon_plugin_handle *handle, stage *s, json_t **answer,
     stage_viewer *v = viewer_of(handle);
     *answer = NULL;
     for (size_t i = 0; i < s->track_count; i++)
-        if (s->tracks[i].port != 0) {
+        if (s->tracks[i].ports[0] != 0) {
             *reason = "This stage is fed by an RTP source";
             return STAGE_ERROR_INVALID_STATE;
         }
     int video = track_of_kind(s, true);
-    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s, s:s}", "audio",
+    /* A host may send simulcast (rid or SSRC style): each viewer gets the layer it can take. */
+    json_t *opts = json_pack("{s:b, s:b, s:s, s:s, s:s, s:s, s:b}", "audio",
                              track_of_kind(s, false) >= 0, "video", video >= 0, "audio_codec",
                              "opus", "video_codec", video >= 0 ? s->tracks[video].codec : "vp8",
-                             "audio_direction", "recvonly", "video_direction", "recvonly");
+                             "audio_direction", "recvonly", "video_direction", "recvonly",
+                             "simulcast", 1);
     *answer = stage_core->jsep_answer(handle, opts);
     json_decref(opts);
     if (*answer == NULL) {
@@ -895,6 +947,102 @@ static odeon_plugin_result req_unpublish(request *r)
     return res;
 }
 
+/* An organiser (or whoever has the stage's secret) gets the stage's viewer count now and an
+ * event whenever it changes (at most one a second), until the handle goes or monitors another
+ * stage. */
+static odeon_plugin_result req_monitor(request *r)
+{
+    stage_viewer *v = viewer_of(r->handle);
+    odeon_plugin_result reply;
+    stage *s = stage_from_body(r, &reply);
+    if (s == NULL)
+        return reply;
+    if (!may_publish(s, r)) {
+        stage_unref(s);
+        return async_reply(r, error_event(STAGE_ERROR_UNAUTHORIZED,
+                                          "Unauthorized (monitoring needs the stage's secret or "
+                                          "an organiser)"), NULL);
+    }
+    g_mutex_lock(&membership_lock);
+    stage *old = v->monitoring;
+    v->monitoring = stage_ref(s);
+    g_mutex_unlock(&membership_lock);
+    if (old != NULL) {
+        g_mutex_lock(&old->lock);
+        g_ptr_array_remove(old->monitors, r->handle);
+        g_mutex_unlock(&old->lock);
+        stage_unref(old);
+    }
+    g_mutex_lock(&s->lock);
+    g_ptr_array_add(s->monitors, stage_core->handle_ref(r->handle));
+    guint viewers = s->viewers->len;
+    g_mutex_unlock(&s->lock);
+    json_t *ev = json_pack("{s:s, s:{s:s, s:I, s:i}}", "streaming", "event", "result", "status",
+                           "monitoring", "id", (json_int_t)s->id, "viewers", (int)viewers);
+    stage_unref(s);
+    return async_reply(r, ev, NULL);
+}
+
+static void monitor_stop(stage_viewer *v)
+{
+    g_mutex_lock(&membership_lock);
+    stage *s = v->monitoring;
+    v->monitoring = NULL;
+    g_mutex_unlock(&membership_lock);
+    if (s == NULL)
+        return;
+    g_mutex_lock(&s->lock);
+    g_ptr_array_remove(s->monitors, v->handle);
+    g_mutex_unlock(&s->lock);
+    stage_unref(s);
+}
+
+#define COUNTS_INTERVAL_US (1000 * 1000)
+
+/* Takes the handles to tell, if the count changed and the last push is old enough. */
+static GPtrArray *counts_due(stage *s, gint64 now, guint *viewers)
+{
+    GPtrArray *to = NULL;
+    g_mutex_lock(&s->lock);
+    if (s->counts_dirty && now - s->last_count_push_us >= COUNTS_INTERVAL_US) {
+        s->counts_dirty = false;
+        s->last_count_push_us = now;
+        *viewers = s->viewers->len;
+        to = g_ptr_array_new_with_free_func(monitor_release);
+        for (guint i = 0; i < s->monitors->len; i++)
+            g_ptr_array_add(to, stage_core->handle_ref(g_ptr_array_index(s->monitors, i)));
+        if (s->host != NULL)
+            g_ptr_array_add(to, stage_core->handle_ref(s->host));
+    }
+    g_mutex_unlock(&s->lock);
+    return to;
+}
+
+void stage_counts_flush(void)
+{
+    static gint64 last;
+    gint64 now = g_get_monotonic_time();
+    if (now - last < COUNTS_INTERVAL_US / 4)
+        return;
+    last = now;
+    GPtrArray *all = stages_snapshot();
+    for (guint i = 0; i < all->len; i++) {
+        stage *s = g_ptr_array_index(all, i);
+        guint viewers = 0;
+        GPtrArray *to = counts_due(s, now, &viewers);
+        for (guint k = 0; to != NULL && k < to->len; k++) {
+            json_t *ev = json_pack("{s:s, s:{s:s, s:I, s:i}}", "streaming", "event", "result",
+                                   "event", "viewers", "id", (json_int_t)s->id, "viewers",
+                                   (int)viewers);
+            stage_core->push_event(g_ptr_array_index(to, k), NULL, ev, NULL);
+            json_decref(ev);
+        }
+        if (to != NULL)
+            g_ptr_array_unref(to);
+    }
+    g_ptr_array_unref(all);
+}
+
 typedef odeon_plugin_result (*request_fn)(request *r);
 
 static const struct {
@@ -905,6 +1053,7 @@ static const struct {
     {"destroy", req_destroy}, {"watch", req_watch}, {"start", req_start},
     {"pause", req_pause},     {"stop", req_stop},   {"switch", req_switch},
     {"configure", req_configure}, {"publish", req_publish}, {"unpublish", req_unpublish},
+    {"monitor", req_monitor},
 };
 
 static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
@@ -934,6 +1083,8 @@ static int stage_create_session(odeon_plugin_handle *handle)
     }
     v->handle = stage_core->handle_ref(handle);
     v->audio = v->video = true;
+    v->prefer_quality = v->prefer_temporal = -1;
+    stage_layer_viewer_init(&v->layer, STAGE_CODEC_VP8, 0);
     stage_core->set_handle_data(handle, v);
     return 0;
 }
@@ -944,11 +1095,12 @@ static void stage_destroy_session(odeon_plugin_handle *handle)
     stage_core->set_handle_data(handle, NULL);
     if (v == NULL)
         return;
+    monitor_stop(v);
     if (v->is_host)
         host_leave(v);
     else
         stage_unref(viewer_leave(v));
-    viewer_unref(v);
+    stage_viewer_unref(v);
 }
 
 static void stage_setup_media(odeon_plugin_handle *handle)
@@ -960,13 +1112,23 @@ static void stage_setup_media(odeon_plugin_handle *handle)
         stage_core->request_keyframe(handle, -1); /* the GOP cache starts with it */
         return;
     }
+    int loop = stage_core->handle_media_loop(handle);
     g_mutex_lock(&membership_lock);
     stage *s = v->stage;
     if (s != NULL) {
         g_mutex_lock(&s->lock);
+        stage_group_remove_locked(v); /* a new connection may live on another loop */
+        v->loop = loop >= 0 ? (unsigned)loop : 0;
         v->media_up = true;
         v->need_keyframe = true;
+        v->up_us = g_get_monotonic_time();
+        stage_group_add_locked(s, v);
+        guint count = s->viewers->len;
         g_mutex_unlock(&s->lock);
+        if (v->joined_us == 0) {
+            v->joined_us = g_get_real_time();
+            viewer_bus_event(v, s, "joined", count);
+        }
     }
     g_mutex_unlock(&membership_lock);
     if (s == NULL)
@@ -1011,18 +1173,21 @@ static void stage_incoming_rtp(odeon_plugin_handle *handle, odeon_media_packet *
     int track = track_of_kind(s, packet->video);
     if (track >= 0) {
         packet->data[1] = (uint8_t)((packet->data[1] & 0x80) | s->tracks[track].pt);
-        stage_packet(s, (size_t)track, packet->data, packet->len);
+        stage_packet(s, (size_t)track, packet->substream, packet->data, packet->len);
     }
     stage_unref(s);
 }
 
-/* True when a compound RTCP packet holds a PLI or FIR (the viewer needs a keyframe). */
+/* True when a compound RTCP packet holds a PLI or FIR (the viewer needs a keyframe).
+ * Bounds-checked: the compound comes from the network (decrypted by the core). */
 static bool wants_keyframe(const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     while (off + 4 <= len) {
         size_t plen = ((size_t)((buf[off + 2] << 8) | buf[off + 3]) + 1) * 4;
         uint8_t fmt = buf[off] & 0x1F;
+        if (off + plen > len)
+            break;
         if (buf[off + 1] == 206 && (fmt == 1 || fmt == 4))
             return true;
         off += plen;
@@ -1030,9 +1195,9 @@ static bool wants_keyframe(const uint8_t *buf, size_t len)
     return false;
 }
 
-
 /* A viewer's feedback: PLI/FIR go to the host, at most one per interval however many viewers
- * ask (NACKs are answered by the core from the viewer connection's own buffer). */
+ * ask (NACKs are answered by the core from the viewer connection's own buffer; its REMB and
+ * transport-cc feed the core's estimate, which picks its layer: stage_fanout.c). */
 static void stage_incoming_rtcp(odeon_plugin_handle *handle, odeon_media_packet *packet)
 {
     stage_viewer *v = viewer_of(handle);
@@ -1056,9 +1221,16 @@ static json_t *stage_query_session(odeon_plugin_handle *handle)
         return NULL;
     g_mutex_lock(&membership_lock);
     stage *s = v->stage;
-    json_t *j = json_pack("{s:o, s:b, s:b}", "stage",
+    json_t *j = json_pack("{s:o, s:b, s:b, s:I}", "stage",
                           s ? json_integer((json_int_t)s->id) : json_null(), "started",
-                          v->started, "media_up", v->media_up);
+                          v->started, "media_up", v->media_up, "estimate_bps",
+                          (json_int_t)stage_core->bandwidth_estimate(handle));
+    if (s != NULL && s->layered) {
+        /* Read without the group's lock: a snapshot for the admin API, may be a packet old. */
+        json_object_set_new(j, "substream", json_integer(stage_layer_viewer_current(&v->layer)));
+        json_object_set_new(j, "substream_target",
+                            json_integer(stage_layer_viewer_target(&v->layer)));
+    }
     g_mutex_unlock(&membership_lock);
     return j;
 }
@@ -1078,6 +1250,10 @@ static int load_config(const char *path)
         return missing ? 0 : -1;
     }
     admin_key = g_key_file_get_string(kf, "general", "admin_key", NULL);
+    if (g_key_file_has_key(kf, "general", "initial_estimate_kbps", NULL)) {
+        gint64 kbps = g_key_file_get_int64(kf, "general", "initial_estimate_kbps", NULL);
+        stage_initial_estimate_bps = kbps > 0 ? (guint64)kbps * 1000 : 0;
+    }
     char *list = g_key_file_get_string(kf, "general", "organisers", NULL);
     if (list != NULL) {
         /* "alice, bob" or "alice;bob", as the core's own lists. */
@@ -1113,6 +1289,10 @@ static int load_config(const char *path)
                             g_key_file_get_integer(kf, groups[i], "video_port", NULL),
                             g_key_file_get_integer(kf, groups[i], "video_pt", NULL),
                             codec ? codec : "VP8", fmtp);
+            ok = ok && track_simulcast_ports(
+                           &s->tracks[s->track_count - 1],
+                           g_key_file_get_integer(kf, groups[i], "video_port2", NULL),
+                           g_key_file_get_integer(kf, groups[i], "video_port3", NULL));
             g_free(codec);
             g_free(fmtp);
         }
@@ -1136,8 +1316,8 @@ static int load_config(const char *path)
 
 static int stage_init(const odeon_core_callbacks *core, const char *config_path)
 {
-    if (core->struct_size < offsetof(odeon_core_callbacks, handle_destroy) + sizeof(void *))
-        return -1; /* needs ABI 1.2 (jsep_offer, handles for WHIP) */
+    if (core->struct_size < offsetof(odeon_core_callbacks, bandwidth_estimate) + sizeof(void *))
+        return -1; /* needs ABI 1.3 (jsep_offer, handles for WHIP, fan-out on the loops) */
     stage_core = core;
     stages = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                    (GDestroyNotify)stage_unref);
@@ -1156,6 +1336,7 @@ static void stage_destroy(void)
     stage_whip_stop();
     stage_ingest_stop();
     g_clear_pointer(&stages, g_hash_table_unref);
+    stage_fanout_quiesce();
     g_clear_pointer(&admin_key, g_free);
     g_clear_pointer(&organisers, g_strfreev);
 }

@@ -9,7 +9,14 @@
  * Streaming plugin for list/info/watch/start/pause/stop/switch/create/destroy, so a Streaming
  * viewer works with the plugin name swapped.
  *
- * Files: stage.c (descriptor, requests, viewers), stage_source.c (RTP ingest and fan-out).
+ * Files: stage.c (descriptor, requests, viewers), stage_source.c (RTP ingest), stage_fanout.c
+ * (the packet ring and the per-loop fan-out), stage_whip.c (WHIP and WHEP).
+ *
+ * Fan-out: the source's packets go into the stage's ring (stage_packet, one copy); viewers are
+ * grouped by the media loop that owns their connection, and each group is woken once per
+ * burst on its loop, where it rewrites, protects and sends the new packets to each of its
+ * viewers in batches (one sendmmsg per viewer and batch). So a packet crosses threads once per
+ * loop, not once per viewer, and every core sends to its own share of the viewers.
  */
 #ifndef ODEON_PLUGIN_STAGE_H
 #define ODEON_PLUGIN_STAGE_H
@@ -20,6 +27,7 @@
 #include <glib.h>
 
 #include "plugin/plugin.h"
+#include "stage_layers.h"
 
 #define STAGE_PACKAGE "odeon.plugin.stage"
 
@@ -45,18 +53,24 @@ extern const odeon_plugin odeon_plugin_descriptor;
 typedef struct stage_track {
     bool video;
     char mid[8];
-    uint16_t port; /* UDP port of the RTP source; 0: none */
+    /* UDP ports of the RTP source, 0: none; a simulcast source (Janus's videoport,
+     * videoport2, videoport3) sends its substreams to ports[0..2], lowest quality first. */
+    uint16_t ports[STAGE_LAYERS_MAX];
     uint8_t pt;
     char codec[16];     /* "opus", "VP8", ... */
     uint32_t clock_rate;
     char *fmtp;         /* may be NULL */
-    int socket;         /* -1 when closed */
+    int sockets[STAGE_LAYERS_MAX]; /* -1 when closed */
 } stage_track;
 
 #define STAGE_MAX_TRACKS 2
 
-/* A viewer: one handle watching one stage. Refcounted (the handle data and the stage's viewer
- * list each hold one). Fields under the stage's lock unless noted. */
+struct stage_group;
+
+/* A viewer: one handle watching one stage. Refcounted (the handle data, the stage's viewer
+ * list and its loop group each hold one). Fields change under the stage's lock and, while the
+ * viewer is in a group, also under the group's lock (the group's loop reads them with only
+ * that one). */
 typedef struct stage_viewer {
     gint refs;
     GMutex host_lock;            /* a host's stage pointer, read per packet on its loop */
@@ -67,6 +81,9 @@ typedef struct stage_viewer {
     bool audio, video;           /* "configure" toggles */
     bool need_keyframe;          /* send the cached keyframe before live video */
     bool is_host;                /* this handle publishes (stage set, not in the viewer list) */
+    struct stage *monitoring;    /* the stage whose viewer counts it gets (reference), or NULL;
+                                  * under membership_lock */
+    gint64 joined_us;            /* wall clock of its media going up, 0: not joined */
     /* Rewriting so a viewer's sequence numbers and timestamps stay continuous across
      * switches: out = in + offset. */
     /* Where each stage track goes on this viewer's connection: its m-line and payload type
@@ -80,23 +97,52 @@ typedef struct stage_viewer {
     uint16_t last_seq[STAGE_MAX_TRACKS];
     uint32_t last_ts[STAGE_MAX_TRACKS];
     bool sent_any[STAGE_MAX_TRACKS];
+    unsigned loop;               /* media loop of the connection (from setup_media) */
+    struct stage_group *group;   /* the group it is in, NULL: none */
+    uint64_t video_from;         /* ring index: older video is not for this viewer */
+    /* Layered video (VP8, VP9, H.264: see stage_layers.h): which substream or SVC layers it
+     * gets and the rewriting that hides the switches. */
+    stage_layer_viewer layer;
+    int prefer_quality, prefer_temporal; /* "configure": 0..2, -1 best */
+    gint64 up_us;                /* monotonic time its media went up */
+    gint64 last_retarget_us;
 } stage_viewer;
 
-/* Every video packet since the last keyframe, back to back in one buffer that is reset (not
- * freed) at each keyframe: after the first GOPs it never allocates. */
-typedef struct stage_gop {
-    uint8_t *data;
-    size_t used, capacity;
-    uint32_t *offsets;
-    uint16_t *lengths;
-    size_t count;
-} stage_gop;
+/* The stage's recent packets: one writer at a time (the source, under the stage's lock), read
+ * by every loop group. A reader re-checks head after copying a slot, since the writer may have
+ * come round and overwritten it meanwhile (a loop a whole ring behind). The ring also holds
+ * the GOP: a joiner starts its video at the last keyframe still in it. Slots are allocated once
+ * per stage; pages the stage never reaches cost nothing. */
+#define STAGE_RING_SLOTS 4096u /* a power of two: 25 s of a 1 Mbit/s stream */
+#define STAGE_SLOT_BYTES 1500u
+#define STAGE_SLOT_KEYFRAME 0x01 /* the first packet of a keyframe */
 
-#define STAGE_GOP_MAX_PACKETS 4096
+typedef struct stage_slot {
+    uint16_t len;
+    uint8_t track;
+    uint8_t flags;
+    int8_t substream; /* simulcast substream of a video packet, 0 otherwise */
+    uint8_t data[STAGE_SLOT_BYTES];
+} stage_slot;
 
-void stage_gop_clear(stage_gop *g);
-void stage_gop_free(stage_gop *g);
-void stage_gop_append(stage_gop *g, const uint8_t *pkt, size_t len);
+typedef struct stage_ring {
+    stage_slot *slots;
+    guint64 head; /* packets written so far (atomic) */
+    /* Per substream, 1 + index of the first packet of its last keyframe; 0: none (atomic). */
+    guint64 video_start[STAGE_LAYERS_MAX];
+} stage_ring;
+
+/* The viewers of one stage whose connections live on one media loop. Owned by the stage. */
+typedef struct stage_group {
+    struct stage *stage; /* the owner */
+    unsigned loop;
+    GMutex lock;         /* viewers, next, and the send state of its viewers */
+    GPtrArray *viewers;  /* stage_viewer * (references) */
+    gint count;          /* viewers->len, for the writer (atomic) */
+    guint64 next;        /* next ring index to send */
+    guint64 overruns;    /* packets skipped because the loop fell a ring behind */
+    odeon_media_wake wake;
+} stage_group;
 
 /* A stage. Refcounted: the registry and each viewer hold references. */
 typedef struct stage {
@@ -107,31 +153,70 @@ typedef struct stage {
     char *secret; /* to destroy it; NULL: none */
     stage_track tracks[STAGE_MAX_TRACKS];
     size_t track_count;
-    GMutex lock;          /* viewers, GOP cache */
+    GMutex lock;          /* viewers, the ring's writer side */
     GPtrArray *viewers;   /* stage_viewer * (references) */
-    stage_gop gop;        /* video packets since the last VP8 keyframe */
+    stage_ring ring;
+    stage_group *groups;  /* one per media loop, fixed at creation */
+    unsigned group_count;
+    gint keyframe_wanted; /* a loop asks the writer to request a keyframe (atomic) */
+    bool layered;         /* video goes through stage_layers (VP8, VP9, H.264) */
+    stage_layer_codec layer_codec;
+    GMutex stats_lock;    /* layer_stats (a leaf lock: the writer feeds, loops read) */
+    stage_layer_stats layer_stats;
+    guint64 oversize;     /* packets too long for a slot, dropped; under lock */
     odeon_plugin_handle *host; /* the WebRTC publisher (reference), NULL: none; under lock */
     gint64 last_keyframe_request_us; /* coalesces viewers' PLIs to the host; under lock */
     gint64 last_video_us; /* for "info" */
     gint64 last_audio_us;
     guint64 packets_in;
+    GPtrArray *monitors;  /* odeon_plugin_handle * (references): viewer counts go to them */
+    bool counts_dirty;    /* the viewer count changed since the last push; under lock */
+    gint64 last_count_push_us; /* under lock */
 } stage;
 
 stage *stage_ref(stage *s);
 void stage_unref(stage *s);
 
-/* stage_source.c: ingest thread and fan-out. */
+/* stage_source.c: ingest thread. */
 int stage_source_open(stage *s, char **error);
 void stage_source_close(stage *s);
 int stage_ingest_start(void);
 void stage_ingest_stop(void);
 void stage_ingest_add(stage *s);
 void stage_ingest_remove(stage *s);
-/* One RTP packet of track `track` from the stage's source (the ingest thread, or the host's
- * media loop): counted, cached when it belongs to the GOP, sent to every started viewer. */
-void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len);
+
+/* stage_fanout.c. One RTP packet of track `track` (video: of simulcast substream `substream`,
+ * else 0) from the stage's source (the ingest thread, or the host's media loop): counted,
+ * written to the ring, and each loop with viewers woken. */
+void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len);
+/* The ring and one group per loop (stage_new), and their release (the last stage_unref). */
+void stage_fanout_init(stage *s, unsigned loops);
+void stage_fanout_free(stage *s);
+/* Once the tracks are known (before the stage is registered): layered video or not. */
+void stage_fanout_configure(stage *s);
+/* Until a viewer's first estimate (for at most STAGE_INITIAL_ESTIMATE_US after its media went
+ * up), layers are chosen as if it had this much (stage.conf [general] initial_estimate_kbps):
+ * a joiner starts on a layer most links carry instead of the best one. A viewer that sends no
+ * estimate at all then gets the best layer its preference allows. */
+#define STAGE_INITIAL_ESTIMATE_US (2 * G_USEC_PER_SEC)
+extern guint64 stage_initial_estimate_bps;
+bool stage_layer_codec_of(const char *codec, stage_layer_codec *out);
+/* Waits (up to 2 s) until no drain is queued on any loop: before the plugin goes. */
+void stage_fanout_quiesce(void);
+/* Puts a viewer whose connection is up into its loop's group, or takes it out (both with the
+ * stage's lock). */
+void stage_group_add_locked(stage *s, stage_viewer *v);
+void stage_group_remove_locked(stage_viewer *v);
+/* A viewer's send state, for request threads: its group's lock when it is in one. */
+void stage_viewer_lock(stage_viewer *v);
+void stage_viewer_unlock(stage_viewer *v);
+stage_viewer *stage_viewer_ref(stage_viewer *v);
+void stage_viewer_unref(stage_viewer *v);
 
 /* stage.c helpers used by the fan-out and WHIP. */
+/* Pushes changed viewer counts to each stage's monitors and host (at most once a second per
+ * stage; the ingest thread calls it on every wake-up). */
+void stage_counts_flush(void);
 void stage_keyframe_request_locked(stage *s);
 stage *stage_lookup(uint64_t id); /* new reference or NULL */
 /* Makes handle the stage's host from the client's offer (already applied): *answer gets the
@@ -149,6 +234,5 @@ int stage_whip_start(void);
 void stage_whip_stop(void);
 void stage_whip_reap(void); /* ends resources whose connection died (ingest thread) */
 void stage_whip_hangup(odeon_plugin_handle *handle);
-void stage_viewer_send(stage_viewer *v, stage *s, size_t track, const uint8_t *pkt, size_t len);
 
 #endif

@@ -1,13 +1,11 @@
 /*
- * stage_source.c - plain RTP ingest for stages, and the fan-out to their viewers.
+ * stage_source.c - plain RTP ingest for stages.
  *
- * One ingest thread polls the UDP sockets of every stage. Each packet is checked (RTP v2,
- * header length), counted, kept in the stage's GOP cache when it is video (every packet since
- * the last VP8 keyframe, so a viewer who joins now can decode at once instead of waiting up to
- * a keyframe interval for the source's next one), and sent to every started viewer.
+ * One ingest thread polls the UDP sockets of every stage and hands each packet to
+ * stage_packet (stage_fanout.c), which checks, counts and rings it and wakes the loops whose
+ * viewers it goes to.
  */
 #include "stage.h"
-#include "stage_rtp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,40 +25,53 @@ static int wake_fd = -1;
 static GThread *ingest_thread;
 static gint ingest_running;
 
+static int bind_udp(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    int size = 4 << 20; /* bursts of a keyframe must not overflow the kernel buffer */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 int stage_source_open(stage *s, char **error)
 {
+    for (size_t i = 0; i < s->track_count; i++)
+        for (int k = 0; k < STAGE_LAYERS_MAX; k++)
+            s->tracks[i].sockets[k] = -1;
     for (size_t i = 0; i < s->track_count; i++) {
         stage_track *t = &s->tracks[i];
-        t->socket = -1;
-        if (t->port == 0)
-            continue;
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(t->port)};
-        sa.sin_addr.s_addr = htonl(INADDR_ANY);
-        int size = 4 << 20; /* bursts of a keyframe must not overflow the kernel buffer */
-        if (fd >= 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        for (int k = 0; k < STAGE_LAYERS_MAX && t->ports[k] != 0; k++) {
+            t->sockets[k] = bind_udp(t->ports[k]);
+            if (t->sockets[k] >= 0)
+                continue;
             if (error)
                 *error = g_strdup_printf("cannot bind UDP port %u for stage %" G_GUINT64_FORMAT
-                                         ": %s", t->port, s->id, g_strerror(errno));
-            if (fd >= 0)
-                close(fd);
+                                         ": %s", t->ports[k], s->id, g_strerror(errno));
             stage_source_close(s);
             return -1;
         }
-        t->socket = fd;
     }
     return 0;
 }
 
 void stage_source_close(stage *s)
 {
-    for (size_t i = 0; i < s->track_count; i++) {
-        if (s->tracks[i].socket >= 0)
-            close(s->tracks[i].socket);
-        s->tracks[i].socket = -1;
-    }
+    for (size_t i = 0; i < s->track_count; i++)
+        for (int k = 0; k < STAGE_LAYERS_MAX; k++) {
+            if (s->tracks[i].sockets[k] >= 0)
+                close(s->tracks[i].sockets[k]);
+            s->tracks[i].sockets[k] = -1;
+        }
 }
 
 static void ingest_wake(void)
@@ -92,75 +103,10 @@ void stage_ingest_remove(stage *s)
     ingest_wake();
 }
 
-void stage_gop_clear(stage_gop *g)
-{
-    g->used = 0;
-    g->count = 0;
-}
-
-void stage_gop_free(stage_gop *g)
-{
-    g_free(g->data);
-    g_free(g->offsets);
-    g_free(g->lengths);
-    memset(g, 0, sizeof *g);
-}
-
-void stage_gop_append(stage_gop *g, const uint8_t *pkt, size_t len)
-{
-    if (g->offsets == NULL) {
-        g->offsets = g_new(uint32_t, STAGE_GOP_MAX_PACKETS);
-        g->lengths = g_new(uint16_t, STAGE_GOP_MAX_PACKETS);
-    }
-    if (g->count == STAGE_GOP_MAX_PACKETS || len > UINT16_MAX)
-        return;
-    if (g->used + len > g->capacity) {
-        g->capacity = MAX(g->capacity * 2, g->used + len + (256u << 10));
-        g->data = g_realloc(g->data, g->capacity);
-    }
-    memcpy(g->data + g->used, pkt, len);
-    g->offsets[g->count] = (uint32_t)g->used;
-    g->lengths[g->count] = (uint16_t)len;
-    g->count++;
-    g->used += len;
-}
-
-/* Keeps the GOP: a keyframe start replaces the cache. Called with the stage's lock. */
-static void gop_keep(stage *s, const uint8_t *pkt, size_t len, size_t hdr)
-{
-    if (stage_vp8_keyframe_start(pkt + hdr, len - hdr)) {
-        stage_gop_clear(&s->gop);
-    } else if (s->gop.count == 0 || s->gop.count >= STAGE_GOP_MAX_PACKETS) {
-        if (s->gop.count >= STAGE_GOP_MAX_PACKETS)
-            stage_gop_clear(&s->gop); /* too long a GOP: wait for the next keyframe */
-        return;
-    }
-    stage_gop_append(&s->gop, pkt, len);
-}
-
-void stage_packet(stage *s, size_t track, const uint8_t *pkt, size_t len)
-{
-    size_t hdr = stage_rtp_header_len(pkt, len);
-    if (hdr == 0)
-        return;
-    stage_track *t = &s->tracks[track];
-    g_mutex_lock(&s->lock);
-    s->packets_in++;
-    if (t->video) {
-        s->last_video_us = g_get_monotonic_time();
-        if (g_ascii_strcasecmp(t->codec, "VP8") == 0)
-            gop_keep(s, pkt, len, hdr);
-    } else {
-        s->last_audio_us = g_get_monotonic_time();
-    }
-    for (guint i = 0; i < s->viewers->len; i++)
-        stage_viewer_send(g_ptr_array_index(s->viewers, i), s, track, pkt, len);
-    g_mutex_unlock(&s->lock);
-}
-
 typedef struct poll_slot {
     stage *stage; /* reference */
     size_t track;
+    int substream;
 } poll_slot;
 
 static size_t rebuild_poll(struct pollfd *fds, poll_slot *slots)
@@ -174,13 +120,14 @@ static size_t rebuild_poll(struct pollfd *fds, poll_slot *slots)
     ingest_changed = false;
     for (guint i = 0; i < ingest_stages->len; i++) {
         stage *s = g_ptr_array_index(ingest_stages, i);
-        for (size_t k = 0; k < s->track_count && n < MAX_SOCKETS; k++) {
-            if (s->tracks[k].socket < 0)
-                continue;
-            fds[n] = (struct pollfd){.fd = s->tracks[k].socket, .events = POLLIN};
-            slots[n] = (poll_slot){.stage = stage_ref(s), .track = k};
-            n++;
-        }
+        for (size_t k = 0; k < s->track_count; k++)
+            for (int l = 0; l < STAGE_LAYERS_MAX && n < MAX_SOCKETS; l++) {
+                if (s->tracks[k].sockets[l] < 0)
+                    continue;
+                fds[n] = (struct pollfd){.fd = s->tracks[k].sockets[l], .events = POLLIN};
+                slots[n] = (poll_slot){.stage = stage_ref(s), .track = k, .substream = l};
+                n++;
+            }
     }
     g_mutex_unlock(&ingest_lock);
     return n;
@@ -204,6 +151,7 @@ static gpointer ingest_main(gpointer data)
             }
         }
         stage_whip_reap();
+        stage_counts_flush();
         g_mutex_lock(&ingest_lock);
         bool changed = ingest_changed;
         g_mutex_unlock(&ingest_lock);
@@ -219,7 +167,8 @@ static gpointer ingest_main(gpointer data)
                 ssize_t got = recv(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT);
                 if (got <= 0)
                     break;
-                stage_packet(slots[i].stage, slots[i].track, buf, (size_t)got);
+                stage_packet(slots[i].stage, slots[i].track, slots[i].substream, buf,
+                             (size_t)got);
             }
         }
     }

@@ -30,6 +30,7 @@ struct odeon_media_loop {
     GThread *thread;
     GMutex lock; /* tasks */
     GQueue tasks;
+    odeon_media_wake *wakes, *wakes_tail; /* under lock: intrusive, nothing allocated */
     GSource *task_source;
     gint load; /* atomic */
     GArray *tickers;  /* media_ticker; loop thread only */
@@ -51,7 +52,7 @@ struct odeon_media_loops {
 static bool loop_has_tasks(odeon_media_loop *loop)
 {
     g_mutex_lock(&loop->lock);
-    bool any = !g_queue_is_empty(&loop->tasks);
+    bool any = !g_queue_is_empty(&loop->tasks) || loop->wakes != NULL;
     g_mutex_unlock(&loop->lock);
     return any;
 }
@@ -67,6 +68,19 @@ static gboolean task_source_check(GSource *source)
     return loop_has_tasks(((task_source *)source)->loop);
 }
 
+/* Each wake is cleared before its function runs: a wake from inside fn (or from another
+ * thread meanwhile) queues it again instead of being lost. */
+static void run_wakes(odeon_media_wake *w)
+{
+    while (w != NULL) {
+        odeon_media_wake *next = w->next;
+        w->next = NULL;
+        g_atomic_int_set(&w->pending, 0);
+        w->fn(w->data);
+        w = next;
+    }
+}
+
 static gboolean task_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     (void)cb;
@@ -76,12 +90,15 @@ static gboolean task_source_dispatch(GSource *source, GSourceFunc cb, gpointer d
     g_mutex_lock(&loop->lock);
     GQueue batch = loop->tasks;
     g_queue_init(&loop->tasks);
+    odeon_media_wake *wakes = loop->wakes;
+    loop->wakes = loop->wakes_tail = NULL;
     g_mutex_unlock(&loop->lock);
     media_task *task;
     while ((task = g_queue_pop_head(&batch)) != NULL) {
         task->fn(task->data);
         g_free(task);
     }
+    run_wakes(wakes);
     return G_SOURCE_CONTINUE;
 }
 
@@ -214,6 +231,9 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
             task->fn(task->data);
             g_free(task);
         }
+        odeon_media_wake *wakes = loop->wakes;
+        loop->wakes = loop->wakes_tail = NULL;
+        run_wakes(wakes);
         g_source_destroy(loop->task_source);
         g_source_unref(loop->task_source);
         g_source_destroy(loop->tick_source);
@@ -230,6 +250,11 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
 unsigned odeon_media_loops_count(const odeon_media_loops *loops)
 {
     return loops->count;
+}
+
+odeon_media_loop *odeon_media_loops_get(odeon_media_loops *loops, unsigned index)
+{
+    return index < loops->count ? &loops->loops[index] : NULL;
 }
 
 odeon_media_loop *odeon_media_loops_pick(odeon_media_loops *loops)
@@ -283,6 +308,22 @@ void odeon_media_loop_post(odeon_media_loop *loop, odeon_media_task_fn fn, void 
     g_queue_push_tail(&loop->tasks, task);
     g_mutex_unlock(&loop->lock);
     g_main_context_wakeup(loop->context);
+}
+
+bool odeon_media_loop_wake(odeon_media_loop *loop, odeon_media_wake *wake)
+{
+    if (!g_atomic_int_compare_and_exchange(&wake->pending, 0, 1))
+        return false;
+    g_mutex_lock(&loop->lock);
+    wake->next = NULL;
+    if (loop->wakes_tail != NULL)
+        loop->wakes_tail->next = wake;
+    else
+        loop->wakes = wake;
+    loop->wakes_tail = wake;
+    g_mutex_unlock(&loop->lock);
+    g_main_context_wakeup(loop->context);
+    return true;
 }
 
 typedef struct sync_task {

@@ -18,6 +18,8 @@
 
 #include <glib.h>
 
+#include "plugin/plugin.h" /* odeon_media_wake */
+
 typedef struct odeon_media_loop odeon_media_loop;
 typedef struct odeon_media_loops odeon_media_loops;
 
@@ -27,6 +29,8 @@ odeon_media_loops *odeon_media_loops_start(unsigned count, char **error);
 void odeon_media_loops_stop(odeon_media_loops *loops);
 
 unsigned odeon_media_loops_count(const odeon_media_loops *loops);
+/* The loop with that index, or NULL when out of range. */
+odeon_media_loop *odeon_media_loops_get(odeon_media_loops *loops, unsigned index);
 /* The loop with the fewest attached peer connections (ties: round robin). */
 odeon_media_loop *odeon_media_loops_pick(odeon_media_loops *loops);
 
@@ -57,6 +61,11 @@ void odeon_media_loop_tick_remove(odeon_media_loop *loop, odeon_media_tick_fn fn
  * also from the loop itself (then it runs on a later iteration, never inline). */
 typedef void (*odeon_media_task_fn)(void *data);
 void odeon_media_loop_post(odeon_media_loop *loop, odeon_media_task_fn fn, void *data);
+
+/* Runs wake->fn on the loop thread once, however many times it is woken before it runs (see
+ * odeon_media_wake in plugin.h): true when this call queued it, false when it was pending.
+ * Wakes run after the tasks posted in the same iteration; no order among them. */
+bool odeon_media_loop_wake(odeon_media_loop *loop, odeon_media_wake *wake);
 
 /* Like post, but waits until fn has run. Must not be called from the loop's own thread (it
  * then runs fn inline instead). */

@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 2
+#define ODEON_PLUGIN_ABI_MINOR 3
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -73,7 +73,15 @@ typedef struct odeon_identity {
 } odeon_identity;
 
 /* One RTP or RTCP packet as delivered to or sent by a plugin. The buffer is borrowed for the
- * call; the media path never allocates per packet. */
+ * call; the media path never allocates per packet.
+ *
+ * substream (ABI 1.3) is the simulcast layer of an incoming RTP packet: 0..2 on an m-line the
+ * publisher simulcasts (rid style, a=simulcast, or SSRC style, a=ssrc-group:SIM), -1 otherwise
+ * and on RTCP. The index is the layer's place in the publisher's a=simulcast send list (or SIM
+ * group), NOT a quality order: browsers list layers low-to-high or high-to-low as they please,
+ * so a plugin ranks them itself (by resolution or bitrate). RTX is already unwrapped onto its
+ * layer's SSRC. The core fills substream only in packets it delivers; it never reads it from a
+ * packet a plugin passes in (a plugin built for ABI 1.2 has no such field). */
 typedef struct odeon_media_packet {
     uint8_t *data;       /* plain (decrypted) RTP/RTCP; 4-byte aligned */
     size_t len;
@@ -81,7 +89,21 @@ typedef struct odeon_media_packet {
     int mindex;          /* m-line index the packet belongs to, -1 if unknown */
     bool video;
     uint64_t arrival_us; /* monotonic arrival time, 0 for outgoing */
+    int substream;       /* ABI 1.3: simulcast layer (see above), -1 without simulcast */
 } odeon_media_packet;
+
+/* A wake-up a plugin embeds in its own structure to have fn(data) run on a media loop
+ * (media_loop_wake): waking one that is already pending does nothing, so a source that wakes a
+ * loop for every packet costs one run per loop iteration, and nothing is allocated. The plugin
+ * sets fn and data and zeroes the rest; the struct must stay valid while it is pending (take a
+ * reference when media_loop_wake returns 1, drop it in fn). pending is cleared just before fn
+ * runs, so a wake during fn runs fn again. */
+typedef struct odeon_media_wake {
+    void (*fn)(void *data);
+    void *data;
+    struct odeon_media_wake *next; /* the core's */
+    int pending;                   /* the core's */
+} odeon_media_wake;
 
 /* ---- plain HTTP routes under the API port (WHIP, WHEP, public GET endpoints) ---- */
 
@@ -225,6 +247,26 @@ typedef struct odeon_core_callbacks {
     /* Ends a handle from handle_create and its session (hangup_media and destroy_session run).
      * The caller's reference is not dropped. */
     void (*handle_destroy)(odeon_plugin_handle *handle);
+
+    /* ---- ABI 1.3: fan-out on the media loops ---- */
+
+    /* How many media loops (threads) carry peer connections; indices are 0..count-1. */
+    unsigned (*media_loop_count)(void);
+    /* The loop of the handle's peer connection (its media callbacks run there), or -1 when it
+     * has none. A connection stays on its loop for its whole life. */
+    int (*handle_media_loop)(odeon_plugin_handle *handle);
+    /* Queues wake on loop (see odeon_media_wake). 1 when queued now, 0 when it was pending
+     * already, ODEON_EINVAL for a bad loop. */
+    int (*media_loop_wake)(unsigned loop, odeon_media_wake *wake);
+    /* relay_rtp for n packets at once: one lookup and lock of the connection, and on the
+     * connection's own loop thread one sendmmsg for them all where the selected pair is plain
+     * UDP. Returns how many were sent, or a negative error. */
+    int (*relay_rtp_batch)(odeon_plugin_handle *handle, odeon_media_packet *packets, size_t n);
+    /* What the core estimates the path to the handle's peer carries, in bit/s: from the
+     * peer's transport-cc feedback (send-side estimation) and its REMB, the lower of the two;
+     * its REMB alone before any transport-cc feedback; 0 when unknown (neither negotiated,
+     * nothing received yet, or no connection). For choosing simulcast/SVC layers. */
+    uint64_t (*bandwidth_estimate)(odeon_plugin_handle *handle);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -86,6 +86,24 @@ static int cb_relay_rtp(odeon_plugin_handle *handle, odeon_media_packet *packet)
     return odeon_handle_media_relay_rtp(handle, packet);
 }
 
+static int cb_relay_rtp_batch(odeon_plugin_handle *handle, odeon_media_packet *packets,
+                             size_t n)
+{
+    if (handle == NULL || (packets == NULL && n > 0))
+        return ODEON_EINVAL;
+    return n == 0 ? 0 : odeon_handle_media_relay_rtp_batch(handle, packets, n);
+}
+
+static uint64_t cb_bandwidth_estimate(odeon_plugin_handle *handle)
+{
+    return handle ? odeon_handle_media_bandwidth_estimate(handle) : 0;
+}
+
+static int cb_handle_media_loop(odeon_plugin_handle *handle)
+{
+    return handle ? odeon_handle_media_loop_index(handle) : -1;
+}
+
 static int cb_relay_rtcp(odeon_plugin_handle *handle, odeon_media_packet *packet)
 {
     if (handle == NULL || packet == NULL)
@@ -360,6 +378,11 @@ static const odeon_core_callbacks core_callbacks = {
     .handle_remote_jsep = cb_handle_remote_jsep,
     .handle_complete_jsep = cb_handle_complete_jsep,
     .handle_destroy = cb_handle_destroy,
+    .media_loop_count = odeon_handle_media_loop_count,
+    .handle_media_loop = cb_handle_media_loop,
+    .media_loop_wake = odeon_handle_media_loop_wake,
+    .relay_rtp_batch = cb_relay_rtp_batch,
+    .bandwidth_estimate = cb_bandwidth_estimate,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

@@ -497,6 +497,49 @@ int odeon_handle_media_relay_rtp(odeon_handle *h, odeon_media_packet *packet)
     return rc;
 }
 
+int odeon_handle_media_relay_rtp_batch(odeon_handle *h, odeon_media_packet *packets, size_t n)
+{
+    odeon_pc *pc = odeon_handle_pc(h);
+    if (pc == NULL)
+        return no_pc_error(h);
+    int rc = odeon_pc_send_rtp_batch(pc, packets, n);
+    odeon_pc_unref(pc);
+    return rc;
+}
+
+uint64_t odeon_handle_media_bandwidth_estimate(odeon_handle *h)
+{
+    odeon_pc *pc = odeon_handle_pc(h);
+    if (pc == NULL)
+        return 0;
+    uint64_t bps = odeon_pc_bandwidth_estimate(pc);
+    odeon_pc_unref(pc);
+    return bps;
+}
+
+int odeon_handle_media_loop_index(odeon_handle *h)
+{
+    odeon_pc *pc = odeon_handle_pc(h);
+    if (pc == NULL)
+        return -1;
+    int index = (int)odeon_media_loop_index(odeon_pc_loop(pc));
+    odeon_pc_unref(pc);
+    return index;
+}
+
+unsigned odeon_handle_media_loop_count(void)
+{
+    return media != NULL ? odeon_media_loops_count(media->loops) : 0;
+}
+
+int odeon_handle_media_loop_wake(unsigned index, odeon_media_wake *wake)
+{
+    odeon_media_loop *loop = media != NULL ? odeon_media_loops_get(media->loops, index) : NULL;
+    if (loop == NULL || wake == NULL || wake->fn == NULL)
+        return ODEON_EINVAL;
+    return odeon_media_loop_wake(loop, wake) ? 1 : 0;
+}
+
 int odeon_handle_media_relay_rtcp(odeon_handle *h, odeon_media_packet *packet)
 {
     odeon_pc *pc = odeon_handle_pc(h);

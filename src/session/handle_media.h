@@ -46,6 +46,13 @@ json_t *odeon_handle_media_complete_sync(odeon_handle *handle, json_t *jsep);
 /* Plugin-facing helpers (core callbacks). */
 int odeon_handle_media_relay_rtp(odeon_handle *handle, odeon_media_packet *packet);
 int odeon_handle_media_relay_rtcp(odeon_handle *handle, odeon_media_packet *packet);
+int odeon_handle_media_relay_rtp_batch(odeon_handle *handle, odeon_media_packet *packets,
+                                       size_t n);
+/* The media loops behind the plugin ABI 1.3 fan-out calls (see plugin.h). */
+int odeon_handle_media_loop_index(odeon_handle *handle);
+uint64_t odeon_handle_media_bandwidth_estimate(odeon_handle *handle);
+unsigned odeon_handle_media_loop_count(void);
+int odeon_handle_media_loop_wake(unsigned index, odeon_media_wake *wake);
 int odeon_handle_media_request_keyframe(odeon_handle *handle, int mindex);
 int odeon_handle_media_send_remb(odeon_handle *handle, uint64_t bitrate);
 json_t *odeon_handle_media_answer(odeon_handle *handle, json_t *options);

@@ -12,6 +12,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -35,6 +36,12 @@ struct odeon_ice_agent {
     odeon_ice_state state;
     bool gathering_done;
     bool closed;
+    /* The selected pair as a plain UDP socket and peer address, for batched sends from the
+     * agent's own thread (sendmmsg instead of one nice_agent_send each). NULL socket: the pair
+     * is relayed or TCP, or there is none; everything then goes through libnice. */
+    GSocket *direct_socket;
+    struct sockaddr_storage direct_peer;
+    socklen_t direct_peer_len;
 };
 
 const char *odeon_ice_state_name(odeon_ice_state state)
@@ -128,6 +135,37 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
         a->cb.gathering_done(a->user);
 }
 
+static void direct_clear(odeon_ice_agent *a)
+{
+    g_clear_object(&a->direct_socket);
+    a->direct_peer_len = 0;
+}
+
+/* Only a UDP pair whose local side is our own socket (host, server- or peer-reflexive) can be
+ * written to directly; a relayed pair needs libnice's TURN framing, a TCP one its RFC 4571
+ * framing. */
+static void on_selected_pair(NiceAgent *agent, guint stream, guint component,
+                             NiceCandidate *local, NiceCandidate *remote, gpointer data)
+{
+    odeon_ice_agent *a = data;
+    direct_clear(a);
+    if (local == NULL || remote == NULL || local->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+        local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        return;
+    GSocket *sock = nice_agent_get_selected_socket(agent, stream, component);
+    if (sock == NULL)
+        return;
+    if (g_socket_get_socket_type(sock) != G_SOCKET_TYPE_DATAGRAM) {
+        g_object_unref(sock);
+        return;
+    }
+    memset(&a->direct_peer, 0, sizeof a->direct_peer);
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&a->direct_peer);
+    a->direct_peer_len = a->direct_peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                               : sizeof(struct sockaddr_in);
+    a->direct_socket = sock;
+}
+
 static void set_state(odeon_ice_agent *a, odeon_ice_state state)
 {
     if (a->state == state)
@@ -154,6 +192,7 @@ static void on_component_state(NiceAgent *agent, guint stream, guint component, 
         set_state(a, ODEON_ICE_STATE_CONNECTED);
         break;
     case NICE_COMPONENT_STATE_FAILED:
+        direct_clear(a);
         set_state(a, ODEON_ICE_STATE_FAILED);
         break;
     default:
@@ -217,6 +256,7 @@ odeon_ice_agent *odeon_ice_agent_new(GMainContext *context, const odeon_ice_sett
     g_signal_connect(agent, "new-candidate-full", G_CALLBACK(on_new_candidate), a);
     g_signal_connect(agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), a);
     g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_component_state), a);
+    g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), a);
     nice_agent_attach_recv(agent, a->stream, 1, context, on_receive, a);
     refresh_credentials(a);
     return a;
@@ -227,6 +267,7 @@ void odeon_ice_agent_free(odeon_ice_agent *a)
     if (a == NULL)
         return;
     a->closed = true;
+    direct_clear(a);
     if (a->agent != NULL) {
         g_signal_handlers_disconnect_by_data(a->agent, a);
         if (a->stream != 0) {
@@ -352,6 +393,49 @@ int odeon_ice_agent_send(odeon_ice_agent *a, const uint8_t *buf, size_t len)
         return ODEON_ENOTCONN;
     gint sent = nice_agent_send(a->agent, a->stream, 1, (guint)len, (const gchar *)buf);
     return sent == (gint)len ? 0 : ODEON_EIO;
+}
+
+#define SEND_BATCH_MAX 64
+
+int odeon_ice_agent_send_batch(odeon_ice_agent *a, uint8_t *const *bufs, const size_t *lens,
+                               size_t n)
+{
+    if (a->state != ODEON_ICE_STATE_CONNECTED)
+        return ODEON_ENOTCONN;
+    bool direct = a->direct_socket != NULL && !g_socket_is_closed(a->direct_socket) &&
+                  g_main_context_is_owner(a->context);
+    size_t sent = 0;
+    if (!direct) {
+        for (size_t i = 0; i < n; i++)
+            if (odeon_ice_agent_send(a, bufs[i], lens[i]) == 0)
+                sent++;
+        return (int)sent;
+    }
+    int fd = g_socket_get_fd(a->direct_socket);
+    struct mmsghdr msgs[SEND_BATCH_MAX];
+    struct iovec iov[SEND_BATCH_MAX];
+    size_t done = 0;
+    while (done < n) {
+        size_t k = MIN(n - done, (size_t)SEND_BATCH_MAX);
+        for (size_t i = 0; i < k; i++) {
+            iov[i] = (struct iovec){.iov_base = bufs[done + i], .iov_len = lens[done + i]};
+            msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &a->direct_peer,
+                                                   .msg_namelen = a->direct_peer_len,
+                                                   .msg_iov = &iov[i], .msg_iovlen = 1}};
+        }
+        int rc = sendmmsg(fd, msgs, (unsigned)k, MSG_DONTWAIT);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0) {
+            /* A full socket buffer (EAGAIN) or an error on this datagram: it is dropped, as
+             * a failed nice_agent_send drops it, and the rest still gets its chance. */
+            done++;
+            continue;
+        }
+        done += (size_t)rc;
+        sent += (size_t)rc;
+    }
+    return (int)sent;
 }
 
 odeon_ice_state odeon_ice_agent_state(const odeon_ice_agent *a)

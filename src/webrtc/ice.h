@@ -84,6 +84,10 @@ int odeon_ice_agent_restart(odeon_ice_agent *agent);
 
 /* Sends one datagram on the selected pair. Returns 0 or ODEON_ENOTCONN / ODEON_EIO. */
 int odeon_ice_agent_send(odeon_ice_agent *agent, const uint8_t *buf, size_t len);
+/* Sends n datagrams; on the agent's own thread with a plain UDP pair in one sendmmsg (per 64),
+ * elsewhere one by one through libnice. Returns how many went out, or ODEON_ENOTCONN. */
+int odeon_ice_agent_send_batch(odeon_ice_agent *agent, uint8_t *const *bufs, const size_t *lens,
+                               size_t n);
 
 odeon_ice_state odeon_ice_agent_state(const odeon_ice_agent *agent);
 const char *odeon_ice_state_name(odeon_ice_state state);

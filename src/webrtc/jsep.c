@@ -656,6 +656,56 @@ static bool has_recv_rid(const odeon_sdp_media *local, const char *id)
     return false;
 }
 
+static bool has_send_rid(const odeon_sdp_media *remote, const char *id)
+{
+    for (size_t i = 0; i < remote->rid_count; i++)
+        if (remote->rids[i].send && strcmp(remote->rids[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* The rids the remote sends, in its a=simulcast send order: that order (not the a=rid lines')
+ * is the layer index the plugin sees. One per simulcast stream: its first alternative we
+ * accepted (browsers never offer alternatives). */
+static void negotiated_rids(const odeon_sdp_media *l, const odeon_sdp_media *r,
+                            odeon_jsep_media *o)
+{
+    const odeon_sdp_simulcast_list *send = &r->simulcast.send;
+    for (size_t s = 0; s < send->stream_count && o->rid_count < ODEON_JSEP_MAX_RIDS; s++)
+        for (size_t k = 0; k < send->streams[s].alt_count; k++) {
+            const char *id = send->streams[s].alts[k].rid;
+            if (has_send_rid(r, id) && has_recv_rid(l, id)) {
+                g_strlcpy(o->rids[o->rid_count++], id, sizeof o->rids[0]);
+                break;
+            }
+        }
+}
+
+/* SSRC-style simulcast: the SIM group's layers and their FID-paired RTX SSRCs. */
+static void negotiated_sim(const odeon_sdp_media *r, odeon_jsep_media *o)
+{
+    for (size_t i = 0; i < r->ssrc_group_count && o->remote_sim_count == 0; i++) {
+        const odeon_sdp_ssrc_group *g = &r->ssrc_groups[i];
+        if (strcmp(g->semantics, "SIM") != 0 || g->ssrc_count < 2)
+            continue;
+        for (size_t k = 0; k < g->ssrc_count && k < ODEON_JSEP_MAX_RIDS; k++) {
+            o->remote_sim_ssrcs[k] = g->ssrcs[k];
+            for (size_t f = 0; f < r->ssrc_group_count; f++) {
+                const odeon_sdp_ssrc_group *fid = &r->ssrc_groups[f];
+                if (strcmp(fid->semantics, "FID") == 0 && fid->ssrc_count == 2 &&
+                    fid->ssrcs[0] == g->ssrcs[k])
+                    o->remote_sim_rtx_ssrcs[k] = fid->ssrcs[1];
+            }
+            o->remote_sim_count = k + 1;
+        }
+    }
+    if (o->remote_sim_count > 0) {
+        /* The first layer is the stream's primary SSRC, whatever order the FID groups had. */
+        o->remote_ssrc = o->remote_sim_ssrcs[0];
+        o->remote_rtx_ssrc = o->remote_sim_rtx_ssrcs[0];
+    }
+}
+
 static bool dir_sends(odeon_sdp_direction d)
 {
     return d == ODEON_SDP_DIR_NONE || d == ODEON_SDP_DIR_SENDRECV || d == ODEON_SDP_DIR_SENDONLY;
@@ -707,11 +757,11 @@ int odeon_jsep_negotiated(const odeon_sdp *local, const odeon_sdp *remote,
         }
         if (o->send)
             media_ssrcs(l, &o->local_ssrc, &o->local_rtx_ssrc);
-        if (o->recv)
+        if (o->recv) {
             media_ssrcs(r, &o->remote_ssrc, &o->remote_rtx_ssrc);
-        for (size_t k = 0; k < r->rid_count && o->rid_count < ODEON_JSEP_MAX_RIDS; k++)
-            if (r->rids[k].send && has_recv_rid(l, r->rids[k].id))
-                g_strlcpy(o->rids[o->rid_count++], r->rids[k].id, sizeof o->rids[0]);
+            negotiated_sim(r, o);
+        }
+        negotiated_rids(l, r, o);
         /* Extension ids: both sides use the same ids once negotiated; read ours. */
         o->ext_mid = ext_id(l, local, ODEON_EXT_MID);
         o->ext_rid = ext_id(l, local, ODEON_EXT_RID);

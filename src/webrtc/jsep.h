@@ -112,8 +112,14 @@ typedef struct odeon_jsep_media {
     char codec[16];
     uint32_t local_ssrc, local_rtx_ssrc;   /* 0 when we do not send */
     uint32_t remote_ssrc, remote_rtx_ssrc; /* 0 when not signalled */
+    /* rid-style simulcast the remote sends and we accepted, in the order of its a=simulcast send
+     * list (the first alternative of each stream); 0 without simulcast. */
     char rids[ODEON_JSEP_MAX_RIDS][16];
     size_t rid_count;
+    /* SSRC-style simulcast (a=ssrc-group:SIM): the layers in the group's order and the RTX SSRC
+     * each is FID-paired with (0: none); count 0 without a SIM group of two or more. */
+    uint32_t remote_sim_ssrcs[ODEON_JSEP_MAX_RIDS], remote_sim_rtx_ssrcs[ODEON_JSEP_MAX_RIDS];
+    size_t remote_sim_count;
     bool fb_nack, fb_pli, fb_fir, fb_remb, fb_twcc;
     uint8_t ext_mid, ext_rid, ext_repaired_rid, ext_abs_send_time, ext_twcc, ext_audio_level;
 } odeon_jsep_media;

@@ -7,8 +7,12 @@
  * numbers is what lets the buffer refuse a stale slot (a slot holding X when X + slots, or
  * X + 65536, is asked for) and lets the tracker order its missing list across 65535 -> 0.
  *
- * All memory is allocated by the constructors; insert, lookup, received and poll only copy
- * and move bytes within it. The missing list is a sorted array: new gaps are always above the
+ * The retransmission buffer starts small and doubles (up to its slot limit) only when it would
+ * evict a packet younger than max_age: a 1 Mbit/s stream kept for a second needs ~128 slots, an
+ * 8 Mbit/s screen share ~1,024, and a server with thousands of viewers must not give each of
+ * them the largest. That growth is the only allocation after the constructors (a handful of
+ * times per stream at most); otherwise insert, lookup, received and poll only copy and move
+ * bytes. The missing list is a sorted array: new gaps are always above the
  * highest number, so they are appended, and removals (late arrivals, drops) are a binary search
  * plus a memmove over at most max_missing small entries.
  */
@@ -20,6 +24,7 @@
 #include "plugin/plugin.h"
 
 #define FIRST_CYCLE 0x10000u
+#define INITIAL_SLOTS 64u
 
 /* Places seq within -32768..+32767 of highest. */
 static int64_t extend(uint32_t highest, uint16_t seq)
@@ -38,6 +43,7 @@ typedef struct slot {
 
 struct odeon_nack_buffer {
     size_t mask;
+    size_t max_slots;
     size_t max_packet;
     int64_t max_age_us;
     bool started;
@@ -62,11 +68,12 @@ odeon_nack_buffer *odeon_nack_buffer_new(size_t slots, size_t max_packet, int64_
     else if (max_age_us <= 0)
         err = "nack buffer: max_age_us must be positive";
     odeon_nack_buffer *b = NULL;
+    size_t initial = slots < INITIAL_SLOTS ? slots : INITIAL_SLOTS;
     if (err == NULL) {
         b = calloc(1, sizeof(*b));
         if (b != NULL) {
-            b->slots = calloc(slots, sizeof(*b->slots));
-            b->data = malloc(slots * max_packet);
+            b->slots = calloc(initial, sizeof(*b->slots));
+            b->data = malloc(initial * max_packet);
         }
         if (b == NULL || b->slots == NULL || b->data == NULL) {
             odeon_nack_buffer_free(b);
@@ -79,7 +86,8 @@ odeon_nack_buffer *odeon_nack_buffer_new(size_t slots, size_t max_packet, int64_
             *error = err;
         return NULL;
     }
-    b->mask = slots - 1;
+    b->mask = initial - 1;
+    b->max_slots = slots;
     b->max_packet = max_packet;
     b->max_age_us = max_age_us;
     return b;
@@ -101,6 +109,34 @@ void odeon_nack_buffer_reset(odeon_nack_buffer *buf)
     buf->highest = 0;
 }
 
+/* Doubles the buffer, moving every stored packet to its slot under the new mask. false when
+ * out of memory (the buffer is then unchanged). */
+static bool buffer_grow(odeon_nack_buffer *buf)
+{
+    size_t old_count = buf->mask + 1, count = old_count * 2;
+    slot *slots = calloc(count, sizeof(*slots));
+    uint8_t *data = malloc(count * buf->max_packet);
+    if (slots == NULL || data == NULL) {
+        free(slots);
+        free(data);
+        return false;
+    }
+    for (size_t i = 0; i < old_count; i++) {
+        const slot *o = &buf->slots[i];
+        if (o->len == 0)
+            continue;
+        size_t at = o->ext & (count - 1);
+        slots[at] = *o;
+        memcpy(data + at * buf->max_packet, buf->data + i * buf->max_packet, o->len);
+    }
+    free(buf->slots);
+    free(buf->data);
+    buf->slots = slots;
+    buf->data = data;
+    buf->mask = count - 1;
+    return true;
+}
+
 int odeon_nack_buffer_insert(odeon_nack_buffer *buf, uint16_t seq, const uint8_t *pkt, size_t len,
                              int64_t now_us)
 {
@@ -110,6 +146,9 @@ int odeon_nack_buffer_insert(odeon_nack_buffer *buf, uint16_t seq, const uint8_t
     if (ext < 0 || ext > (int64_t)UINT32_MAX)
         return ODEON_EEXIST;
     slot *s = &buf->slots[(size_t)ext & buf->mask];
+    while (s->len != 0 && s->ext < (uint32_t)ext && now_us - s->stored_us <= buf->max_age_us &&
+           buf->mask + 1 < buf->max_slots && buffer_grow(buf))
+        s = &buf->slots[(size_t)ext & buf->mask];
     /* Never let an older packet evict a newer one that shares its slot. */
     if (s->len != 0 && s->ext > (uint32_t)ext)
         return ODEON_EEXIST;

@@ -93,11 +93,17 @@ odeon_media_loop *odeon_pc_loop(odeon_pc *pc);
 /* Media. packet->mindex picks the m-line; the packet is rewritten (SSRC, transport-wide
  * sequence) and protected in place, so capacity must leave SRTP room. */
 int odeon_pc_send_rtp(odeon_pc *pc, odeon_media_packet *packet);
+/* n packets under one lock round; on the connection's loop thread, one sendmmsg. Returns how
+ * many were sent or ODEON_ENOTCONN. */
+int odeon_pc_send_rtp_batch(odeon_pc *pc, odeon_media_packet *packets, size_t n);
 /* Feedback (PLI, FIR, REMB, NACK) from a plugin: SSRCs are rewritten to this connection's;
  * reports and SDES are dropped (each connection makes its own). */
 int odeon_pc_send_rtcp(odeon_pc *pc, odeon_media_packet *packet);
 int odeon_pc_request_keyframe(odeon_pc *pc, int mindex);
 int odeon_pc_send_remb(odeon_pc *pc, uint64_t bitrate);
+/* What we estimate the path to the peer carries (bit/s), from its transport-cc feedback and
+ * REMB (see bwe.h); 0 when neither was negotiated on a sending m-line. */
+uint64_t odeon_pc_bandwidth_estimate(odeon_pc *pc);
 
 /* A snapshot for the admin API and tests. */
 typedef struct odeon_pc_stats {

@@ -24,6 +24,11 @@
 
 #define NACK_SLOTS 1024
 #define TWCC_SLOTS 2048
+/* The send-side estimate's start and bounds: a path is assumed to carry 1 Mbit/s until the
+ * peer's feedback says otherwise. */
+#define BWE_START_BPS 1000000
+#define BWE_MIN_BPS 50000
+#define BWE_MAX_BPS 50000000
 #define RTCP_MAX 1200
 #define NACK_BATCH 64
 
@@ -33,23 +38,88 @@
 static void stream_free(pc_stream *s)
 {
     g_clear_pointer(&s->sent, odeon_nack_buffer_free);
-    g_clear_pointer(&s->missing, odeon_nack_tracker_free);
+    for (size_t k = 0; k < PC_MAX_LAYERS; k++)
+        g_clear_pointer(&s->layers[k].missing, odeon_nack_tracker_free);
 }
 
-static void route_add(odeon_pc *pc, uint32_t ssrc, int stream, bool rtx)
+/* Returns the route of ssrc (the existing one if known), NULL for 0 or a full table. */
+static pc_route *route_add(odeon_pc *pc, uint32_t ssrc, int stream, int layer, bool rtx)
 {
-    if (ssrc == 0 || pc->route_count >= PC_MAX_ROUTES)
-        return;
+    if (ssrc == 0)
+        return NULL;
     for (size_t i = 0; i < pc->route_count; i++)
         if (pc->routes[i].ssrc == ssrc)
-            return;
-    pc->routes[pc->route_count++] = (pc_route){.ssrc = ssrc, .stream = (int16_t)stream, .rtx = rtx};
+            return &pc->routes[i];
+    if (pc->route_count >= PC_MAX_ROUTES)
+        return NULL;
+    pc->routes[pc->route_count] = (pc_route){
+        .ssrc = ssrc, .stream = (int16_t)stream, .layer = (int8_t)layer, .rtx = rtx};
+    return &pc->routes[pc->route_count++];
+}
+
+/* What one side of a negotiation says the peer sends on an m-line: how many layers, each one's
+ * signalled SSRC and RTX SSRC (0: learned later) and rid (NULL unless by rid). rid style wins
+ * over a SIM group: the plugin accepted it explicitly and its layers carry their names. */
+typedef struct layer_plan {
+    int count;
+    bool by_rid, by_sim;
+    uint32_t ssrc[PC_MAX_LAYERS], rtx[PC_MAX_LAYERS];
+    const char *rid[PC_MAX_LAYERS];
+} layer_plan;
+
+static layer_plan plan_layers(const odeon_jsep_media *n)
+{
+    layer_plan p = {.count = 1, .ssrc = {n->remote_ssrc}, .rtx = {n->remote_rtx_ssrc}};
+    if (!n->active || !n->recv)
+        return p;
+    if (n->rid_count > 0 && n->ext_rid != 0) {
+        p = (layer_plan){.count = (int)MIN(n->rid_count, PC_MAX_LAYERS), .by_rid = true};
+        for (int k = 0; k < p.count; k++)
+            p.rid[k] = n->rids[k];
+    } else if (n->remote_sim_count >= 2) {
+        p = (layer_plan){.count = (int)MIN(n->remote_sim_count, PC_MAX_LAYERS), .by_sim = true};
+        for (int k = 0; k < p.count; k++) {
+            p.ssrc[k] = n->remote_sim_ssrcs[k];
+            p.rtx[k] = n->remote_sim_rtx_ssrcs[k];
+        }
+    }
+    return p;
+}
+
+/* A layer whose description did not change keeps what it learned (its SSRC from the first
+ * packets, its statistics): a renegotiation must not lose a rid-style layer whose packets no
+ * longer carry the rid. Any other layer starts over. Call with send_lock. */
+static void layers_setup(pc_stream *s, const odeon_jsep_media *old, const odeon_jsep_media *neg)
+{
+    layer_plan was = plan_layers(old), now = plan_layers(neg);
+    for (int k = 0; k < PC_MAX_LAYERS; k++) {
+        pc_layer *l = &s->layers[k];
+        bool same = old->active && k < was.count && was.by_rid == now.by_rid &&
+                    was.by_sim == now.by_sim && was.ssrc[k] == now.ssrc[k] &&
+                    was.rtx[k] == now.rtx[k] && g_strcmp0(was.rid[k], now.rid[k]) == 0;
+        if (k >= now.count || !same) {
+            g_clear_pointer(&l->missing, odeon_nack_tracker_free);
+            memset(l, 0, sizeof *l);
+        }
+        if (k >= now.count)
+            continue;
+        if (!same) {
+            l->ssrc = now.ssrc[k];
+            l->rtx_ssrc = now.rtx[k];
+            odeon_rtp_recv_stats_init(&l->recv, l->ssrc, neg->clock_rate);
+        }
+        if (neg->fb_nack && neg->recv && l->missing == NULL)
+            l->missing = odeon_nack_tracker_new(NULL, NULL);
+    }
+    s->layer_count = now.count;
+    s->simulcast = now.by_rid || now.by_sim;
+    s->by_rid = now.by_rid;
 }
 
 static void stream_setup(odeon_pc *pc, pc_stream *s, const odeon_jsep_media *neg)
 {
     bool fresh = s->neg.local_ssrc != neg->local_ssrc || !s->neg.active;
-    bool fresh_recv = s->neg.remote_ssrc != neg->remote_ssrc || !s->neg.active;
+    odeon_jsep_media old = s->neg;
     s->neg = *neg;
     if (!neg->active)
         return;
@@ -57,13 +127,10 @@ static void stream_setup(odeon_pc *pc, pc_stream *s, const odeon_jsep_media *neg
         odeon_rtp_send_stats_init(&s->send, neg->local_ssrc, neg->clock_rate);
         s->rtx_seq = (uint16_t)g_random_int();
     }
-    if (fresh_recv)
-        odeon_rtp_recv_stats_init(&s->recv, neg->remote_ssrc, neg->clock_rate);
+    layers_setup(s, &old, neg);
     if (neg->fb_nack && neg->send && s->sent == NULL && pc->settings.nack_buffer_ms > 0)
         s->sent = odeon_nack_buffer_new(NACK_SLOTS, 1500,
                                         (int64_t)pc->settings.nack_buffer_ms * 1000, NULL);
-    if (neg->fb_nack && neg->recv && s->missing == NULL)
-        s->missing = odeon_nack_tracker_new(NULL, NULL);
 }
 
 void pc_media_negotiated(odeon_pc *pc)
@@ -83,6 +150,12 @@ void pc_media_negotiated(odeon_pc *pc)
         memset(&pc->streams[i], 0, sizeof pc->streams[i]);
     }
     pc->stream_count = (size_t)n;
+    bool estimate = false;
+    for (int i = 0; i < n; i++)
+        estimate |= neg[i].active && neg[i].send && ((neg[i].fb_twcc && neg[i].ext_twcc != 0) ||
+                                                     neg[i].fb_remb);
+    if (estimate && pc->bwe == NULL)
+        pc->bwe = odeon_bwe_new(BWE_START_BPS, BWE_MIN_BPS, BWE_MAX_BPS);
     g_mutex_unlock(&pc->send_lock);
     pc->route_count = 0;
     bool want_twcc = false;
@@ -91,8 +164,10 @@ void pc_media_negotiated(odeon_pc *pc)
         const odeon_jsep_media *m = &neg[i];
         if (!m->active || !m->recv)
             continue;
-        route_add(pc, m->remote_ssrc, i, false);
-        route_add(pc, m->remote_rtx_ssrc, i, true);
+        for (int k = 0; k < pc->streams[i].layer_count; k++) {
+            route_add(pc, pc->streams[i].layers[k].ssrc, i, k, false);
+            route_add(pc, pc->streams[i].layers[k].rtx_ssrc, i, k, true);
+        }
         want_twcc |= m->fb_twcc && m->ext_twcc != 0;
         if (first_remote == 0)
             first_remote = m->remote_ssrc;
@@ -107,6 +182,7 @@ void pc_media_free(odeon_pc *pc)
     for (size_t i = 0; i < PC_MAX_MEDIA; i++)
         stream_free(&pc->streams[i]);
     pc->stream_count = 0;
+    g_clear_pointer(&pc->bwe, odeon_bwe_free);
     g_mutex_unlock(&pc->send_lock);
     g_clear_pointer(&pc->twcc, odeon_twcc_recorder_free);
 }
@@ -136,9 +212,12 @@ static uint32_t our_ssrc(odeon_pc *pc, const pc_stream *s)
 }
 
 /* Call with send_lock. */
-static int send_rtp_locked(odeon_pc *pc, pc_stream *s, uint8_t *buf, size_t len, size_t cap,
-                           bool store, int64_t now)
+/* Our SSRC and transport-wide sequence, the send statistics and retransmission buffer, then
+ * SRTP: buf is ready for the wire in *len bytes. Call with send_lock. */
+static int protect_rtp_locked(odeon_pc *pc, pc_stream *s, uint8_t *buf, size_t *plen,
+                              size_t cap, bool store, int64_t now)
 {
+    size_t len = *plen;
     odeon_rtp_view v;
     if (odeon_rtp_parse(buf, len, &v) != 0)
         return ODEON_EINVAL;
@@ -152,9 +231,19 @@ static int send_rtp_locked(odeon_pc *pc, pc_stream *s, uint8_t *buf, size_t len,
     }
     if (odeon_srtp_protect_rtp(pc->srtp, buf, &len, cap) != 0)
         return ODEON_EIO;
+    if (s->neg.ext_twcc != 0 && pc->bwe != NULL)
+        odeon_bwe_on_sent(pc->bwe, pc->twcc_out_seq, len, now);
     pc->stats.packets_out++;
     pc->stats.bytes_out += len;
-    return pc_send_datagram(pc, buf, len);
+    *plen = len;
+    return 0;
+}
+
+static int send_rtp_locked(odeon_pc *pc, pc_stream *s, uint8_t *buf, size_t len, size_t cap,
+                           bool store, int64_t now)
+{
+    int rc = protect_rtp_locked(pc, s, buf, &len, cap, store, now);
+    return rc != 0 ? rc : pc_send_datagram(pc, buf, len);
 }
 
 static pc_stream *send_stream(odeon_pc *pc, int mindex)
@@ -177,6 +266,40 @@ int odeon_pc_send_rtp(odeon_pc *pc, odeon_media_packet *p)
                              odeon_clock_monotonic_us());
     g_mutex_unlock(&pc->send_lock);
     return rc;
+}
+
+#define SEND_BATCH 64
+
+int odeon_pc_send_rtp_batch(odeon_pc *pc, odeon_media_packet *packets, size_t n)
+{
+    if (packets == NULL)
+        return ODEON_EINVAL;
+    uint8_t *bufs[SEND_BATCH];
+    size_t lens[SEND_BATCH];
+    int sent = 0;
+    g_mutex_lock(&pc->send_lock);
+    if (!pc->up || pc->srtp == NULL || pc->ice == NULL) {
+        g_mutex_unlock(&pc->send_lock);
+        return ODEON_ENOTCONN;
+    }
+    int64_t now = odeon_clock_monotonic_us();
+    for (size_t done = 0; done < n;) {
+        size_t k = 0;
+        for (; done < n && k < SEND_BATCH; done++) {
+            odeon_media_packet *p = &packets[done];
+            pc_stream *s = p->data ? send_stream(pc, p->mindex) : NULL;
+            size_t len = p->len;
+            if (s != NULL && protect_rtp_locked(pc, s, p->data, &len, p->capacity, true, now) == 0) {
+                bufs[k] = p->data;
+                lens[k++] = len;
+            }
+        }
+        int rc = odeon_ice_agent_send_batch(pc->ice, bufs, lens, k);
+        if (rc > 0)
+            sent += rc;
+    }
+    g_mutex_unlock(&pc->send_lock);
+    return sent;
 }
 
 /* Answers a NACK from the peer for packets we sent on s. Call with send_lock. */
@@ -237,46 +360,70 @@ static pc_stream *feedback_target(odeon_pc *pc, int mindex, bool video)
     return NULL;
 }
 
+/* The stream's first known remote SSRC (the first simulcast layer that has one). */
 static uint32_t remote_ssrc_of(const pc_stream *s)
 {
-    return s->neg.remote_ssrc ? s->neg.remote_ssrc : s->recv.ssrc;
+    for (int k = 0; k < s->layer_count; k++)
+        if (s->layers[k].ssrc != 0)
+            return s->layers[k].ssrc;
+    return 0;
 }
 
-static int send_pli_locked(odeon_pc *pc, pc_stream *s)
+/* A keyframe request for one layer (only >= 0) or every layer with a known SSRC: one PLI per
+ * layer in one datagram, or one FIR naming them all when the peer only does FIR. */
+static int send_pli_locked(odeon_pc *pc, pc_stream *s, int only)
 {
-    uint32_t media = remote_ssrc_of(s);
-    if (media == 0)
-        return ODEON_ENOENT;
-    int len;
-    if (!s->neg.fb_pli && s->neg.fb_fir) {
-        odeon_rtcp_fir_entry e = {.ssrc = media, .seq_nr = s->fir_seq++};
-        len = odeon_rtcp_build_fir(pc->scratch, RTCP_MAX, our_ssrc(pc, s), &e, 1);
-    } else {
-        len = odeon_rtcp_build_pli(pc->scratch, RTCP_MAX, our_ssrc(pc, s), media);
+    odeon_rtcp_fir_entry fir[PC_MAX_LAYERS];
+    size_t n = 0, used = 0;
+    bool use_fir = !s->neg.fb_pli && s->neg.fb_fir;
+    for (int k = 0; k < s->layer_count; k++) {
+        uint32_t media = s->layers[k].ssrc;
+        if (media == 0 || (only >= 0 && k != only))
+            continue;
+        if (use_fir) {
+            fir[n++] = (odeon_rtcp_fir_entry){.ssrc = media, .seq_nr = s->fir_seq};
+            continue;
+        }
+        int len = odeon_rtcp_build_pli(pc->scratch + used, RTCP_MAX - used, our_ssrc(pc, s),
+                                       media);
+        if (len < 0)
+            return len;
+        used += (size_t)len;
+        n++;
     }
-    if (len < 0)
-        return len;
+    if (n == 0)
+        return ODEON_ENOENT;
+    if (use_fir) {
+        s->fir_seq++;
+        int len = odeon_rtcp_build_fir(pc->scratch, RTCP_MAX, our_ssrc(pc, s), fir, n);
+        if (len < 0)
+            return len;
+        used = (size_t)len;
+    }
     s->last_keyframe_request_us = odeon_clock_monotonic_us();
-    return pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch);
+    return pc_send_rtcp_plain(pc, pc->scratch, used, sizeof pc->scratch);
 }
 
 int odeon_pc_request_keyframe(odeon_pc *pc, int mindex)
 {
     g_mutex_lock(&pc->send_lock);
     pc_stream *s = pc->up ? feedback_target(pc, mindex, true) : NULL;
-    int rc = s ? send_pli_locked(pc, s) : ODEON_ENOTCONN;
+    int rc = s ? send_pli_locked(pc, s, -1) : ODEON_ENOTCONN;
     g_mutex_unlock(&pc->send_lock);
     return rc;
 }
 
+/* Every video SSRC the peer sends us, simulcast layers included. */
 static size_t video_remote_ssrcs(odeon_pc *pc, uint32_t *out, size_t cap)
 {
     size_t n = 0;
-    for (size_t i = 0; i < pc->stream_count && n < cap; i++) {
+    for (size_t i = 0; i < pc->stream_count; i++) {
         const pc_stream *s = &pc->streams[i];
-        if (s->neg.active && s->neg.recv && s->neg.kind == ODEON_SDP_MEDIA_VIDEO &&
-            remote_ssrc_of(s) != 0)
-            out[n++] = remote_ssrc_of(s);
+        if (!s->neg.active || !s->neg.recv || s->neg.kind != ODEON_SDP_MEDIA_VIDEO)
+            continue;
+        for (int k = 0; k < s->layer_count && n < cap; k++)
+            if (s->layers[k].ssrc != 0)
+                out[n++] = s->layers[k].ssrc;
     }
     return n;
 }
@@ -285,8 +432,8 @@ int odeon_pc_send_remb(odeon_pc *pc, uint64_t bitrate)
 {
     g_mutex_lock(&pc->send_lock);
     int rc = ODEON_ENOTCONN;
-    uint32_t ssrcs[PC_MAX_MEDIA];
-    size_t n = pc->up ? video_remote_ssrcs(pc, ssrcs, PC_MAX_MEDIA) : 0;
+    uint32_t ssrcs[PC_MAX_MEDIA * PC_MAX_LAYERS];
+    size_t n = pc->up ? video_remote_ssrcs(pc, ssrcs, G_N_ELEMENTS(ssrcs)) : 0;
     if (n > 0) {
         int len = odeon_rtcp_build_remb(pc->scratch, RTCP_MAX, pc->feedback_ssrc, bitrate, ssrcs, n);
         rc = len < 0 ? len : pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch);
@@ -361,8 +508,41 @@ static int stream_by_mid(odeon_pc *pc, const char *mid)
     return -1;
 }
 
-/* Finds (and learns) where an SSRC belongs: signalled SSRCs, then the mid and repaired-rid
- * extensions, then the payload type (unique per m-line under BUNDLE). */
+/* The layer a packet of a rid-style simulcast stream names: rtp-stream-id on media, the
+ * repaired-rtp-stream-id on RTX (RFC 8852), each falling back to the other. -1: none or not a
+ * rid we accepted. */
+static int layer_by_rid(const pc_stream *s, const odeon_rtp_view *v, bool rtx)
+{
+    uint8_t first = rtx ? s->neg.ext_repaired_rid : s->neg.ext_rid;
+    uint8_t second = rtx ? s->neg.ext_rid : s->neg.ext_repaired_rid;
+    char rid[sizeof s->neg.rids[0]];
+    /* odeon_rtp_ext_string returns the length: > 0 is found. */
+    if ((first == 0 || odeon_rtp_ext_string(v, first, rid, sizeof rid) <= 0) &&
+        (second == 0 || odeon_rtp_ext_string(v, second, rid, sizeof rid) <= 0))
+        return -1;
+    for (int k = 0; k < s->layer_count; k++)
+        if (strcmp(s->neg.rids[k], rid) == 0)
+            return k;
+    return -1;
+}
+
+/* Records a new SSRC of a simulcast layer (a publisher may restart a layer on a new SSRC). */
+static void layer_learn(odeon_pc *pc, pc_stream *s, pc_layer *l, uint32_t ssrc, bool rtx)
+{
+    g_mutex_lock(&pc->send_lock);
+    if (rtx) {
+        l->rtx_ssrc = ssrc;
+    } else if (l->ssrc != ssrc) {
+        l->ssrc = ssrc;
+        odeon_rtp_recv_stats_init(&l->recv, ssrc, s->neg.clock_rate);
+    }
+    g_mutex_unlock(&pc->send_lock);
+}
+
+/* Finds (and learns) where an SSRC belongs: signalled SSRCs, then the mid extension, then the
+ * payload type (unique per m-line under BUNDLE). On a simulcast m-line the layer must be named
+ * by a rid extension: an SSRC that is neither signalled nor named is dropped, since guessing
+ * its layer would mix two layers' sequence spaces. */
 static pc_route *route_find(odeon_pc *pc, const odeon_rtp_view *v)
 {
     for (size_t i = 0; i < pc->route_count; i++)
@@ -370,11 +550,12 @@ static pc_route *route_find(odeon_pc *pc, const odeon_rtp_view *v)
             return &pc->routes[i];
     int stream = -1;
     bool rtx = false;
+    int layer = 0;
     for (size_t i = 0; i < pc->stream_count && stream < 0; i++) {
         const pc_stream *s = &pc->streams[i];
         char mid[32];
         if (s->neg.ext_mid != 0 &&
-            odeon_rtp_ext_string(v, s->neg.ext_mid, mid, sizeof mid) == 0)
+            odeon_rtp_ext_string(v, s->neg.ext_mid, mid, sizeof mid) > 0)
             stream = stream_by_mid(pc, mid);
     }
     for (size_t i = 0; i < pc->stream_count && stream < 0; i++) {
@@ -385,17 +566,23 @@ static pc_route *route_find(odeon_pc *pc, const odeon_rtp_view *v)
     }
     if (stream < 0 || !pc->streams[stream].neg.recv)
         return NULL;
-    rtx = pc->streams[stream].neg.rtx_pt == v->payload_type;
-    route_add(pc, v->ssrc, stream, rtx);
-    for (size_t i = 0; i < pc->route_count; i++)
-        if (pc->routes[i].ssrc == v->ssrc)
-            return &pc->routes[i];
-    return NULL;
+    pc_stream *s = &pc->streams[stream];
+    rtx = s->neg.rtx_pt == v->payload_type;
+    if (s->simulcast) {
+        layer = s->by_rid ? layer_by_rid(s, v, rtx) : -1;
+        if (layer < 0)
+            return NULL;
+    }
+    pc_route *route = route_add(pc, v->ssrc, stream, layer, rtx);
+    if (route != NULL && s->simulcast)
+        layer_learn(pc, s, &s->layers[layer], v->ssrc, rtx);
+    return route;
 }
 
 /* RFC 4588: turns an RTX packet back into the original in place. Returns the new length or 0
  * for padding-only probes. */
-static size_t rtx_unwrap(pc_stream *s, uint8_t *buf, const odeon_rtp_view *v)
+static size_t rtx_unwrap(const pc_stream *s, const pc_layer *l, uint8_t *buf,
+                         const odeon_rtp_view *v)
 {
     if (v->payload_len < 2)
         return 0;
@@ -405,7 +592,7 @@ static size_t rtx_unwrap(pc_stream *s, uint8_t *buf, const odeon_rtp_view *v)
     buf[0] &= 0xDF; /* padding was after the payload: gone with the new length */
     odeon_rtp_set_seq(buf, len, osn);
     odeon_rtp_set_payload_type(buf, len, (uint8_t)s->neg.pt);
-    odeon_rtp_set_ssrc(buf, len, remote_ssrc_of(s));
+    odeon_rtp_set_ssrc(buf, len, l->ssrc);
     return len;
 }
 
@@ -420,36 +607,37 @@ static void receive_rtp(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now)
     if (route == NULL)
         return;
     pc_stream *s = &pc->streams[route->stream];
+    pc_layer *l = &s->layers[route->layer];
     if (pc->twcc != NULL && s->neg.ext_twcc != 0) {
         uint16_t tseq;
         if (odeon_rtp_ext_twcc_seq(&v, s->neg.ext_twcc, &tseq) == 0)
             odeon_twcc_recorder_record(pc->twcc, tseq, now);
     }
     if (route->rtx) {
-        if (remote_ssrc_of(s) == 0)
+        if (l->ssrc == 0)
             return;
-        len = rtx_unwrap(s, buf, &v);
+        len = rtx_unwrap(s, l, buf, &v);
         if (len == 0 || odeon_rtp_parse(buf, len, &v) != 0)
             return;
-    } else if (s->recv.ssrc == 0) {
-        odeon_rtp_recv_stats_init(&s->recv, v.ssrc, s->neg.clock_rate);
+    } else if (l->ssrc == 0) {
+        layer_learn(pc, s, l, v.ssrc, false);
     }
     if (v.payload_len == 0)
         return; /* padding-only probes carry nothing for the plugin */
-    if (v.ssrc == s->recv.ssrc)
-        odeon_rtp_recv_stats_update(&s->recv, v.seq, v.timestamp, len, now);
-    if (s->missing != NULL && v.ssrc == s->recv.ssrc) {
-        size_t before = odeon_nack_tracker_missing_count(s->missing);
-        odeon_nack_tracker_received(s->missing, v.seq, now);
-        size_t after = odeon_nack_tracker_missing_count(s->missing);
+    if (v.ssrc == l->recv.ssrc)
+        odeon_rtp_recv_stats_update(&l->recv, v.seq, v.timestamp, len, now);
+    if (l->missing != NULL && v.ssrc == l->recv.ssrc) {
+        size_t before = odeon_nack_tracker_missing_count(l->missing);
+        odeon_nack_tracker_received(l->missing, v.seq, now);
+        size_t after = odeon_nack_tracker_missing_count(l->missing);
         if (after > before)
             s->lost_this_second += (uint32_t)(after - before);
     }
     pc->stats.packets_in++;
     pc->stats.bytes_in += len;
+    l->ever_received = true;
     if (!s->receiving) {
         s->receiving = true;
-        s->ever_received = true;
         pc->events.media(pc->user, s->neg.mid, s->neg.kind == ODEON_SDP_MEDIA_VIDEO, true);
     }
     odeon_media_packet packet = {
@@ -459,6 +647,7 @@ static void receive_rtp(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now)
         .mindex = s->neg.mindex,
         .video = s->neg.kind == ODEON_SDP_MEDIA_VIDEO,
         .arrival_us = now,
+        .substream = s->simulcast ? route->layer : -1,
     };
     pc->events.rtp(pc->user, &packet);
 }
@@ -476,8 +665,9 @@ static void handle_report_blocks(odeon_pc *pc, const odeon_rtcp_report *r)
         if (stream_by_local_ssrc(pc, b.ssrc) == NULL || odeon_rtp_stats_rtt(&b, wall, &rtt) != 0)
             continue;
         for (size_t k = 0; k < pc->stream_count; k++)
-            if (pc->streams[k].missing != NULL)
-                odeon_nack_tracker_set_rtt(pc->streams[k].missing, rtt);
+            for (int j = 0; j < pc->streams[k].layer_count; j++)
+                if (pc->streams[k].layers[j].missing != NULL)
+                    odeon_nack_tracker_set_rtt(pc->streams[k].layers[j].missing, rtt);
     }
 }
 
@@ -519,6 +709,41 @@ static int rtcp_mindex(odeon_pc *pc, const uint8_t *buf, size_t len, bool *video
     return -1;
 }
 
+/* The peer's transport-cc feedback and REMB feed our estimate of the path. */
+static void estimate_feedback(odeon_pc *pc, const odeon_rtcp_header *h, int64_t now)
+{
+    odeon_rtcp_twcc fb;
+    odeon_rtcp_remb remb;
+    if (pc->bwe == NULL)
+        return;
+    if (h->pt == ODEON_RTCP_RTPFB && h->count == ODEON_RTCP_FMT_TWCC &&
+        odeon_rtcp_parse_twcc(h, &fb) == 0) {
+        g_mutex_lock(&pc->send_lock);
+        odeon_bwe_on_feedback(pc->bwe, &fb, now);
+        g_mutex_unlock(&pc->send_lock);
+    } else if (h->pt == ODEON_RTCP_PSFB && h->count == ODEON_RTCP_FMT_AFB &&
+               odeon_rtcp_parse_remb(h, &remb) == 0) {
+        g_mutex_lock(&pc->send_lock);
+        odeon_bwe_on_remb(pc->bwe, remb.bitrate, now);
+        g_mutex_unlock(&pc->send_lock);
+    }
+}
+
+uint64_t odeon_pc_bandwidth_estimate(odeon_pc *pc)
+{
+    uint64_t bps = 0;
+    g_mutex_lock(&pc->send_lock);
+    if (pc->bwe != NULL) {
+        /* Before any transport-cc feedback our own estimate is only its starting guess: a
+         * REMB-only peer's estimate is its REMB, and a silent peer's is unknown. */
+        odeon_bwe_stats st;
+        odeon_bwe_stats_get(pc->bwe, &st);
+        bps = st.packets_reported > 0 ? st.estimate_bps : st.remb_bps;
+    }
+    g_mutex_unlock(&pc->send_lock);
+    return bps;
+}
+
 static void receive_rtcp(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now)
 {
     if (odeon_srtp_unprotect_rtcp(pc->srtp, buf, &len) != 0)
@@ -531,14 +756,18 @@ static void receive_rtcp(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now)
             odeon_rtcp_report r;
             if (odeon_rtcp_parse_report(&h, &r) != 0)
                 continue;
-            if (r.is_sr)
-                for (size_t i = 0; i < pc->route_count; i++)
-                    if (pc->routes[i].ssrc == r.ssrc && !pc->routes[i].rtx)
-                        odeon_rtp_recv_stats_sr_received(&pc->streams[pc->routes[i].stream].recv,
-                                                         r.sender.ntp, r.sender.rtp_ts, now);
+            for (size_t i = 0; r.is_sr && i < pc->route_count; i++) {
+                const pc_route *rt = &pc->routes[i];
+                pc_layer *l = &pc->streams[rt->stream].layers[rt->layer];
+                if (rt->ssrc == r.ssrc && !rt->rtx && l->recv.ssrc == r.ssrc)
+                    odeon_rtp_recv_stats_sr_received(&l->recv, r.sender.ntp, r.sender.rtp_ts,
+                                                     now);
+            }
             handle_report_blocks(pc, &r);
-        } else if (h.pt == ODEON_RTCP_RTPFB && h.count == 1) {
+        } else if (h.pt == ODEON_RTCP_RTPFB && h.count == ODEON_RTCP_FMT_NACK) {
             handle_nack(pc, &h, now);
+        } else {
+            estimate_feedback(pc, &h, now);
         }
     }
     bool video = false;
@@ -550,6 +779,7 @@ static void receive_rtcp(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now)
         .mindex = mindex,
         .video = video,
         .arrival_us = now,
+        .substream = -1,
     };
     pc->events.rtcp(pc->user, &packet);
 }
@@ -587,10 +817,11 @@ static void send_reports(odeon_pc *pc, int64_t now)
         pc_stream *s = &pc->streams[i];
         if (!s->neg.active)
             continue;
-        odeon_rtcp_report_block block;
+        odeon_rtcp_report_block block[PC_MAX_LAYERS];
         unsigned blocks = 0;
-        if (s->neg.recv && odeon_rtp_recv_stats_report(&s->recv, now, &block) == 0)
-            blocks = 1;
+        for (int k = 0; s->neg.recv && k < s->layer_count; k++)
+            if (odeon_rtp_recv_stats_report(&s->layers[k].recv, now, &block[blocks]) == 0)
+                blocks++;
         odeon_rtcp_sender_info si;
         bool sr = s->neg.send && odeon_rtp_send_stats_sender_info(&s->send, now, wall, &si) == 0;
         if (!sr && blocks == 0 && !s->neg.send)
@@ -598,7 +829,7 @@ static void send_reports(odeon_pc *pc, int64_t now)
         if (!sr && blocks == 0 && !s->send.started)
             continue;
         int len = odeon_rtcp_build_compound(pc->scratch, RTCP_MAX, our_ssrc(pc, s),
-                                            sr ? &si : NULL, &block, blocks, "odeon", 5);
+                                            sr ? &si : NULL, block, blocks, "odeon", 5);
         if (len > 0)
             sent |= pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch) == 0;
     }
@@ -615,19 +846,22 @@ static void send_nacks(odeon_pc *pc, int64_t now)
 {
     for (size_t i = 0; i < pc->stream_count; i++) {
         pc_stream *s = &pc->streams[i];
-        if (s->missing == NULL || s->recv.ssrc == 0)
-            continue;
-        uint16_t seqs[NACK_BATCH];
-        size_t n = odeon_nack_tracker_poll(s->missing, now, seqs, NACK_BATCH);
-        if (n > 0) {
-            int len = odeon_rtcp_build_nack(pc->scratch, RTCP_MAX, our_ssrc(pc, s), s->recv.ssrc,
-                                            seqs, n);
-            if (len > 0)
-                pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch);
-            pc->stats.nacks_sent += n;
+        for (int k = 0; k < s->layer_count; k++) {
+            pc_layer *l = &s->layers[k];
+            if (l->missing == NULL || l->recv.ssrc == 0)
+                continue;
+            uint16_t seqs[NACK_BATCH];
+            size_t n = odeon_nack_tracker_poll(l->missing, now, seqs, NACK_BATCH);
+            if (n > 0) {
+                int len = odeon_rtcp_build_nack(pc->scratch, RTCP_MAX, our_ssrc(pc, s),
+                                                l->recv.ssrc, seqs, n);
+                if (len > 0)
+                    pc_send_rtcp_plain(pc, pc->scratch, (size_t)len, sizeof pc->scratch);
+                pc->stats.nacks_sent += n;
+            }
+            if (odeon_nack_tracker_take_keyframe_request(l->missing))
+                send_pli_locked(pc, s, k);
         }
-        if (odeon_nack_tracker_take_keyframe_request(s->missing))
-            send_pli_locked(pc, s);
     }
 }
 
@@ -646,7 +880,10 @@ static void check_activity(odeon_pc *pc, int64_t now)
     int64_t timeout = (int64_t)pc->settings.no_media_timeout_ms * 1000;
     for (size_t i = 0; i < pc->stream_count; i++) {
         pc_stream *s = &pc->streams[i];
-        if (!s->receiving || odeon_rtp_recv_stats_receiving(&s->recv, now, timeout))
+        bool any = false;
+        for (int k = 0; k < s->layer_count && !any; k++)
+            any = odeon_rtp_recv_stats_receiving(&s->layers[k].recv, now, timeout);
+        if (!s->receiving || any)
             continue;
         s->receiving = false;
         pc->events.media(pc->user, s->neg.mid, s->neg.kind == ODEON_SDP_MEDIA_VIDEO, false);

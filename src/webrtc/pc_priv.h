@@ -17,19 +17,35 @@
 #include "webrtc/rtp_stats.h"
 #include "webrtc/srtp.h"
 #include "webrtc/twcc.h"
+#include "webrtc/bwe.h"
 
 #define PC_MAX_MEDIA 16
 #define PC_MAX_ROUTES 48
 #define PC_SCRATCH 2048 /* an MTU-sized packet plus the SRTP room libsrtp asks for (148) */
 
+#define PC_MAX_LAYERS 3 /* simulcast layers received per m-line */
+
+/* One stream the peer sends us on an m-line: the only one without simulcast, else one simulcast
+ * layer. ssrc and rtx_ssrc are written on the loop thread under send_lock (feedback senders on
+ * other threads read them under it); the rest is the loop thread's. */
+typedef struct pc_layer {
+    uint32_t ssrc;     /* signalled, else learned from the first packet (rid or mid); 0: not yet */
+    uint32_t rtx_ssrc; /* signalled, else learned from repaired-rid; 0: unknown */
+    odeon_rtp_recv_stats recv;
+    odeon_nack_tracker *missing; /* what the peer's stream lacks; NULL without nack */
+    bool ever_received;
+} pc_layer;
+
 typedef struct pc_stream {
     odeon_jsep_media neg;
-    odeon_rtp_recv_stats recv;
     odeon_rtp_send_stats send;
     odeon_nack_buffer *sent;     /* what we sent, for the peer's NACKs; NULL without nack */
-    odeon_nack_tracker *missing; /* what the peer's stream lacks; NULL without nack */
+    /* Layer index: the rid's place in neg.rids (rid style) or the SSRC's in the SIM group. */
+    pc_layer layers[PC_MAX_LAYERS];
+    int layer_count;    /* 1 without simulcast */
+    bool simulcast;     /* rid or SIM simulcast: the plugin is told each packet's layer */
+    bool by_rid;        /* layers are learned from the rid extensions, never from mid or pt */
     bool receiving;
-    bool ever_received;
     uint16_t rtx_seq;
     uint8_t fir_seq;
     uint32_t lost_this_second;   /* detected gaps in what we receive */
@@ -40,6 +56,7 @@ typedef struct pc_stream {
 typedef struct pc_route {
     uint32_t ssrc;
     int16_t stream;
+    int8_t layer; /* index into the stream's layers */
     bool rtx;
 } pc_route;
 
@@ -88,6 +105,7 @@ struct odeon_pc {
     pc_route routes[PC_MAX_ROUTES];
     size_t route_count;
     odeon_twcc_recorder *twcc;
+    odeon_bwe *bwe; /* our send-side estimate of the path to the peer; under send_lock */
     uint16_t twcc_out_seq;
     uint32_t feedback_ssrc; /* sender SSRC of our RTCP when we do not send media */
 

@@ -6,15 +6,13 @@
 // speed (tests/bench has the benchmarks).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ODEON_ONLY, freePorts, isJanus, makeTempDir, useServer } from './harness.mjs';
+import { loadBin, runLoad, startSource } from './loadgen.mjs';
 
 const VIEWERS = Number(process.env.ODEON_LOAD_VIEWERS || 200);
-const loadBin = process.env.ODEON_LOAD_BIN ||
-  (process.env.ODEON_BIN ? path.resolve(path.dirname(process.env.ODEON_BIN), '../tests/load/odeon-load') : '');
 
 let ports = [];
 let confDir;
@@ -29,28 +27,14 @@ if (!isJanus) {
 }
 const srv = useServer(isJanus ? {} : { plugins: ['stage'], pluginsConfigDir: confDir, media: { ipv6: false } });
 
-function run(args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(loadBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out, err, child });
-    });
-  });
-}
 
 test(`${VIEWERS} load-generator viewers all receive the stage, no loss, same frames`,
   { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
-    const source = spawn(loadBin, ['source', '--video', `127.0.0.1:${ports[1]}`,
-      '--audio', `127.0.0.1:${ports[0]}`, '--duration', '0'], { stdio: 'ignore' });
+    const source = startSource(['--video', `127.0.0.1:${ports[1]}`,
+      '--audio', `127.0.0.1:${ports[0]}`, '--duration', '0']);
     try {
       const url = new URL(srv.server.wsUrl);
-      const r = await run(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
+      const r = await runLoad(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
         '--plugin', 'odeon.plugin.stage', '--viewers', String(VIEWERS), '--threads', '2',
         '--duration', '8', '--setup-timeout', '30', '--json'], 90000);
       t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|') || l.includes('viewers')).join('\n'));

@@ -5,7 +5,8 @@
 // viewer to another stage on the same connection, "stop" ends it, and bad requests get
 // Streaming's error codes. Then a WebRTC host (a wrtc peer with synthetic camera and
 // microphone) publishes to a stage and two viewers decode its video; when the host stops,
-// the viewers hear "ended".
+// the viewers hear "ended". An organiser "monitor"s a stage's viewer count, and the event bus
+// (jsonlog) records each viewer joining and leaving.
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -36,8 +37,17 @@ if (!isJanus) {
     '[stage-4]', 'description = VP9 stage', 'secret = vp9secret', 'audio_port = 0', 'audio_pt = 111',
     'audio_codec = opus', 'video_port = 0', 'video_pt = 98', 'video_codec = VP9', '',
   ].join('\n'));
+  fs.writeFileSync(path.join(confDir, 'jsonlog.conf'), '[general]\nfile = events.jsonl\n');
 }
-const srv = useServer(isJanus ? {} : { plugins: ['echotest', 'stage'], pluginsConfigDir: confDir });
+const srv = useServer(isJanus ? {} : { plugins: ['echotest', 'stage'], pluginsConfigDir: confDir,
+  extraConfig: '[events]\nhandlers = jsonlog\n' });
+
+function busEvents() {
+  const file = path.join(confDir, 'events.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((e) => e.type === 64 && e.event?.plugin === STAGE);
+}
 
 /** Sends RTP (Opus-shaped audio, VP8-shaped video with a keyframe every second) to a stage. */
 class RtpSource {
@@ -160,6 +170,13 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
   const ids = list.plugindata.data.list.map((s) => s.id).sort();
   assert.deepEqual(ids, [1, 2, 3, 4]);
 
+  // Viewer counts: only an organiser (admin_key) or the stage's secret may monitor.
+  const monitor = await wsAttach(ws, sid, STAGE);
+  let m = await message(monitor, sid, { request: 'monitor', id: 1 });
+  assert.equal(m.plugindata.data.error_code, 457, JSON.stringify(m));
+  m = await message(monitor, sid, { request: 'monitor', id: 1, admin_key: 'adm1n' });
+  assert.deepEqual(m.plugindata.data.result, { status: 'monitoring', id: 1, viewers: 0 });
+
   const vs = [];
   for (let i = 0; i < 3; i++) vs.push(await newViewer(sid, 1));
   await until(() => vs.every((v) => events.some((e) => e.janus === 'webrtcup' && e.sender === v.hid)),
@@ -170,6 +187,16 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
   }
   const info = await message(vs[0].hid, sid, { request: 'info', id: 1 });
   assert.equal(info.plugindata.data.info.viewers, 3, JSON.stringify(info));
+  // The monitor hears the new count (changes are pushed at most once a second).
+  await until(() => events.some((e) => e.sender === monitor &&
+    e.plugindata?.data?.result?.event === 'viewers' && e.plugindata.data.result.viewers === 3),
+  5000, 'viewer count 3 pushed to the monitor');
+  // The bus got a "joined" per viewer, with its stage and a wall-clock timestamp.
+  await until(() => busEvents().filter((e) => e.event.data.event === 'joined').length >= 3,
+    5000, 'three "joined" bus events');
+  const joined = busEvents().find((e) => e.event.data.event === 'joined');
+  assert.equal(joined.event.data.stage, 1);
+  assert.ok(Math.abs(joined.event.data.timestamp / 1000 - Date.now()) < 60000, JSON.stringify(joined));
 
   // Errors: no such stage, wrong pin, switch to a missing stage, create without admin_key.
   const lone = await wsAttach(ws, sid, STAGE);
@@ -192,6 +219,8 @@ test('three viewers watch one RTP stage; switch; stop; errors', { skip: ODEON_ON
   e = await message(vs[1].hid, sid, { request: 'stop' });
   assert.equal(e.plugindata.data.result.status, 'stopping', JSON.stringify(e));
   await until(() => events.some((m) => m.janus === 'hangup' && m.sender === vs[1].hid), 10000, 'hangup after stop');
+  await until(() => busEvents().some((e) => e.handle_id === vs[1].hid && e.event.data.event === 'left' &&
+    e.event.data.watched_ms > 0), 5000, 'a "left" bus event for the stopped viewer');
   const other = await inbound(vs[2].pc, 'audio');
   await until(async () => (await inbound(vs[2].pc, 'audio')) > other + 20, 10000, 'viewer 2 unaffected');
 

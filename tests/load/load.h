@@ -44,7 +44,9 @@ bool vp8_payload_is_keyframe(const uint8_t *p, size_t len);
 /* Writes a descriptor with X=1, I=1 and a 15-bit picture id (4 bytes). Returns 4. */
 size_t vp8_write_desc(uint8_t *p, bool start, uint16_t picture_id);
 
-/* The barcode: cell size for a frame width (0: the frame is too narrow, under 256 pixels). */
+/* The barcode: cell size for a frame width (0: the frame is too narrow, under 128 pixels).
+ * Widths of 256 and more get cells on the 8-pixel grid, 128..255 get 4-pixel cells (the
+ * smallest layer of a simulcast source). */
 unsigned barcode_cell(unsigned width);
 /* Draws frame_no into the luma plane of img (I420). */
 void barcode_draw(vpx_image_t *img, uint16_t frame_no);
@@ -60,19 +62,36 @@ uint64_t frame_hash(const vpx_image_t *img);
 typedef struct vp8_receiver vp8_receiver;
 vp8_receiver *vp8_receiver_new(void);
 void vp8_receiver_free(vp8_receiver *r);
-/* One decrypted RTP packet of the video stream: seq, marker, timestamp, payload. */
+/* One decrypted RTP packet of the video stream: seq, marker, timestamp, payload, and when it
+ * arrived (monotonic microseconds; the decoded-frame timing uses it). */
 void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
-                       const uint8_t *payload, size_t len);
+                       const uint8_t *payload, size_t len, int64_t now_us);
+
+/* The decoded picture size changed (the first decoded frame counts as a change): a simulcast
+ * server switched layers. Only the first VP8_SIZE_CHANGES are kept. */
+#define VP8_SIZE_CHANGES 16
+typedef struct {
+    int64_t at_us;
+    unsigned width, height;
+} vp8_size_change;
 
 typedef struct {
     uint64_t frames_decoded, keyframes, decode_errors;
     uint64_t frames_before_key; /* skipped while waiting for the first keyframe */
     uint64_t frames_dropped;    /* lost or undecodable after decoding started */
     uint64_t bad_barcode;       /* decoded, but no valid frame number in the picture */
-    unsigned width, height;
+    unsigned width, height;     /* of the last decoded frame */
+    /* decoded-frame timing: the longest time between two consecutive decoded frames after
+     * the first (a stall, whatever its cause: loss, a layer switch waiting for a keyframe,
+     * a server that stopped forwarding) */
+    int64_t first_frame_us, last_frame_us, max_gap_us;
+    unsigned size_changes; /* all of them, also those past VP8_SIZE_CHANGES */
+    vp8_size_change sizes[VP8_SIZE_CHANGES];
 } vp8_receiver_stats;
 void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out);
-/* The hash recorded for a frame number; false if that frame was not decoded. */
-bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash);
+/* The hash and picture size (width << 16 | height) recorded for a frame number; false if that
+ * frame was not decoded. Frames of different simulcast layers share numbers, so a comparison
+ * across viewers must only compare hashes of equal sizes. */
+bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size);
 
 #endif

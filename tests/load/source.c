@@ -8,6 +8,11 @@
  * Every frame carries its 16-bit frame number as a barcode along the top rows (vp8.c), which
  * the viewers read back from decoded frames to compare them across viewers.
  *
+ * --simulcast 2 or 3 encodes the same picture also at 1/2 and 1/4 size with more libvpx
+ * encoders, each layer its own RTP stream (SSRC, sequence numbers, picture ids) to its own
+ * port, with one RTP clock and keyframes on the same frames: the input of a Janus Streaming
+ * simulcast mountpoint (videoport, videoport2, videoport3).
+ *
  * It runs until --duration passes (0: until SIGINT/SIGTERM) and then prints one JSON line with
  * what it sent.
  */
@@ -34,6 +39,7 @@
 static struct {
     const char *video, *audio;
     int width, height, fps, kbps, video_pt, audio_pt, mtu, opus_kbps, cpu_used, verbose;
+    int simulcast, kbps_half, kbps_quarter; /* 0: kbps/3, kbps/8 */
     double keyint, duration, tone;
 } opt = {
     .video = "127.0.0.1:5004",
@@ -50,6 +56,7 @@ static struct {
     .keyint = 2.0,
     .duration = 0,
     .tone = 440,
+    .simulcast = 1,
 };
 
 static atomic_bool g_quit;
@@ -115,49 +122,82 @@ static void out_send(rtp_out *o, uint8_t pt, bool marker, const uint8_t *payload
 
 /* ----- video ---------------------------------------------------------------------------------- */
 
+/* Simulcast: up to three encodings of the same captured picture, at full, 1/2 and 1/4 of
+ * --width x --height. layers[] is in the order of the --video destinations, smallest first,
+ * as a Janus Streaming mountpoint numbers its substreams (videoport = substream 0 = lowest). */
+#define MAX_LAYERS 3
+
 typedef struct {
     vpx_codec_ctx_t codec;
-    vpx_image_t img;
+    vpx_image_t img; /* the full-size layer draws into the canvas instead */
+    vpx_image_t *pic;
     rtp_out out;
-    uint32_t frame;
+    char to[80];    /* host:port, for the messages */
+    unsigned shift; /* 0 full size, 1 half, 2 quarter */
+    int kbps;
     uint16_t picture_id;
-    uint64_t keyframes, frame_bytes, encode_us;
+    uint64_t frames, keyframes, frame_bytes, encode_us;
+} video_layer;
+
+typedef struct {
+    vpx_image_t canvas; /* the full-size picture */
+    video_layer layers[MAX_LAYERS];
+    int n;
+    uint32_t frame;
+    bool on;
 } video_src;
 
-static int video_init(video_src *v)
+static int layer_init(video_layer *l, vpx_image_t *canvas)
 {
+    unsigned w = (unsigned)opt.width >> l->shift, h = (unsigned)opt.height >> l->shift;
     vpx_codec_enc_cfg_t cfg;
     if (vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK)
         return -1;
-    cfg.g_w = (unsigned)opt.width;
-    cfg.g_h = (unsigned)opt.height;
+    cfg.g_w = w;
+    cfg.g_h = h;
     cfg.g_timebase.num = 1;
     cfg.g_timebase.den = opt.fps;
-    cfg.rc_target_bitrate = (unsigned)opt.kbps;
+    cfg.rc_target_bitrate = (unsigned)l->kbps;
     cfg.rc_end_usage = VPX_CBR;
     cfg.g_pass = VPX_RC_ONE_PASS;
     cfg.g_lag_in_frames = 0;
     cfg.g_threads = 1;
     cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
-    cfg.kf_mode = VPX_KF_AUTO;
+    /* with --keyint every keyframe is forced, so that all layers have theirs on the same
+     * captured frame (a simulcast server switches layers at keyframes) */
+    cfg.kf_mode = opt.keyint > 0 ? VPX_KF_DISABLED : VPX_KF_AUTO;
     cfg.kf_max_dist = (unsigned)(opt.keyint * opt.fps);
     cfg.rc_buf_sz = 1000;
     cfg.rc_buf_initial_sz = 500;
     cfg.rc_buf_optimal_sz = 600;
-    if (vpx_codec_enc_init(&v->codec, vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK)
+    if (vpx_codec_enc_init(&l->codec, vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK)
         return -1;
-    vpx_codec_control(&v->codec, VP8E_SET_CPUUSED, opt.cpu_used);
-    if (!vpx_img_alloc(&v->img, VPX_IMG_FMT_I420, (unsigned)opt.width, (unsigned)opt.height, 16))
+    vpx_codec_control(&l->codec, VP8E_SET_CPUUSED, opt.cpu_used);
+    if (l->shift == 0)
+        l->pic = canvas;
+    else if (vpx_img_alloc(&l->img, VPX_IMG_FMT_I420, w, h, 16))
+        l->pic = &l->img;
+    else
         return -1;
-    v->picture_id = (uint16_t)(g_random_int() & 0x7fff);
+    l->picture_id = (uint16_t)(g_random_int() & 0x7fff);
     return 0;
 }
 
-/* A diagonal gradient scrolling right, a bright square bouncing around, slowly drifting chroma,
- * and the frame-number barcode on top. */
+static int video_init(video_src *v)
+{
+    if (!vpx_img_alloc(&v->canvas, VPX_IMG_FMT_I420, (unsigned)opt.width, (unsigned)opt.height, 16))
+        return -1;
+    for (int i = 0; i < v->n; i++)
+        if (layer_init(&v->layers[i], &v->canvas) != 0)
+            return -1;
+    return 0;
+}
+
+/* A diagonal gradient scrolling right, a bright square bouncing around, slowly drifting
+ * chroma; the barcode is drawn per layer, after scaling. */
 static void video_draw(video_src *v)
 {
-    vpx_image_t *img = &v->img;
+    vpx_image_t *img = &v->canvas;
     unsigned w = img->d_w, h = img->d_h, f = v->frame;
     for (unsigned y = 0; y < h; y++) {
         uint8_t *row = img->planes[VPX_PLANE_Y] + (size_t)y * (size_t)img->stride[VPX_PLANE_Y];
@@ -179,43 +219,81 @@ static void video_draw(video_src *v)
                 row[x] = (uint8_t)(128 + (pl == 1 ? 1 : -1) * (int)((x + f) % 64) - 32);
         }
     }
-    barcode_draw(img, (uint16_t)f);
 }
 
-/* Encodes one frame and sends it as RTP: one descriptor per packet, S on the first, the marker
- * on the last. */
-static void video_frame(video_src *v)
+/* dst = src scaled to half in both directions, 2x2 box filter per plane (source pixels past
+ * the edge of an odd-sized chroma plane repeat the last one). */
+static void scale_half(const vpx_image_t *src, vpx_image_t *dst)
 {
-    video_draw(v);
-    bool force_key = opt.keyint > 0 && v->frame % (uint32_t)(opt.keyint * opt.fps + 0.5) == 0;
+    for (int pl = 0; pl < 3; pl++) {
+        unsigned sw = pl ? (src->d_w + 1) / 2 : src->d_w, sh = pl ? (src->d_h + 1) / 2 : src->d_h;
+        unsigned dw = pl ? (dst->d_w + 1) / 2 : dst->d_w, dh = pl ? (dst->d_h + 1) / 2 : dst->d_h;
+        for (unsigned y = 0; y < dh; y++) {
+            const uint8_t *r0 = src->planes[pl] + (size_t)(2 * y) * (size_t)src->stride[pl];
+            const uint8_t *r1 = 2 * y + 1 < sh ? r0 + src->stride[pl] : r0;
+            uint8_t *d = dst->planes[pl] + (size_t)y * (size_t)dst->stride[pl];
+            for (unsigned x = 0; x < dw; x++) {
+                unsigned x0 = 2 * x, x1 = 2 * x + 1 < sw ? 2 * x + 1 : 2 * x;
+                d[x] = (uint8_t)((r0[x0] + r0[x1] + r1[x0] + r1[x1] + 2) / 4);
+            }
+        }
+    }
+}
+
+/* Encodes one layer's picture and sends it as RTP: one descriptor per packet, S on the first,
+ * the marker on the last. */
+static void layer_encode(video_layer *l, uint32_t frame, bool force_key)
+{
     int64_t t0 = rtcc_now_us();
-    if (vpx_codec_encode(&v->codec, &v->img, v->frame, 1, force_key ? VPX_EFLAG_FORCE_KF : 0,
+    if (vpx_codec_encode(&l->codec, l->pic, frame, 1, force_key ? VPX_EFLAG_FORCE_KF : 0,
                          VPX_DL_REALTIME) != VPX_CODEC_OK) {
-        fprintf(stderr, "odeon-load source: vpx encode: %s\n", vpx_codec_error(&v->codec));
-        v->frame++;
+        fprintf(stderr, "odeon-load source: vpx encode: %s\n", vpx_codec_error(&l->codec));
         return;
     }
-    v->encode_us += (uint64_t)(rtcc_now_us() - t0);
+    l->encode_us += (uint64_t)(rtcc_now_us() - t0);
     vpx_codec_iter_t it = NULL;
     const vpx_codec_cx_pkt_t *pkt;
     size_t max_payload = (size_t)opt.mtu - 12 - 4;
-    while ((pkt = vpx_codec_get_cx_data(&v->codec, &it)) != NULL) {
+    while ((pkt = vpx_codec_get_cx_data(&l->codec, &it)) != NULL) {
         if (pkt->kind != VPX_CODEC_CX_FRAME_PKT)
             continue;
         const uint8_t *data = pkt->data.frame.buf;
         size_t len = pkt->data.frame.sz;
-        v->keyframes += (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
-        v->frame_bytes += len;
+        l->frames++;
+        l->keyframes += (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
+        l->frame_bytes += len;
         for (size_t off = 0; off < len;) {
             size_t n = len - off < max_payload ? len - off : max_payload;
             uint8_t desc[4];
-            size_t dl = vp8_write_desc(desc, off == 0, v->picture_id);
-            out_send(&v->out, (uint8_t)opt.video_pt, off + n == len, data + off, n, desc, dl);
+            size_t dl = vp8_write_desc(desc, off == 0, l->picture_id);
+            out_send(&l->out, (uint8_t)opt.video_pt, off + n == len, data + off, n, desc, dl);
             off += n;
         }
-        v->picture_id = (uint16_t)((v->picture_id + 1) & 0x7fff);
+        l->picture_id = (uint16_t)((l->picture_id + 1) & 0x7fff);
     }
-    v->out.ts += (uint32_t)(90000 / opt.fps);
+}
+
+/* One captured frame: draw it, scale it down for the smaller layers, stamp each layer's own
+ * barcode (drawn after scaling, so that even the smallest layer has whole cells), encode and
+ * send every layer. All layers carry the same RTP timestamp for the frame (their clocks start
+ * at the same value) and are keyframes on the same frames. */
+static void video_frame(video_src *v)
+{
+    video_draw(v);
+    /* each smaller layer is scaled from the next larger one, before any barcode is drawn */
+    for (int i = v->n - 1; i >= 0; i--) {
+        video_layer *l = &v->layers[i];
+        if (l->shift > 0)
+            scale_half(i + 1 < v->n ? v->layers[i + 1].pic : &v->canvas, l->pic);
+    }
+    uint32_t kint = (uint32_t)(opt.keyint * opt.fps + 0.5);
+    bool force_key = opt.keyint > 0 && v->frame % (kint ? kint : 1) == 0;
+    for (int i = 0; i < v->n; i++) {
+        video_layer *l = &v->layers[i];
+        barcode_draw(l->pic, (uint16_t)v->frame);
+        layer_encode(l, v->frame, force_key);
+        l->out.ts += (uint32_t)(90000 / opt.fps);
+    }
     v->frame++;
 }
 
@@ -265,6 +343,13 @@ static void usage(FILE *f)
             "  --audio HOST:PORT   where Opus RTP goes (default 127.0.0.1:5002; none: no audio)\n"
             "  --width N --height N --fps N    picture (default 640x480 at 30)\n"
             "  --kbps N            VP8 target bitrate (default 1000, CBR)\n"
+            "  --simulcast N       1..3 VP8 encodings of the same picture, full size, 1/2 and\n"
+            "                      1/4, each its own RTP stream (SSRC, sequence, PictureID) to\n"
+            "                      its own port; --video then lists N destinations, SMALLEST\n"
+            "                      FIRST as Janus numbers substreams (videoport, videoport2,\n"
+            "                      videoport3): HOST:P1,P2,P3 (a bare port reuses the host)\n"
+            "  --kbps-half N --kbps-quarter N  bitrates of the 1/2 and 1/4 layers\n"
+            "                      (default --kbps/3 and --kbps/8; --kbps is the full size)\n"
             "  --keyint S          seconds between keyframes (default 2; 0: encoder's choice)\n"
             "  --cpu-used N        libvpx speed, -16..16 (default 8)\n"
             "  --video-pt N --audio-pt N       payload types (default 96, 111)\n"
@@ -272,7 +357,9 @@ static void usage(FILE *f)
             "  --tone HZ           sine frequency (default 440)\n"
             "  --mtu N             largest RTP packet (default 1200)\n"
             "  --duration S        stop after S seconds (default 0: until SIGINT/SIGTERM)\n"
-            "  -v, --verbose       a line per second on stderr\n");
+            "  -v, --verbose       a line per second on stderr\n"
+            "The barcode needs the smallest layer at least 128 pixels wide: --width >= 128,\n"
+            ">= 256 with --simulcast 2, >= 512 with --simulcast 3.\n");
 }
 
 static const rtcc_option specs[] = {
@@ -282,6 +369,9 @@ static const rtcc_option specs[] = {
     {"height", 'i', &opt.height},
     {"fps", 'i', &opt.fps},
     {"kbps", 'i', &opt.kbps},
+    {"simulcast", 'i', &opt.simulcast},
+    {"kbps-half", 'i', &opt.kbps_half},
+    {"kbps-quarter", 'i', &opt.kbps_quarter},
     {"keyint", 'd', &opt.keyint},
     {"cpu-used", 'i', &opt.cpu_used},
     {"video-pt", 'i', &opt.video_pt},
@@ -297,15 +387,61 @@ static int parse_args(int argc, char **argv)
 {
     if (rtcc_parse_options(argc, argv, specs, N_SPECS, &opt.verbose, usage) != 0)
         return -1;
-    if (opt.width < 256 || opt.width > 4096 || opt.height < 64 || opt.height > 4096 ||
-        opt.fps < 1 || opt.fps > 120 || opt.kbps < 50 || opt.video_pt < 0 || opt.video_pt > 127 ||
-        opt.audio_pt < 0 || opt.audio_pt > 127 || opt.mtu < 200 || opt.mtu > 1500 ||
-        opt.keyint < 0 || opt.duration < 0 || opt.opus_kbps < 6) {
-        fprintf(stderr, "odeon-load source: an option is out of range (width >= 256 for the "
-                        "barcode, mtu 200..1500)\n");
+    if (opt.simulcast < 1 || opt.simulcast > MAX_LAYERS) {
+        fprintf(stderr, "odeon-load source: --simulcast is 1, 2 or 3\n");
+        return -1;
+    }
+    if (!opt.kbps_half)
+        opt.kbps_half = opt.kbps / 3;
+    if (!opt.kbps_quarter)
+        opt.kbps_quarter = opt.kbps / 8;
+    /* the barcode reader needs 128 pixels of width on the smallest layer (vp8.c) */
+    int shift = opt.simulcast - 1;
+    if ((opt.width >> shift) < 128 || opt.width > 4096 || (opt.height >> shift) < 32 ||
+        (unsigned)(opt.height >> shift) < barcode_cell((unsigned)(opt.width >> shift)) ||
+        opt.height > 4096 || opt.fps < 1 || opt.fps > 120 || opt.kbps < 50 ||
+        (opt.simulcast > 1 && opt.kbps_half < 10) || (opt.simulcast > 2 && opt.kbps_quarter < 10) ||
+        opt.video_pt < 0 || opt.video_pt > 127 || opt.audio_pt < 0 || opt.audio_pt > 127 ||
+        opt.mtu < 200 || opt.mtu > 1500 || opt.keyint < 0 || opt.duration < 0 ||
+        opt.opus_kbps < 6) {
+        fprintf(stderr, "odeon-load source: an option is out of range (the smallest layer "
+                        "must be >= 128x32 for the barcode: width >= 128, 256 or 512 for "
+                        "--simulcast 1, 2 or 3; mtu 200..1500)\n");
         return -1;
     }
     return 0;
+}
+
+/* --video: "none", or --simulcast destinations separated by commas, smallest layer first;
+ * an entry without a host ("5006") takes the previous entry's. */
+static int video_open(video_src *v)
+{
+    if (!opt.video || !*opt.video || strcmp(opt.video, "none") == 0)
+        return 0;
+    v->on = true;
+    v->n = opt.simulcast;
+    char **parts = g_strsplit(opt.video, ",", -1);
+    int rc = g_strv_length(parts) == (guint)v->n ? 0 : -1;
+    char host[64] = "";
+    for (int i = 0; rc == 0 && i < v->n; i++) {
+        video_layer *l = &v->layers[i];
+        const char *colon = strrchr(parts[i], ':');
+        if (colon && (size_t)(colon - parts[i]) < sizeof host) {
+            memcpy(host, parts[i], (size_t)(colon - parts[i]));
+            host[colon - parts[i]] = '\0';
+            snprintf(l->to, sizeof l->to, "%s", parts[i]);
+        } else {
+            snprintf(l->to, sizeof l->to, "%s:%s", host, parts[i]);
+        }
+        l->shift = (unsigned)(v->n - 1 - i);
+        l->kbps = l->shift == 0 ? opt.kbps : l->shift == 1 ? opt.kbps_half : opt.kbps_quarter;
+        rc = out_open(&l->out, l->to);
+        if (rc == 0 && l->out.fd < 0)
+            rc = -1;
+        l->out.ts = v->layers[0].out.ts; /* one clock for all layers */
+    }
+    g_strfreev(parts);
+    return rc;
 }
 
 static void sleep_until(int64_t t)
@@ -318,28 +454,80 @@ static void sleep_until(int64_t t)
     }
 }
 
+static uint64_t video_packets(const video_src *v)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < v->n; i++)
+        n += v->layers[i].out.packets;
+    return n;
+}
+
+static void print_summary(const video_src *v, const audio_src *a, double secs)
+{
+    uint64_t bytes = 0, enc_us = 0, keyframes = 0;
+    for (int i = 0; i < v->n; i++) {
+        bytes += v->layers[i].out.bytes;
+        enc_us += v->layers[i].encode_us;
+    }
+    if (v->n)
+        keyframes = v->layers[v->n - 1].keyframes;
+    GString *o = g_string_new(NULL);
+    g_string_append_printf(
+        o,
+        "{\"source\":true,\"seconds\":%.2f,\"frames\":%u,\"keyframes\":%llu,"
+        "\"video_packets\":%llu,\"video_kbps\":%.1f,\"encode_ms_per_frame\":%.2f,"
+        "\"audio_packets\":%llu,\"audio_kbps\":%.1f,\"simulcast\":%d,\"layers\":[",
+        secs, v->frame, (unsigned long long)keyframes, (unsigned long long)video_packets(v),
+        secs > 0 ? (double)bytes * 8 / 1000 / secs : 0,
+        v->frame ? (double)enc_us / 1000.0 / v->frame : 0, (unsigned long long)a->out.packets,
+        secs > 0 ? (double)a->out.bytes * 8 / 1000 / secs : 0, v->n);
+    for (int i = 0; i < v->n; i++) {
+        const video_layer *l = &v->layers[i];
+        g_string_append_printf(
+            o,
+            "%s{\"layer\":%d,\"to\":\"%s\",\"ssrc\":%u,\"width\":%u,\"height\":%u,"
+            "\"target_kbps\":%d,\"frames\":%llu,\"keyframes\":%llu,\"packets\":%llu,"
+            "\"kbps\":%.1f,\"pps\":%.1f,\"encode_ms_per_frame\":%.2f}",
+            i ? "," : "", i, l->to, l->out.ssrc, l->pic->d_w, l->pic->d_h, l->kbps,
+            (unsigned long long)l->frames, (unsigned long long)l->keyframes,
+            (unsigned long long)l->out.packets,
+            secs > 0 ? (double)l->out.bytes * 8 / 1000 / secs : 0,
+            secs > 0 ? (double)l->out.packets / secs : 0,
+            l->frames ? (double)l->encode_us / 1000.0 / (double)l->frames : 0);
+    }
+    g_string_append(o, "]}");
+    puts(o->str);
+    g_string_free(o, TRUE);
+}
+
 int source_main(int argc, char **argv)
 {
     if (parse_args(argc, argv) != 0)
         return 2;
     video_src v = {0};
     audio_src a = {0};
-    if (out_open(&v.out, opt.video) != 0 || out_open(&a.out, opt.audio) != 0) {
-        fprintf(stderr, "odeon-load source: --video/--audio must be IPv4:port or none\n");
+    if (video_open(&v) != 0 || out_open(&a.out, opt.audio) != 0) {
+        fprintf(stderr, "odeon-load source: --video/--audio must be IPv4:port or none; --video "
+                        "lists one destination per --simulcast layer\n");
         return 2;
     }
-    if ((v.out.fd >= 0 && video_init(&v) != 0) || (a.out.fd >= 0 && audio_init(&a) != 0)) {
+    if ((v.on && video_init(&v) != 0) || (a.out.fd >= 0 && audio_init(&a) != 0)) {
         fprintf(stderr, "odeon-load source: cannot create the encoders\n");
         return 1;
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    fprintf(stderr,
-            "odeon-load source: VP8 %dx%d@%d %d kbit/s keyframe every %.1f s -> %s (pt %d), "
-            "Opus %d kbit/s -> %s (pt %d)\n",
-            opt.width, opt.height, opt.fps, opt.kbps, opt.keyint, v.out.fd >= 0 ? opt.video : "-",
-            opt.video_pt, opt.opus_kbps, a.out.fd >= 0 ? opt.audio : "-", opt.audio_pt);
+    for (int i = 0; i < v.n; i++) {
+        const video_layer *l = &v.layers[i];
+        fprintf(stderr,
+                "odeon-load source: VP8 layer %d: %ux%u@%d %d kbit/s keyframe every %.1f s -> %s "
+                "(pt %d, ssrc %u)\n",
+                i, l->pic->d_w, l->pic->d_h, opt.fps, l->kbps, opt.keyint, l->to, opt.video_pt,
+                l->out.ssrc);
+    }
+    fprintf(stderr, "odeon-load source: Opus %d kbit/s -> %s (pt %d)\n", opt.opus_kbps,
+            a.out.fd >= 0 ? opt.audio : "-", opt.audio_pt);
     int64_t t0 = rtcc_now_us(), next_v = t0, next_a = t0, next_log = t0 + 1000000;
     int64_t vint = 1000000 / opt.fps, aint = 20000;
     int64_t end = opt.duration > 0 ? t0 + (int64_t)(opt.duration * 1e6) : INT64_MAX;
@@ -347,7 +535,7 @@ int source_main(int argc, char **argv)
         int64_t now = rtcc_now_us();
         if (now >= end)
             break;
-        if (v.out.fd >= 0 && now >= next_v) {
+        if (v.on && now >= next_v) {
             video_frame(&v);
             next_v += vint;
             if (now - next_v > 200000) /* fell far behind: do not burst */
@@ -361,30 +549,28 @@ int source_main(int argc, char **argv)
         }
         if (opt.verbose && now >= next_log) {
             fprintf(stderr, "odeon-load source: %u frames, %llu video pkts, %llu audio pkts\n",
-                    v.frame, (unsigned long long)v.out.packets, (unsigned long long)a.out.packets);
+                    v.frame, (unsigned long long)video_packets(&v),
+                    (unsigned long long)a.out.packets);
             next_log += 1000000;
         }
         int64_t next = INT64_MAX;
-        if (v.out.fd >= 0)
+        if (v.on)
             next = next_v;
         if (a.out.fd >= 0 && next_a < next)
             next = next_a;
         sleep_until(next < end ? next : end);
     }
-    double secs = (double)(rtcc_now_us() - t0) / 1e6;
-    printf("{\"source\":true,\"seconds\":%.2f,\"frames\":%u,\"keyframes\":%llu,"
-           "\"video_packets\":%llu,\"video_kbps\":%.1f,\"encode_ms_per_frame\":%.2f,"
-           "\"audio_packets\":%llu,\"audio_kbps\":%.1f}\n",
-           secs, v.frame, (unsigned long long)v.keyframes, (unsigned long long)v.out.packets,
-           secs > 0 ? (double)v.out.bytes * 8 / 1000 / secs : 0,
-           v.frame ? (double)v.encode_us / 1000.0 / v.frame : 0, (unsigned long long)a.out.packets,
-           secs > 0 ? (double)a.out.bytes * 8 / 1000 / secs : 0);
+    print_summary(&v, &a, (double)(rtcc_now_us() - t0) / 1e6);
     fflush(stdout);
-    if (v.out.fd >= 0) {
-        vpx_codec_destroy(&v.codec);
-        vpx_img_free(&v.img);
-        close(v.out.fd);
+    for (int i = 0; i < v.n; i++) {
+        video_layer *l = &v.layers[i];
+        vpx_codec_destroy(&l->codec);
+        if (l->pic == &l->img)
+            vpx_img_free(&l->img);
+        close(l->out.fd);
     }
+    if (v.on)
+        vpx_img_free(&v.canvas);
     if (a.out.fd >= 0) {
         opus_encoder_destroy(a.enc);
         close(a.out.fd);

@@ -41,6 +41,7 @@
 #include "plugin/plugin.h"
 #include "webrtc/bytes.h"
 #include "webrtc/dtls.h"
+#include "webrtc/rtcp.h"
 #include "webrtc/rtp.h"
 #include "webrtc/sdp.h"
 #include "webrtc/srtp.h"
@@ -51,9 +52,10 @@
 
 static struct {
     const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
-    int port, viewers, threads, sample, decode, json, verbose;
+    const char *remb; /* "SECONDS:BPS,..." */
+    int port, viewers, threads, sample, decode, json, verbose, window_marker;
     int drop_every, corrupt_every; /* self-tests of the loss and checksum accounting */
-    double ramp_ms, setup_timeout, duration, max_loss_pct;
+    double ramp_ms, setup_timeout, duration, max_loss_pct, source_fps;
 } opt = {
     .host = "127.0.0.1",
     .path = "/",
@@ -78,6 +80,15 @@ static struct {
 #define TICK_US (10 * 1000)
 #define KEEPALIVE_US (25LL * 1000 * 1000)
 #define CONSENT_US (2LL * 1000 * 1000)
+#define RTCP_US (500 * 1000)
+#define REMB_STEPS 32
+
+/* --remb, parsed: from at_us after a viewer became ok, it asks for bps. Sorted by time. */
+static struct {
+    int n;
+    int64_t at_us[REMB_STEPS];
+    uint64_t bps[REMB_STEPS];
+} g_remb;
 
 enum {
     PHASE_SETUP,
@@ -128,10 +139,14 @@ typedef struct {
     uint8_t kind;
     int64_t first_ext, max_ext; /* extended (32+ bit) sequence numbers */
     uint64_t received, gaps;
+    int64_t expected_prior; /* at the last receiver report, for its fraction lost */
+    uint64_t received_prior;
 } ssrc_stat;
 
+/* Running counts, copied at the start and the end of the window. */
 typedef struct {
     uint64_t pkts, bytes;
+    uint64_t video_pkts, video_frames; /* frames: video packets with the marker bit */
 } counters;
 
 typedef struct viewer viewer;
@@ -159,7 +174,7 @@ struct viewer {
     bool offer_done;
 
     int64_t t_start, t_open, t_watch, t_offer, t_ice, t_dtls, t_webrtcup, t_first_pkt, t_first_key,
-        t_audio_ok;
+        t_audio_ok, t_ok;
     int64_t next_keepalive, next_check, check_interval;
 
     char lufrag[9], lpwd[25];
@@ -186,6 +201,17 @@ struct viewer {
     ssrc_stat ss[MAX_SSRCS];
     int nss;
     vp8_receiver *rx; /* --decode viewers only */
+
+    /* stalls: the longest time between two video RTP packets (from the cleartext header, so
+     * every viewer), and at the end of the window the time since the last one and since the
+     * last decoded frame (a stream that stopped has no "next" packet to measure a gap with) */
+    int64_t last_video_us, max_video_gap_us, video_gap_end_us, stall_end_us;
+    bool window_over; /* the window ended: gaps and decoding stop (the last packets drain) */
+
+    /* --remb: an SRTCP compound (RR, SDES, REMB) every RTCP_US once ok */
+    uint32_t rtcp_ssrc;
+    int64_t next_rtcp;
+    uint64_t rtcp_sent, rtcp_errors, remb_bps;
 };
 
 static viewer *g_viewers;
@@ -291,6 +317,10 @@ static void answer_media(GString *a, viewer *v, const odeon_sdp_media *m, bool f
     const char *fmtp = odeon_sdp_media_find_fmtp(m, pt);
     if (fmtp && *fmtp)
         g_string_append_printf(a, "a=fmtp:%d %s\r\n", pt, fmtp);
+    /* with --remb we send REMB, so we say so; never transport-cc: we send no TWCC feedback,
+     * and a server that believed we did would estimate from nothing */
+    if (!audio && opt.remb)
+        g_string_append_printf(a, "a=rtcp-fb:%d goog-remb\r\n", pt);
     if (first)
         g_string_append_printf(a,
                                "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n"
@@ -655,10 +685,18 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
     v->c.bytes += len;
     if (!v->t_first_pkt)
         v->t_first_pkt = now;
-    if (kind == KIND_AUDIO)
+    if (kind == KIND_AUDIO) {
         v->audio_pkts++;
-    else if (kind == KIND_VIDEO)
+    } else if (kind == KIND_VIDEO) {
         v->video_pkts++;
+        v->c.video_pkts++;
+        v->c.video_frames += (buf[1] & 0x80) != 0; /* the marker ends a frame */
+        if (!v->window_over) {
+            if (v->last_video_us && now - v->last_video_us > v->max_video_gap_us)
+                v->max_video_gap_us = now - v->last_video_us;
+            v->last_video_us = now;
+        }
+    }
     ssrc_stat *ss = ssrc_find(v, odeon_be32(buf + 8), kind);
     if (ss)
         ssrc_count(ss, odeon_be16(buf + 2));
@@ -695,8 +733,8 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
         if (opt.corrupt_every > 0 && v->idx == 1 && rv.payload_len > 40 &&
             ++v->corrupt_ctr % (uint32_t)opt.corrupt_every == 0)
             buf[rv.payload_offset + rv.payload_len - 7] ^= 0x5a;
-        if (v->rx)
-            vp8_receiver_push(v->rx, rv.seq, rv.marker, rv.timestamp, pl, rv.payload_len);
+        if (v->rx && !v->window_over)
+            vp8_receiver_push(v->rx, rv.seq, rv.marker, rv.timestamp, pl, rv.payload_len, now);
     }
 }
 
@@ -740,6 +778,74 @@ static void drain_udp(viewer *v)
         if (from.sin_family == AF_INET)
             on_datagram(v, buf, (size_t)n, &from, now);
     }
+}
+
+/* ----- RTCP (--remb) ------------------------------------------------------------------------- */
+
+/* The scheduled REMB bitrate at t_us after the viewer became ok; 0 before the first step. */
+static uint64_t remb_at(int64_t t_us)
+{
+    uint64_t bps = 0;
+    for (int i = 0; i < g_remb.n && g_remb.at_us[i] <= t_us; i++)
+        bps = g_remb.bps[i];
+    return bps;
+}
+
+/* A receiver report block per SSRC we receive (RFC 3550 6.4.1: fraction lost over the interval
+ * since the last report; no jitter, no LSR: we read no sender reports). Video first: a server
+ * that files a bundled compound under the medium of its first report block (Janus does) then
+ * files the REMB under video. */
+static unsigned report_blocks(viewer *v, odeon_rtcp_report_block *b)
+{
+    unsigned n = 0;
+    for (int k = 0; k < 2 * v->nss; k++) {
+        ssrc_stat *s = &v->ss[k % v->nss];
+        if (s->first_ext < 0 || (k < v->nss) != (s->kind == KIND_VIDEO))
+            continue;
+        int64_t expected = s->max_ext - s->first_ext + 1;
+        int64_t lost = expected - (int64_t)s->received;
+        int64_t exp_int = expected - s->expected_prior;
+        int64_t lost_int = exp_int - (int64_t)(s->received - s->received_prior);
+        s->expected_prior = expected;
+        s->received_prior = s->received;
+        b[n++] = (odeon_rtcp_report_block){
+            .ssrc = s->ssrc,
+            .fraction_lost = exp_int > 0 && lost_int > 0 ? (uint8_t)((lost_int << 8) / exp_int) : 0,
+            .cumulative_lost = lost > 0x7fffff ? 0x7fffff : (int32_t)lost,
+            .highest_seq = (uint32_t)s->max_ext,
+        };
+    }
+    return n;
+}
+
+/* RR + SDES CNAME + REMB (draft-alvestrand-rmcat-remb-03) naming the video SSRCs we receive,
+ * protected with the viewer's SRTP session. The buffer is on the stack: nothing allocates. */
+static void send_rtcp(viewer *v, int64_t now)
+{
+    _Alignas(16) uint8_t buf[640 + ODEON_SRTP_RTCP_TAIL_ROOM];
+    odeon_rtcp_report_block blocks[MAX_SSRCS];
+    unsigned nb = report_blocks(v, blocks);
+    char cname[32];
+    int cl = snprintf(cname, sizeof cname, "odeon-load-%d", v->idx);
+    int n = odeon_rtcp_build_compound(buf, 640, v->rtcp_ssrc, NULL, blocks, nb, cname, (size_t)cl);
+    uint32_t video[MAX_SSRCS];
+    size_t nv = 0;
+    for (int i = 0; i < v->nss; i++)
+        if (v->ss[i].kind == KIND_VIDEO)
+            video[nv++] = v->ss[i].ssrc;
+    uint64_t bps = remb_at(now - v->t_ok);
+    if (n > 0 && bps && nv) {
+        int r = odeon_rtcp_build_remb(buf + n, 640 - (size_t)n, v->rtcp_ssrc, bps, video, nv);
+        n = r > 0 ? n + r : r;
+        v->remb_bps = bps;
+    }
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
+        v->rtcp_errors++;
+        return;
+    }
+    udp_send(v, &v->remote, buf, len);
+    v->rtcp_sent++;
 }
 
 /* ----- per-viewer life ------------------------------------------------------------------------ */
@@ -822,9 +928,16 @@ static void viewer_tick(viewer *v, int64_t now)
     }
     dtls_step(v, now);
     int st = atomic_load(&v->st);
-    if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio))
+    if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio)) {
+        v->t_ok = now;
+        v->next_rtcp = now;
         atomic_store(&v->st, ST_OK);
-    else if (st < ST_OK && now - v->t_start > (int64_t)(opt.setup_timeout * 1e6))
+    } else if (st == ST_OK && g_remb.n && now >= v->next_rtcp) {
+        send_rtcp(v, now);
+        v->next_rtcp += RTCP_US;
+        if (v->next_rtcp < now) /* the worker fell behind: no burst */
+            v->next_rtcp = now + RTCP_US;
+    } else if (st < ST_OK && now - v->t_start > (int64_t)(opt.setup_timeout * 1e6))
         vfail(v, "timeout (%.0f s)", opt.setup_timeout);
 }
 
@@ -892,6 +1005,15 @@ static void *worker_main(void *arg)
                 if (phase == PHASE_STOP) {
                     v->win1 = v->c;
                     v->win1_t = now;
+                    v->window_over = true;
+                    if (v->last_video_us)
+                        v->video_gap_end_us = now - v->last_video_us;
+                    vp8_receiver_stats rs;
+                    if (v->rx) {
+                        vp8_receiver_get_stats(v->rx, &rs);
+                        if (rs.frames_decoded)
+                            v->stall_end_us = now - rs.last_frame_us;
+                    }
                 }
             }
             phase_seen = phase;
@@ -946,6 +1068,7 @@ static uint64_t viewer_lost(const viewer *v)
 typedef struct {
     int decoders;
     uint64_t common;
+    uint64_t other_size; /* decoded by all, but not all at the same size (simulcast layers) */
     uint64_t checksum[64];
     uint64_t mismatched[64];
     bool agree;
@@ -964,11 +1087,19 @@ static void compute_agreement(agreement *ag)
         ag->checksum[i] = 0x9e3779b97f4a7c15ULL;
     for (unsigned f = 0; f < 65536 && nd > 0; f++) {
         uint64_t h[64];
-        bool all = true;
+        uint32_t size[64];
+        bool all = true, same = true;
         for (int i = 0; i < nd && all; i++)
-            all = vp8_receiver_frame(dec[i]->rx, (uint16_t)f, &h[i]);
+            all = vp8_receiver_frame(dec[i]->rx, (uint16_t)f, &h[i], &size[i]);
         if (!all)
             continue;
+        /* a frame number decoded from different simulcast layers is not the same picture */
+        for (int i = 1; i < nd; i++)
+            same &= size[i] == size[0];
+        if (!same) {
+            ag->other_size++;
+            continue;
+        }
         ag->common++;
         for (int i = 0; i < nd; i++) {
             ag->checksum[i] = (ag->checksum[i] ^ h[i] ^ f) * 0x100000001b3ULL;
@@ -979,6 +1110,38 @@ static void compute_agreement(agreement *ag)
     ag->agree = nd > 0 && ag->common > 0;
     for (int i = 1; i < nd; i++)
         ag->agree &= ag->checksum[i] == ag->checksum[0];
+}
+
+static double ms(int64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The longest time without video RTP, and without a decoded frame (-1: no decoder), both
+ * including the time from the last one to the end of the window. */
+static int64_t viewer_video_gap(const viewer *v)
+{
+    return max64(v->max_video_gap_us, v->video_gap_end_us);
+}
+
+static int64_t viewer_stall(const viewer *v)
+{
+    if (!v->rx)
+        return -1;
+    vp8_receiver_stats rs;
+    vp8_receiver_get_stats(v->rx, &rs);
+    return rs.frames_decoded ? max64(rs.max_gap_us, v->stall_end_us) : -1;
+}
+
+static double window_rate(const viewer *v, uint64_t c1, uint64_t c0)
+{
+    double win_s = v->win1_t > v->win0_t ? (double)(v->win1_t - v->win0_t) / 1e6 : 0;
+    return win_s > 0 ? (double)(c1 - c0) / win_s : 0;
 }
 
 static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
@@ -1014,6 +1177,14 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
         (unsigned long long)v->auth_fail, (unsigned long long)v->slowlinks,
         win_s > 0 ? (double)(v->win1.bytes - v->win0.bytes) * 8 / 1000 / win_s : 0,
         win_s > 0 ? (double)(v->win1.pkts - v->win0.pkts) / win_s : 0);
+    g_string_append_printf(
+        o,
+        ",\"ok_ms\":%.1f,\"window_video_pps\":%.1f,\"window_video_fps\":%.2f,"
+        "\"max_video_gap_ms\":%.1f,\"rtcp_sent\":%llu,\"rtcp_errors\":%llu,\"remb_bps\":%llu",
+        since_watch_ms(v, v->t_ok), window_rate(v, v->win1.video_pkts, v->win0.video_pkts),
+        window_rate(v, v->win1.video_frames, v->win0.video_frames),
+        v->last_video_us ? ms(viewer_video_gap(v)) : -1, (unsigned long long)v->rtcp_sent,
+        (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps);
     g_string_append(o, ",\"ssrcs\":[");
     for (int i = 0; i < v->nss; i++)
         g_string_append_printf(
@@ -1037,6 +1208,15 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
             (unsigned long long)rs.decode_errors, (unsigned long long)rs.frames_before_key,
             (unsigned long long)rs.frames_dropped, (unsigned long long)rs.bad_barcode, rs.width,
             rs.height);
+        /* sizes: when each size began, in ms since the viewer became ok (negative: decoding
+         * began before the audio that completed "ok" arrived) */
+        g_string_append_printf(o, ",\"stall_ms\":%.1f,\"size_changes\":%u,\"sizes\":[",
+                               rs.frames_decoded ? ms(viewer_stall(v)) : -1, rs.size_changes);
+        for (unsigned i = 0; i < rs.size_changes && i < VP8_SIZE_CHANGES; i++)
+            g_string_append_printf(o, "%s{\"t_ms\":%.1f,\"width\":%u,\"height\":%u}", i ? "," : "",
+                                   v->t_ok ? ms(rs.sizes[i].at_us - v->t_ok) : -1,
+                                   rs.sizes[i].width, rs.sizes[i].height);
+        g_string_append(o, "]");
         if (dec_index >= 0)
             g_string_append_printf(o,
                                    ",\"compared_frames\":%llu,\"checksum\":\"%016llx\","
@@ -1067,6 +1247,9 @@ typedef struct {
     int64_t *join, *offer;
     uint64_t lost, received, auth, win_pkts, win_bytes, vlost_min, vlost_max;
     double win_s, loss_pct, pps, kbps, cpu_pct;
+    /* over the ok viewers (stall: the ok decoders); -1 when there is none */
+    int64_t max_stall_us, max_video_gap_us;
+    double min_video_pps, min_video_fps;
 } totals;
 
 /* Sums the viewers; prints each viewer's JSON line (--json) and the first error per stage. */
@@ -1076,6 +1259,8 @@ static void totals_compute(totals *t, const agreement *ag)
     t->join = g_new(int64_t, opt.viewers);
     t->offer = g_new(int64_t, opt.viewers);
     t->vlost_min = UINT64_MAX;
+    t->max_stall_us = t->max_video_gap_us = -1;
+    t->min_video_pps = t->min_video_fps = -1;
     bool shown[ST_COUNT] = {false};
     int di = 0;
     for (int i = 0; i < opt.viewers; i++) {
@@ -1094,6 +1279,16 @@ static void totals_compute(totals *t, const agreement *ag)
         if (vok) {
             t->vlost_min = vl < t->vlost_min ? vl : t->vlost_min;
             t->vlost_max = vl > t->vlost_max ? vl : t->vlost_max;
+            t->max_stall_us = max64(t->max_stall_us, viewer_stall(v));
+        }
+        if (vok && v->has_video) {
+            double pps = window_rate(v, v->win1.video_pkts, v->win0.video_pkts);
+            double fps = window_rate(v, v->win1.video_frames, v->win0.video_frames);
+            t->min_video_pps =
+                t->min_video_pps < 0 || pps < t->min_video_pps ? pps : t->min_video_pps;
+            t->min_video_fps =
+                t->min_video_fps < 0 || fps < t->min_video_fps ? fps : t->min_video_fps;
+            t->max_video_gap_us = max64(t->max_video_gap_us, viewer_video_gap(v));
         }
         for (int s = 0; s < v->nss; s++)
             t->received += v->ss[s].received;
@@ -1129,12 +1324,21 @@ static void print_summary_json(const totals *t, const agreement *ag)
            "\"offer_ms_p50\":%.1f,\"lost\":%llu,\"loss_pct\":%.4f,\"lost_per_viewer_min\":%llu,"
            "\"lost_per_viewer_max\":%llu,\"window_s\":%.2f,\"window_pps\":%.1f,"
            "\"kbps_per_viewer\":%.1f,\"auth_failures\":%llu,\"decoders\":%d,"
-           "\"compared_frames\":%llu,\"checksums_agree\":%s,\"loadgen_cpu_pct\":%.1f}\n",
+           "\"compared_frames\":%llu,\"checksums_agree\":%s,\"loadgen_cpu_pct\":%.1f,",
            opt.label, opt.plugin, opt.viewers, t->ok, t->up, pct_ms(t->join, t->nj, 0.5),
            pct_ms(t->join, t->nj, 0.95), pct_ms(t->join, t->nj, 1.0), pct_ms(t->offer, t->no, 0.5),
            (unsigned long long)t->lost, t->loss_pct, (unsigned long long)t->vlost_min,
            (unsigned long long)t->vlost_max, t->win_s, t->pps, t->kbps, (unsigned long long)t->auth,
            ag->decoders, (unsigned long long)ag->common, ag->agree ? "true" : "false", t->cpu_pct);
+    printf("\"other_size_frames\":%llu,\"max_stall_ms\":%.1f,\"max_video_gap_ms\":%.1f,"
+           "\"min_window_video_pps\":%.1f,\"min_window_video_fps\":%.2f,",
+           (unsigned long long)ag->other_size, t->max_stall_us >= 0 ? ms(t->max_stall_us) : -1,
+           t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, t->min_video_pps,
+           t->min_video_fps);
+    if (opt.source_fps > 0 && t->min_video_fps >= 0)
+        printf("\"min_delivered_pct\":%.1f}\n", 100.0 * t->min_video_fps / opt.source_fps);
+    else
+        printf("\"min_delivered_pct\":null}\n");
 }
 
 static void print_table(const totals *t, const agreement *ag, double elapsed_s)
@@ -1164,6 +1368,17 @@ static void print_table(const totals *t, const agreement *ag, double elapsed_s)
            t->loss_pct, (unsigned long long)t->vlost_min, (unsigned long long)t->vlost_max, t->pps,
            t->kbps, (unsigned long long)t->auth, checks);
     g_string_free(stages, TRUE);
+    char stall[48] = "no decoder", deliv[48] = "";
+    if (t->max_stall_us >= 0)
+        snprintf(stall, sizeof stall, "%.0f ms", ms(t->max_stall_us));
+    if (opt.source_fps > 0 && t->min_video_fps >= 0)
+        snprintf(deliv, sizeof deliv, " (%.0f%% of --source-fps)",
+                 100.0 * t->min_video_fps / opt.source_fps);
+    printf("video in the window: min %.1f frames/s%s, min %.0f pkt/s per viewer; longest gap "
+           "%.0f ms between RTP packets; longest stall between decoded frames: %s%s\n",
+           t->min_video_fps, deliv, t->min_video_pps,
+           t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, stall,
+           ag->other_size ? " (some frames decoded at different sizes)" : "");
 }
 
 /* Prints everything; 0 when the run passes (see usage), else 1. */
@@ -1215,6 +1430,14 @@ static void usage(FILE *f)
             "  --drop-every N       self-test: viewer 0 ignores every Nth RTP packet (loss)\n"
             "  --corrupt-every N    self-test: viewer 1 damages every Nth video payload it\n"
             "                       decrypts (the decoded checksums must then differ)\n"
+            "  --remb SCHEDULE      send RTCP (RR + REMB, SRTCP) every 500 ms once ok, asking\n"
+            "                       for the bitrate of the last step reached: SECONDS:BPS,...\n"
+            "                       seconds since the viewer became ok, e.g. 0:150000,8:3000000;\n"
+            "                       the answer then has a=rtcp-fb:PT goog-remb for video\n"
+            "  --source-fps F       the source's frame rate: the report gives the delivered\n"
+            "                       frame rate as a percentage of it\n"
+            "  --window-marker      print {\"window\":\"start\"} and {\"window\":\"end\"}\n"
+            "                       on stdout when the measured window starts and ends\n"
             "  --json               one JSON line per viewer and a summary line on stdout\n"
             "  -v, --verbose        per-viewer progress on stderr\n"
             "Exit status: 0 every viewer got media, loss within bounds, decoded checksums agree;\n"
@@ -1243,8 +1466,37 @@ static const rtcc_option specs[] = {
     {"drop-every", 'i', &opt.drop_every},
     {"corrupt-every", 'i', &opt.corrupt_every},
     {"json", 'f', &opt.json},
+    {"remb", 's', &opt.remb},
+    {"source-fps", 'd', &opt.source_fps},
+    {"window-marker", 'f', &opt.window_marker},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
+
+/* "SECONDS:BPS[,SECONDS:BPS...]" into g_remb, sorted by time. 0 or -1. */
+static int parse_remb(const char *spec)
+{
+    char **steps = g_strsplit(spec, ",", -1);
+    int rc = 0;
+    for (int i = 0; steps[i] && rc == 0; i++) {
+        double secs;
+        unsigned long long bps;
+        char tail;
+        if (g_remb.n == REMB_STEPS || sscanf(steps[i], " %lf:%llu %c", &secs, &bps, &tail) != 2 ||
+            secs < 0 || bps == 0) {
+            rc = -1;
+            break;
+        }
+        int j = g_remb.n++;
+        for (; j > 0 && g_remb.at_us[j - 1] > (int64_t)(secs * 1e6); j--) {
+            g_remb.at_us[j] = g_remb.at_us[j - 1];
+            g_remb.bps[j] = g_remb.bps[j - 1];
+        }
+        g_remb.at_us[j] = (int64_t)(secs * 1e6);
+        g_remb.bps[j] = bps;
+    }
+    g_strfreev(steps);
+    return g_remb.n ? rc : -1;
+}
 
 static int parse_args(int argc, char **argv)
 {
@@ -1265,6 +1517,13 @@ static int parse_args(int argc, char **argv)
                         "objects, --host/--local-ip IPv4 addresses)\n");
         return -1;
     }
+    if (opt.remb && parse_remb(opt.remb) != 0) {
+        fprintf(stderr,
+                "odeon-load: --remb wants SECONDS:BPS[,SECONDS:BPS...] (at most %d), "
+                "e.g. 0:150000,8:3000000\n",
+                REMB_STEPS);
+        return -1;
+    }
     if (opt.decode > 64)
         opt.decode = 64;
     return 0;
@@ -1277,6 +1536,16 @@ static void sleep_us(int64_t us)
     struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+/* --window-marker: a line a bench script can cut its CPU samples at. The workers see the
+ * phase change within one poll (10 ms). */
+static void window_marker(const char *what)
+{
+    if (!opt.window_marker)
+        return;
+    printf("{\"window\":\"%s\"}\n", what);
+    fflush(stdout);
 }
 
 static bool all_done(void)
@@ -1323,6 +1592,7 @@ int viewers_main(int argc, char **argv)
         rtcc_random_token(v->lpwd, 24);
         RAND_bytes(v->txid_prefix, 4);
         RAND_bytes((uint8_t *)&v->tie_breaker, 8);
+        RAND_bytes((uint8_t *)&v->rtcp_ssrc, 4);
         if (i < opt.decode)
             v->rx = vp8_receiver_new();
         w->vs[w->n++] = v;
@@ -1340,10 +1610,12 @@ int viewers_main(int argc, char **argv)
           (double)(rtcc_now_us() - t0) / 1e6, ok ? opt.duration : 0.0);
     atomic_store(&g_phase, PHASE_MEASURE);
     g_cpu_win0 = self_cpu_us();
+    window_marker("start");
     if (ok)
         sleep_us((int64_t)(opt.duration * 1e6));
     g_cpu_win1 = self_cpu_us();
     atomic_store(&g_phase, PHASE_STOP);
+    window_marker("end");
     for (int t = 0; t < opt.threads; t++)
         pthread_join(ws[t].thr, NULL);
     int rc = report((double)(rtcc_now_us() - t0) / 1e6);

@@ -80,8 +80,14 @@ size_t vp8_write_desc(uint8_t *p, bool start, uint16_t picture_id)
 
 unsigned barcode_cell(unsigned width)
 {
+    /* cells on the 8-pixel grid where the width allows (the encoder's blocks then never
+     * straddle two cells); 4-pixel cells for the 128..255 wide pictures of the smallest
+     * simulcast layer, which VP8 still keeps apart at the contrast used */
     unsigned c = (width / BARCODE_CELLS) & ~7u;
-    return c >= 8 ? c : 0;
+    if (c >= 8)
+        return c;
+    c = (width / BARCODE_CELLS) & ~3u;
+    return c >= 4 ? c : 0;
 }
 
 static bool cell_bit(uint16_t frame_no, int i)
@@ -181,6 +187,7 @@ struct vp8_receiver {
     uint32_t frame_ts;
     bool need_keyframe; /* after a gap (and at the start) */
     uint64_t *hashes;   /* indexed by barcode frame number */
+    uint32_t *sizes;    /* width << 16 | height, same index */
     uint8_t *have;
     vp8_receiver_stats st;
 };
@@ -190,6 +197,7 @@ vp8_receiver *vp8_receiver_new(void)
     vp8_receiver *r = calloc(1, sizeof *r);
     r->frame = malloc(FRAME_MAX);
     r->hashes = calloc(65536, sizeof *r->hashes);
+    r->sizes = calloc(65536, sizeof *r->sizes);
     r->have = calloc(65536, 1);
     vpx_codec_dec_cfg_t cfg = {.threads = 1};
     r->codec_ok = vpx_codec_dec_init(&r->codec, vpx_codec_vp8_dx(), &cfg, 0) == VPX_CODEC_OK;
@@ -205,11 +213,32 @@ void vp8_receiver_free(vp8_receiver *r)
         vpx_codec_destroy(&r->codec);
     free(r->frame);
     free(r->hashes);
+    free(r->sizes);
     free(r->have);
     free(r);
 }
 
-static void decode_frame(vp8_receiver *r)
+/* Timing and size of one decoded frame. */
+static void frame_decoded(vp8_receiver *r, const vpx_image_t *img, int64_t now_us)
+{
+    vp8_receiver_stats *st = &r->st;
+    if (st->frames_decoded == 0)
+        st->first_frame_us = now_us;
+    else if (now_us - st->last_frame_us > st->max_gap_us)
+        st->max_gap_us = now_us - st->last_frame_us;
+    st->last_frame_us = now_us;
+    st->frames_decoded++;
+    if (st->frames_decoded == 1 || img->d_w != st->width || img->d_h != st->height) {
+        if (st->size_changes < VP8_SIZE_CHANGES)
+            st->sizes[st->size_changes] =
+                (vp8_size_change){.at_us = now_us, .width = img->d_w, .height = img->d_h};
+        st->size_changes++;
+    }
+    st->width = img->d_w;
+    st->height = img->d_h;
+}
+
+static void decode_frame(vp8_receiver *r, int64_t now_us)
 {
     if (!r->codec_ok || r->frame_len == 0)
         return;
@@ -231,21 +260,20 @@ static void decode_frame(vp8_receiver *r)
     vpx_codec_iter_t it = NULL;
     vpx_image_t *img;
     while ((img = vpx_codec_get_frame(&r->codec, &it)) != NULL) {
-        r->st.frames_decoded++;
-        r->st.width = img->d_w;
-        r->st.height = img->d_h;
+        frame_decoded(r, img, now_us);
         uint16_t no;
         if (barcode_read(img, &no) != 0) {
             r->st.bad_barcode++;
             continue;
         }
         r->hashes[no] = frame_hash(img);
+        r->sizes[no] = (img->d_w << 16) | img->d_h;
         r->have[no] = 1;
     }
 }
 
 void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
-                       const uint8_t *payload, size_t len)
+                       const uint8_t *payload, size_t len, int64_t now_us)
 {
     if (r->have_seq && seq != (uint16_t)(r->last_seq + 1)) {
         /* a gap (or reordering, which we treat the same): this frame is lost, and every frame
@@ -283,7 +311,7 @@ void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
     r->frame_len += dlen;
     if (marker) {
         r->in_frame = false;
-        decode_frame(r);
+        decode_frame(r, now_us);
     }
 }
 
@@ -292,10 +320,11 @@ void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out)
     *out = r->st;
 }
 
-bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash)
+bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size)
 {
     if (!r->have[frame_no])
         return false;
     *hash = r->hashes[frame_no];
+    *size = r->sizes[frame_no];
     return true;
 }

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "events/eventbus.h"
+#include "test_gate.h"
 
 /* What one subscriber received. */
 typedef struct recorder {
@@ -248,66 +249,21 @@ static void test_flush_concurrent_publishers(void **state)
 /* ---- the bounded queue ---- */
 
 /* Holds the bus thread in the handler until opened. */
-typedef struct gate {
-    GMutex lock;
-    GCond cond;
-    bool entered;
-    bool open;
-    int handled;
-} gate;
-
-static void gate_init(gate *g)
-{
-    g_mutex_init(&g->lock);
-    g_cond_init(&g->cond);
-    g->entered = g->open = false;
-    g->handled = 0;
-}
-
-static void gate_clear(gate *g)
-{
-    g_mutex_clear(&g->lock);
-    g_cond_clear(&g->cond);
-}
-
 static void gated_handler(json_t *envelope, void *user_data)
 {
     (void)envelope;
-    gate *g = user_data;
-    g_mutex_lock(&g->lock);
-    g->entered = true;
-    g_cond_broadcast(&g->cond);
-    while (!g->open)
-        g_cond_wait(&g->cond, &g->lock);
-    g->handled++;
-    g_mutex_unlock(&g->lock);
-}
-
-static void gate_wait_entered(gate *g)
-{
-    g_mutex_lock(&g->lock);
-    while (!g->entered)
-        g_cond_wait(&g->cond, &g->lock);
-    g_mutex_unlock(&g->lock);
-}
-
-static void gate_open(gate *g)
-{
-    g_mutex_lock(&g->lock);
-    g->open = true;
-    g_cond_broadcast(&g->cond);
-    g_mutex_unlock(&g->lock);
+    test_gate_pass(user_data);
 }
 
 static void test_overflow_drops(void **state)
 {
     (void)state;
-    gate g;
-    gate_init(&g);
+    test_gate g;
+    test_gate_init(&g);
     odeon_eventbus *bus = odeon_eventbus_new("unit", 16); /* queue of 16 */
     odeon_eventbus_subscribe(bus, ODEON_EVENT_CORE, gated_handler, &g);
     publish_named(bus, ODEON_EVENT_CORE, "held");
-    gate_wait_entered(&g); /* the bus thread took it off the queue and is stuck in the handler */
+    test_gate_wait_entered(&g); /* the bus thread took it off the queue and is stuck in the handler */
     for (int i = 0; i < 16; i++)
         publish_named(bus, ODEON_EVENT_CORE, "queued");
     assert_int_equal(odeon_eventbus_dropped(bus), 0);
@@ -315,9 +271,9 @@ static void test_overflow_drops(void **state)
         publish_named(bus, ODEON_EVENT_CORE, "dropped");
     assert_int_equal(odeon_eventbus_dropped(bus), 5); /* the publisher never blocked */
 
-    gate_open(&g);
+    test_gate_open(&g);
     odeon_eventbus_flush(bus);
-    assert_int_equal(g.handled, 17);
+    assert_int_equal(g.passed, 17);
     assert_int_equal(odeon_eventbus_delivered(bus), 17);
     /* Room again once drained. */
     publish_named(bus, ODEON_EVENT_CORE, "after");
@@ -325,25 +281,25 @@ static void test_overflow_drops(void **state)
     assert_int_equal(odeon_eventbus_delivered(bus), 18);
     assert_int_equal(odeon_eventbus_dropped(bus), 5);
     odeon_eventbus_free(bus);
-    gate_clear(&g);
+    test_gate_clear(&g);
 }
 
 static void test_free_with_pending(void **state)
 {
     (void)state;
-    gate g;
-    gate_init(&g);
+    test_gate g;
+    test_gate_init(&g);
     odeon_eventbus *bus = odeon_eventbus_new("unit", 64);
     odeon_eventbus_subscribe(bus, ODEON_EVENT_CORE, gated_handler, &g);
     publish_named(bus, ODEON_EVENT_CORE, "held");
-    gate_wait_entered(&g);
+    test_gate_wait_entered(&g);
     for (int i = 0; i < 10; i++)
         publish_named(bus, ODEON_EVENT_CORE, "pending");
-    gate_open(&g);
+    test_gate_open(&g);
     /* No flush: free delivers what is queued, then stops; ASan checks nothing leaks. */
     odeon_eventbus_free(bus);
-    assert_int_equal(g.handled, 11);
-    gate_clear(&g);
+    assert_int_equal(g.passed, 11);
+    test_gate_clear(&g);
 }
 
 int main(void)

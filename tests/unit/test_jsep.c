@@ -895,6 +895,49 @@ static void test_negotiated_directions_and_simulcast(void **state)
     odeon_sdp_free(ours);
 }
 
+/* Layer order for the plugin: the rids in the a=simulcast send order, whatever order the
+ * a=rid lines came in; an SSRC-style SIM group gives its SSRCs and FID-paired RTX SSRCs. */
+static void test_negotiated_simulcast_layers(void **state)
+{
+    (void)state;
+    gchar **parts = g_strsplit(simulcast_offer, "a=simulcast:send q;h;f", -1);
+    char *text = g_strjoinv("a=simulcast:send f;q;h", parts);
+    g_strfreev(parts);
+    odeon_sdp *offer = parse_str(text);
+    g_free(text);
+    odeon_jsep_answer_options o = default_options();
+    o.simulcast = true;
+    odeon_sdp *answer = answer_ok(offer, &o);
+    odeon_jsep_media neg[1];
+    assert_int_equal(odeon_jsep_negotiated(answer, offer, neg, 1), 1);
+    assert_int_equal(neg[0].rid_count, 3);
+    assert_string_equal(neg[0].rids[0], "f");
+    assert_string_equal(neg[0].rids[1], "q");
+    assert_string_equal(neg[0].rids[2], "h");
+    assert_int_equal(neg[0].ext_rid, 10);
+    assert_int_equal(neg[0].ext_repaired_rid, 11);
+    assert_int_equal(neg[0].remote_sim_count, 0);
+    odeon_sdp_free(answer);
+    odeon_sdp_free(offer);
+
+    offer = parse_fixture("safari_offer.sdp");
+    answer = answer_ok(offer, &o);
+    odeon_jsep_media sn[4];
+    assert_int_equal(odeon_jsep_negotiated(answer, offer, sn, 4), (int)offer->media_count);
+    assert_int_equal(sn[1].kind, ODEON_SDP_MEDIA_VIDEO);
+    assert_int_equal(sn[1].rid_count, 0);
+    assert_int_equal(sn[1].remote_sim_count, 3);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(sn[1].remote_sim_ssrcs[k], 2001 + k);
+        assert_int_equal(sn[1].remote_sim_rtx_ssrcs[k], 3001 + k);
+    }
+    assert_int_equal(sn[1].remote_ssrc, 2001);
+    assert_int_equal(sn[1].remote_rtx_ssrc, 3001);
+    assert_int_equal(sn[0].remote_sim_count, 0);
+    odeon_sdp_free(answer);
+    odeon_sdp_free(offer);
+}
+
 /* ---- payload type map ---- */
 
 static const char map_from[] =
@@ -1034,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_set_transport),
         cmocka_unit_test(test_negotiated_firefox),
         cmocka_unit_test(test_negotiated_directions_and_simulcast),
+        cmocka_unit_test(test_negotiated_simulcast_layers),
         cmocka_unit_test(test_pt_map),
         cmocka_unit_test(test_keep_ssrcs),
     };

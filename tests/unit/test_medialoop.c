@@ -1,7 +1,8 @@
 /*
  * test_medialoop.c - the media loop threads: ordered posts on the right thread, run_sync from
  * another thread and from the loop itself, load-balanced picking, a stop that still runs
- * what was posted before it, and the shared periodic tick.
+ * what was posted before it, the shared periodic tick, and wakes (coalesced, allocation-free
+ * runs of one function).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <glib.h>
 
 #include "core/medialoop.h"
+#include "test_gate.h"
 
 #define POSTS 1000
 
@@ -409,6 +411,80 @@ static void test_tick(void **state)
     odeon_media_loops_stop(loops);
 }
 
+/* ---- wakes ---- */
+
+typedef struct {
+    odeon_media_loop *loop;
+    odeon_media_wake wake;
+    gint runs;
+    gint wrong_thread;
+    gint rewake_until; /* fn wakes itself again until runs reaches this */
+} waker;
+
+static void waker_run(void *data)
+{
+    waker *w = data;
+    if (!odeon_media_loop_is_current(w->loop))
+        g_atomic_int_inc(&w->wrong_thread);
+    int runs = g_atomic_int_add(&w->runs, 1) + 1;
+    if (runs < g_atomic_int_get(&w->rewake_until))
+        assert_true(odeon_media_loop_wake(w->loop, &w->wake));
+}
+
+static void gate_task(void *data)
+{
+    test_gate_pass(data);
+}
+
+static void nothing_task(void *data)
+{
+    (void)data;
+}
+
+static void test_wake(void **state)
+{
+    (void)state;
+    odeon_media_loops *loops = odeon_media_loops_start(1, NULL);
+    assert_non_null(loops);
+    odeon_media_loop *loop = odeon_media_loops_get(loops, 0);
+    assert_non_null(loop);
+    assert_null(odeon_media_loops_get(loops, 1));
+
+    /* While the loop is busy, a hundred wakes are one run. */
+    test_gate g;
+    test_gate_init(&g);
+    odeon_media_loop_post(loop, gate_task, &g);
+    waker w = {.loop = loop, .wake = {.fn = waker_run, .data = &w}};
+    assert_true(odeon_media_loop_wake(loop, &w.wake));
+    for (int i = 0; i < 99; i++)
+        assert_false(odeon_media_loop_wake(loop, &w.wake));
+    test_gate_open(&g);
+    odeon_media_loop_run_sync(loop, nothing_task, NULL);
+    for (int i = 0; i < 200 && g_atomic_int_get(&w.runs) < 1; i++)
+        g_usleep(1000);
+    g_usleep(20000);
+    assert_int_equal(g_atomic_int_get(&w.runs), 1);
+
+    /* A wake from inside its own function is not lost: it runs again. */
+    g_atomic_int_set(&w.rewake_until, 4);
+    assert_true(odeon_media_loop_wake(loop, &w.wake));
+    for (int i = 0; i < 500 && g_atomic_int_get(&w.runs) < 4; i++)
+        g_usleep(1000);
+    g_usleep(20000);
+    assert_int_equal(g_atomic_int_get(&w.runs), 4);
+    assert_int_equal(g_atomic_int_get(&w.wrong_thread), 0);
+
+    /* One still pending when the loops stop runs before stop returns. */
+    test_gate_reset(&g);
+    odeon_media_loop_post(loop, gate_task, &g);
+    waker late = {.loop = loop, .wake = {.fn = waker_run, .data = &late}};
+    assert_true(odeon_media_loop_wake(loop, &late.wake));
+    test_gate_open(&g);
+    odeon_media_loops_stop(loops);
+    assert_int_equal(g_atomic_int_get(&late.runs), 1);
+    test_gate_clear(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_pick_balances),
         cmocka_unit_test(test_stop_runs_pending),
         cmocka_unit_test(test_tick),
+        cmocka_unit_test(test_wake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

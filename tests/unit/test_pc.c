@@ -24,6 +24,7 @@
 #include "webrtc/dtls.h"
 #include "webrtc/jsep.h"
 #include "webrtc/pc.h"
+#include "webrtc/pc_priv.h" /* the simulcast test sends raw RTP through A's SRTP */
 #include "webrtc/rtcp.h"
 #include "webrtc/rtp.h"
 #include "webrtc/sdp.h"
@@ -43,6 +44,7 @@ typedef struct {
     GByteArray *data;
     int mindex;
     bool video;
+    int substream;
 } seen_packet;
 
 typedef struct peer {
@@ -161,6 +163,7 @@ static void record_packet(GPtrArray *into, odeon_media_packet *packet)
     g_byte_array_append(s->data, packet->data, (guint)packet->len);
     s->mindex = packet->mindex;
     s->video = packet->video;
+    s->substream = packet->substream;
     g_ptr_array_add(into, s);
 }
 
@@ -319,6 +322,11 @@ static odeon_sdp *make_offer(void)
     return offer;
 }
 
+/* For the next connect_pair: rewrites A's offer text before B sees it (NULL: as is), and
+ * whether B's answer accepts simulcast. */
+static char *(*next_offer_edit)(const char *offer);
+static bool next_answer_simulcast;
+
 /* Offer from a, answer from b; both must come up. */
 static void connect_pair(peer *a, peer *b, bool full_trickle, unsigned consent_s)
 {
@@ -352,6 +360,9 @@ static void connect_pair(peer *a, peer *b, bool full_trickle, unsigned consent_s
         assert_int_equal(offer->media[1].candidate_count, 0);
     }
     char *error = NULL;
+    char *offer_text = next_offer_edit ? next_offer_edit(a->local_sdp) : g_strdup(a->local_sdp);
+    odeon_sdp_free(offer);
+    offer = parse_text(offer_text);
     if (odeon_pc_set_remote(b->pc, offer, true, &error) != 0)
         fail_msg("B set_remote: %s", error);
     assert_true(odeon_pc_remote_is_offer(b->pc));
@@ -359,8 +370,10 @@ static void connect_pair(peer *a, peer *b, bool full_trickle, unsigned consent_s
     assert_non_null(remote_text);
     g_free(remote_text);
 
-    offer = parse_text(a->local_sdp);
-    odeon_jsep_answer_options o = {.audio = true, .video = true, .cname = "b"};
+    offer = parse_text(offer_text);
+    g_free(offer_text);
+    odeon_jsep_answer_options o = {.audio = true, .video = true, .cname = "b",
+                                   .simulcast = next_answer_simulcast};
     odeon_sdp *answer = odeon_jsep_answer(offer, &o, &error);
     if (answer == NULL)
         fail_msg("answer: %s", error);
@@ -553,9 +566,21 @@ static bool pli_arrived(void *arg)
 
 typedef struct {
     peer *p;
+    uint32_t ssrc; /* 0: VIDEO_SSRC */
+    uint16_t lost; /* with ssrc: a sequence number the NACK must name */
 } nack_wait;
 
-/* p got an RTCP NACK (RTPFB fmt 1) about A's video SSRC. */
+static bool nack_names(const odeon_rtcp_nack *n, uint16_t seq)
+{
+    uint16_t lost[64];
+    size_t count = MIN(odeon_rtcp_nack_lost(n, lost, G_N_ELEMENTS(lost)), G_N_ELEMENTS(lost));
+    for (size_t i = 0; i < count; i++)
+        if (lost[i] == seq)
+            return true;
+    return false;
+}
+
+/* p got an RTCP NACK (RTPFB fmt 1) about A's video SSRC (or w->ssrc naming w->lost). */
 static bool nack_arrived(void *arg)
 {
     nack_wait *w = arg;
@@ -567,7 +592,8 @@ static bool nack_arrived(void *arg)
         while (odeon_rtcp_iter_next(&it, &h) == 1) {
             odeon_rtcp_nack n;
             if (h.pt == ODEON_RTCP_RTPFB && h.count == 1 && odeon_rtcp_parse_nack(&h, &n) == 0 &&
-                n.media_ssrc == VIDEO_SSRC)
+                n.media_ssrc == (w->ssrc ? w->ssrc : VIDEO_SSRC) &&
+                (w->ssrc == 0 || nack_names(&n, w->lost)))
                 return true;
         }
     }
@@ -683,6 +709,256 @@ static void test_media(void **state)
     assert_int_equal(pw.mindex, 1);
     assert_true(pw.video);
 
+    close_pair(&a, &b);
+}
+
+/* ---- simulcast ---- */
+
+#define EXT_RID 10
+#define EXT_RRID 11
+static const uint32_t layer_ssrc[3] = {0x51000000u, 0x51000001u, 0x51000002u};
+static const uint32_t layer_rtx[3] = {0x52000000u, 0x52000001u, 0x52000002u};
+static const char *const layer_rid[3] = {"lo", "mid", "hi"};
+
+/* The offer with its video m-line (the last) turned into a publisher's simulcast: no SSRC
+ * lines and `extra` appended. */
+static char *offer_with_video(const char *sdp, const char *extra)
+{
+    const char *video = strstr(sdp, "m=video");
+    assert_non_null(video);
+    GString *out = g_string_new_len(sdp, video - sdp);
+    gchar **lines = g_strsplit(video, "\r\n", -1);
+    for (gchar **l = lines; *l; l++)
+        if (**l != '\0' && !g_str_has_prefix(*l, "a=ssrc"))
+            g_string_append_printf(out, "%s\r\n", *l);
+    g_strfreev(lines);
+    g_string_append(out, extra);
+    return g_string_free(out, FALSE);
+}
+
+static char *rid_simulcast_offer(const char *sdp)
+{
+    return offer_with_video(sdp, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+                                 "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-"
+                                 "stream-id\r\n"
+                                 "a=rid:hi send\r\na=rid:lo send\r\na=rid:mid send\r\n"
+                                 "a=simulcast:send lo;mid;hi\r\n");
+}
+
+static char *sim_group_offer(const char *sdp)
+{
+    GString *extra = g_string_new("a=ssrc-group:SIM");
+    for (int k = 0; k < 3; k++)
+        g_string_append_printf(extra, " %u", layer_ssrc[k]);
+    g_string_append(extra, "\r\n");
+    for (int k = 0; k < 3; k++)
+        g_string_append_printf(extra, "a=ssrc-group:FID %u %u\r\n", layer_ssrc[k], layer_rtx[k]);
+    for (int k = 0; k < 3; k++)
+        g_string_append_printf(extra, "a=ssrc:%u cname:a\r\na=ssrc:%u cname:a\r\n",
+                               layer_ssrc[k], layer_rtx[k]);
+    char *out = offer_with_video(sdp, extra->str);
+    g_string_free(extra, TRUE);
+    return out;
+}
+
+/* Sends one raw RTP packet from A as a browser would, bypassing A's own SSRC rewriting: an
+ * optional one-byte header extension (id, string value) and the seq-named payload, or for RTX
+ * the original sequence number in front of it. */
+static void inject_rtp(peer *a, uint32_t ssrc, uint8_t pt, uint16_t seq, uint8_t ext_id,
+                       const char *ext_value, int rtx_of)
+{
+    uint8_t buf[1500] __attribute__((aligned(16)));
+    memset(buf, 0, sizeof buf);
+    buf[0] = ext_id ? 0x90 : 0x80;
+    buf[1] = pt;
+    uint16_t media_seq = rtx_of >= 0 ? (uint16_t)rtx_of : seq;
+    odeon_put_be16(buf + 2, seq);
+    odeon_put_be32(buf + 4, (uint32_t)media_seq * 3000u);
+    odeon_put_be32(buf + 8, ssrc);
+    size_t len = 12;
+    if (ext_id) {
+        size_t vlen = strlen(ext_value);
+        size_t words = (1 + vlen + 3) / 4;
+        odeon_put_be16(buf + 12, 0xBEDE);
+        odeon_put_be16(buf + 14, (uint16_t)words);
+        buf[16] = (uint8_t)(ext_id << 4 | (vlen - 1));
+        memcpy(buf + 17, ext_value, vlen);
+        len = 16 + words * 4;
+    }
+    if (rtx_of >= 0) {
+        odeon_put_be16(buf + len, (uint16_t)rtx_of);
+        len += 2;
+    }
+    for (size_t i = 0; i < 100; i++)
+        buf[len + i] = (uint8_t)(media_seq + i);
+    len += 100;
+    g_mutex_lock(&a->pc->send_lock);
+    assert_int_equal(odeon_srtp_protect_rtp(a->pc->srtp, buf, &len, sizeof buf), 0);
+    assert_int_equal(pc_send_datagram(a->pc, buf, len), 0);
+    g_mutex_unlock(&a->pc->send_lock);
+}
+
+typedef struct {
+    peer *p;
+    uint32_t ssrc;
+    uint16_t seq;
+    int copies;
+} layer_wait;
+
+static int count_layer_rtp(peer *p, uint32_t ssrc, uint16_t seq, const seen_packet **last)
+{
+    int n = 0;
+    for (guint i = 0; i < p->rtp->len; i++) {
+        seen_packet *s = g_ptr_array_index(p->rtp, i);
+        odeon_rtp_view v;
+        if (odeon_rtp_parse(s->data->data, s->data->len, &v) == 0 && v.ssrc == ssrc &&
+            v.seq == seq) {
+            n++;
+            if (last)
+                *last = s;
+        }
+    }
+    return n;
+}
+
+static bool layer_arrived(void *arg)
+{
+    layer_wait *w = arg;
+    return count_layer_rtp(w->p, w->ssrc, w->seq, NULL) >= w->copies;
+}
+
+typedef struct {
+    peer *p;
+    uint32_t ssrcs[3];
+} remb_wait;
+
+static bool remb_arrived(void *arg)
+{
+    remb_wait *w = arg;
+    for (guint i = 0; i < w->p->rtcp->len; i++) {
+        seen_packet *s = g_ptr_array_index(w->p->rtcp, i);
+        odeon_rtcp_iter it;
+        odeon_rtcp_header h;
+        odeon_rtcp_remb r;
+        odeon_rtcp_iter_init(&it, s->data->data, s->data->len);
+        while (odeon_rtcp_iter_next(&it, &h) == 1) {
+            if (h.pt != ODEON_RTCP_PSFB || odeon_rtcp_parse_remb(&h, &r) != 0)
+                continue;
+            int found = 0;
+            for (int k = 0; k < 3; k++)
+                for (unsigned j = 0; j < r.ssrc_count; j++)
+                    found += odeon_rtcp_remb_ssrc(&r, j) == w->ssrcs[k];
+            if (found == 3)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* A publishes three layers (rid style: SSRCs learned from rtp-stream-id, RTX from
+ * repaired-rtp-stream-id; SIM style: all signalled) on its video m-line. B hands each packet up
+ * with the layer's index in A's simulcast list, NACKs a loss of layer 1 naming layer 1's SSRC,
+ * unwraps layer 2's RTX onto layer 2's SSRC, and sends a PLI per layer and one REMB naming all
+ * three. */
+static void check_simulcast(bool by_rid)
+{
+    peer a, b;
+    next_offer_edit = by_rid ? rid_simulcast_offer : sim_group_offer;
+    next_answer_simulcast = by_rid;
+    connect_pair(&a, &b, false, 10);
+    next_offer_edit = NULL;
+    next_answer_simulcast = false;
+
+    for (uint16_t seq = 100; seq < 110; seq++) {
+        for (int k = 0; k < 3; k++)
+            if (k != 1 || seq != 105)
+                inject_rtp(&a, layer_ssrc[k], 96, seq, by_rid ? EXT_RID : 0, layer_rid[k], -1);
+        g_usleep(2000);
+    }
+    for (int k = 0; k < 3; k++) {
+        layer_wait w = {.p = &b, .ssrc = layer_ssrc[k], .seq = 109, .copies = 1};
+        assert_true(wait_for(layer_arrived, &w, WAIT_S));
+    }
+    g_mutex_lock(&lock);
+    for (guint i = 0; i < b.rtp->len; i++) {
+        seen_packet *s = g_ptr_array_index(b.rtp, i);
+        odeon_rtp_view v;
+        assert_int_equal(odeon_rtp_parse(s->data->data, s->data->len, &v), 0);
+        assert_int_equal(s->mindex, 1);
+        int k = 0;
+        while (k < 3 && layer_ssrc[k] != v.ssrc)
+            k++;
+        assert_true(k < 3);
+        assert_int_equal(s->substream, k);
+    }
+    assert_int_equal(count_layer_rtp(&b, layer_ssrc[1], 105, NULL), 0);
+    g_mutex_unlock(&lock);
+
+    /* The gap in layer 1 is NACKed about layer 1's SSRC. */
+    nack_wait nw = {.p = &a, .ssrc = layer_ssrc[1], .lost = 105};
+    assert_true(wait_for(nack_arrived, &nw, WAIT_S));
+
+    /* Layer 2's RTX, named by repaired-rid only (or its signalled FID SSRC), comes up as
+     * layer 2's packet 107, identical to the original. */
+    inject_rtp(&a, layer_rtx[2], 97, 7000, by_rid ? EXT_RRID : 0, layer_rid[2], 107);
+    layer_wait again = {.p = &b, .ssrc = layer_ssrc[2], .seq = 107, .copies = 2};
+    assert_true(wait_for(layer_arrived, &again, WAIT_S));
+    g_mutex_lock(&lock);
+    const seen_packet *rtx = NULL;
+    assert_int_equal(count_layer_rtp(&b, layer_ssrc[2], 107, &rtx), 2);
+    assert_int_equal(rtx->substream, 2);
+    odeon_rtp_view v;
+    assert_int_equal(odeon_rtp_parse(rtx->data->data, rtx->data->len, &v), 0);
+    assert_int_equal(v.payload_type, 96);
+    assert_int_equal(v.timestamp, 107u * 3000u);
+    assert_int_equal(v.payload_len, 100);
+    for (size_t i = 0; i < 100; i++)
+        assert_int_equal(rtx->data->data[v.payload_offset + i], (uint8_t)(107 + i));
+    g_mutex_unlock(&lock);
+
+    /* One keyframe request: a PLI for every layer. */
+    assert_int_equal(odeon_pc_request_keyframe(b.pc, 1), 0);
+    for (int k = 0; k < 3; k++) {
+        pli_wait pw = {.p = &a, .media_ssrc = layer_ssrc[k]};
+        assert_true(wait_for(pli_arrived, &pw, WAIT_S));
+    }
+    assert_int_equal(odeon_pc_send_remb(b.pc, 1000000), 0);
+    remb_wait rw = {.p = &a, .ssrcs = {layer_ssrc[0], layer_ssrc[1], layer_ssrc[2]}};
+    assert_true(wait_for(remb_arrived, &rw, WAIT_S));
+
+    close_pair(&a, &b);
+}
+
+static void test_simulcast_rid(void **state)
+{
+    (void)state;
+    check_simulcast(true);
+}
+
+static void test_simulcast_sim_group(void **state)
+{
+    (void)state;
+    check_simulcast(false);
+}
+
+/* An unsignalled SSRC named by the mid extension belongs to that m-line even when its payload
+ * type says otherwise (two m-lines may share payload types under BUNDLE). Not simulcast: the
+ * plugin sees substream -1. */
+static void test_mid_routing(void **state)
+{
+    (void)state;
+    peer a, b;
+    connect_pair(&a, &b, false, 10);
+    inject_rtp(&a, 0x53000000u, 96, 42, 1 /* A's sdes:mid id */, "0", -1);
+    layer_wait w = {.p = &b, .ssrc = 0x53000000u, .seq = 42, .copies = 1};
+    assert_true(wait_for(layer_arrived, &w, WAIT_S));
+    g_mutex_lock(&lock);
+    const seen_packet *s = NULL;
+    count_layer_rtp(&b, 0x53000000u, 42, &s);
+    assert_int_equal(s->mindex, 0);
+    assert_false(s->video);
+    assert_int_equal(s->substream, -1);
+    g_mutex_unlock(&lock);
     close_pair(&a, &b);
 }
 
@@ -840,6 +1116,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_full_trickle),
+        cmocka_unit_test(test_simulcast_rid),
+        cmocka_unit_test(test_simulcast_sim_group),
+        cmocka_unit_test(test_mid_routing),
         cmocka_unit_test(test_slowlink),
         cmocka_unit_test(test_consent_lost),
         cmocka_unit_test(test_consent_kept_with_traffic),
