@@ -229,7 +229,9 @@
     // Offers local media to the plugin with `body`, and applies the answer the plugin sends
     // back. Media: `stream` (a MediaStream) or `tracks` (MediaStreamTracks), else getUserMedia
     // with `audio`/`video` (constraints or booleans). `recvAudio`/`recvVideo` add receive-only
-    // transceivers when no such local track is sent. Resolves with the data of the plugin's
+    // transceivers when no such local track is sent. `sendEncodings` (RTCRtpEncodingParameters)
+    // go with the video track: several with a `rid` each for simulcast, or one with a
+    // `scalabilityMode` (e.g. 'L3T3_KEY') for VP9 SVC. Resolves with the data of the plugin's
     // answering event.
     async call(options = {}) {
       const { body = {}, iceServers } = options;
@@ -237,7 +239,14 @@
       const pc = this.createPeer(iceServers);
       try {
         const stream = await this.localMedia(options);
-        for (const track of stream.getTracks()) pc.addTrack(track, stream);
+        for (const track of stream.getTracks()) {
+          if (track.kind === 'video' && options.sendEncodings) {
+            pc.addTransceiver(track, { direction: 'sendonly', streams: [stream],
+                                       sendEncodings: options.sendEncodings });
+          } else {
+            pc.addTrack(track, stream);
+          }
+        }
         for (const kind of ['audio', 'video']) {
           const want = options[kind === 'audio' ? 'recvAudio' : 'recvVideo'];
           if (want && !stream.getTracks().some((t) => t.kind === kind)) {

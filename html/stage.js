@@ -2,7 +2,10 @@
 // viewer watches a stage (Odeon offers, the page answers).
 //
 // Query parameters: id=<stage> (default 1), role=host|viewer (default viewer), secret=<host
-// secret>, transport=ws|http (default ws), server=<API URL>, autostart=1.
+// secret>, transport=ws|http (default ws), server=<API URL>, autostart=1; for a host
+// simulcast=1 (three layers, quarter, half and full size) or svc=<scalability mode> (VP9, e.g.
+// L3T3_KEY), width and height of the camera (default 640x480); for a viewer substream=0..2 (the
+// layer it prefers: 0 the smallest).
 // window.stagePage exposes the state, an event log and stats() (the e2e tests poll them).
 'use strict';
 
@@ -55,8 +58,25 @@
       if (!status) return;
       log(`status ${status}${data.result.reason ? ` (${data.result.reason})` : ''}`);
       if (status === 'ended' || status === 'stopped') setState('ended', 'The stage ended');
-      else if (status === 'started') setState('watching', 'Watching');
+      else if (status === 'started') {
+        setState('watching', 'Watching');
+        if (role === 'viewer' && params.get('substream') !== null) {
+          handle.request({ request: 'configure', substream: Number(params.get('substream')) })
+            .then((r) => log(`configure: ${JSON.stringify(r)}`))
+            .catch((e) => log(`configure failed: ${e.message}`, 'error'));
+        }
+      }
     });
+  }
+
+  function hostEncodings() {
+    if (params.get('simulcast') === '1') {
+      return [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+        { rid: 'f', maxBitrate: 1500000 }];
+    }
+    if (params.get('svc')) return [{ scalabilityMode: params.get('svc') }];
+    return undefined;
   }
 
   async function start() {
@@ -76,7 +96,8 @@
       if (role === 'host') {
         const data = await handle.call({
           body: { request: 'publish', id, secret: $('secret').value }, audio: true,
-          video: { width: 640, height: 480 }, iceServers,
+          video: { width: Number(params.get('width')) || 640, height: Number(params.get('height')) || 480 },
+          sendEncodings: hostEncodings(), iceServers,
         });
         log(`publish: ${JSON.stringify(data)}`);
         setState('publishing', `Publishing to stage ${id}`);
@@ -114,13 +135,16 @@
   }
 
   async function stats() {
-    const result = { state: page.state, framesDecoded: 0, packetsReceived: 0, framesSent: 0 };
+    const result = { state: page.state, framesDecoded: 0, packetsReceived: 0, framesSent: 0,
+                     frameWidth: 0, frameHeight: 0 };
     const pc = page.handle && page.handle.pc;
     if (!pc) return result;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         result.framesDecoded = s.framesDecoded || 0;
         result.packetsReceived = s.packetsReceived || 0;
+        result.frameWidth = s.frameWidth || 0;
+        result.frameHeight = s.frameHeight || 0;
       } else if (s.type === 'outbound-rtp' && s.kind === 'video') {
         result.framesSent = s.framesSent || 0;
       }

@@ -695,11 +695,19 @@ json_t *odeon_handle_media_info(odeon_handle *h)
     odeon_pc_stats s;
     odeon_pc_get_stats(pc, &s);
     odeon_pc_unref(pc);
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ice_state",
-                     s.ice_state, "dtls_state", s.dtls_state, "selected_pair", s.selected_pair,
-                     "up", s.up, "packets_in", (json_int_t)s.packets_in, "packets_out",
-                     (json_int_t)s.packets_out, "bytes_in", (json_int_t)s.bytes_in, "bytes_out",
-                     (json_int_t)s.bytes_out, "nacks_received", (json_int_t)s.nacks_received,
-                     "retransmissions", (json_int_t)s.retransmissions, "nacks_sent",
-                     (json_int_t)s.nacks_sent);
+    json_t *info = json_pack(
+        "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ice_state", s.ice_state,
+        "dtls_state", s.dtls_state, "selected_pair", s.selected_pair, "up", s.up, "packets_in",
+        (json_int_t)s.packets_in, "packets_out", (json_int_t)s.packets_out, "bytes_in",
+        (json_int_t)s.bytes_in, "bytes_out", (json_int_t)s.bytes_out, "nacks_received",
+        (json_int_t)s.nacks_received, "retransmissions", (json_int_t)s.retransmissions,
+        "nacks_sent", (json_int_t)s.nacks_sent);
+    if (s.bwe_state[0] != '\0')
+        json_object_set_new(info, "bandwidth",
+                            json_pack("{s:I, s:I, s:I, s:f, s:s}", "estimate_bps",
+                                      (json_int_t)s.estimate_bps, "acked_bps",
+                                      (json_int_t)s.acked_bps, "remb_bps",
+                                      (json_int_t)s.remb_bps, "loss", s.loss, "state",
+                                      s.bwe_state));
+    return info;
 }

@@ -663,6 +663,7 @@ static void stats_fill(void *data)
         odeon_ice_agent_selected_pair(pc->ice, s->selected_pair, sizeof s->selected_pair);
     s->up = pc->up;
     s->media_count = (unsigned)pc->stream_count;
+    pc_media_estimate_stats(pc, s);
     g_mutex_lock(&pc->lock);
     pc->stats_snapshot = *s;
     g_mutex_unlock(&pc->lock);

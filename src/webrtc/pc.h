@@ -114,6 +114,10 @@ typedef struct odeon_pc_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t nacks_received, retransmissions, nacks_sent;
     unsigned media_count;
+    /* The send-side estimate (all 0 without transport-cc or REMB on a sending m-line). */
+    uint64_t estimate_bps, acked_bps, remb_bps;
+    double loss;
+    char bwe_state[16];
 } odeon_pc_stats;
 void odeon_pc_get_stats(odeon_pc *pc, odeon_pc_stats *out);
 

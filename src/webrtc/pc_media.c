@@ -729,6 +729,21 @@ static void estimate_feedback(odeon_pc *pc, const odeon_rtcp_header *h, int64_t 
     }
 }
 
+void pc_media_estimate_stats(odeon_pc *pc, odeon_pc_stats *out)
+{
+    g_mutex_lock(&pc->send_lock);
+    if (pc->bwe != NULL) {
+        odeon_bwe_stats st;
+        odeon_bwe_stats_get(pc->bwe, &st);
+        out->estimate_bps = st.packets_reported > 0 ? st.estimate_bps : st.remb_bps;
+        out->acked_bps = st.acked_bps;
+        out->remb_bps = st.remb_bps;
+        out->loss = st.loss;
+        g_strlcpy(out->bwe_state, odeon_bwe_state_name(st.state), sizeof out->bwe_state);
+    }
+    g_mutex_unlock(&pc->send_lock);
+}
+
 uint64_t odeon_pc_bandwidth_estimate(odeon_pc *pc)
 {
     uint64_t bps = 0;

@@ -125,6 +125,8 @@ void pc_media_negotiated(odeon_pc *pc);
 void pc_media_receive(odeon_pc *pc, uint8_t *buf, size_t len, int64_t now_us);
 void pc_media_tick(odeon_pc *pc, int64_t now_us);
 void pc_media_free(odeon_pc *pc);
+/* The bandwidth estimate's figures into the stats (takes send_lock). */
+void pc_media_estimate_stats(odeon_pc *pc, odeon_pc_stats *out);
 int pc_send_datagram(odeon_pc *pc, const uint8_t *buf, size_t len);
 int pc_send_rtcp_plain(odeon_pc *pc, uint8_t *buf, size_t len, size_t cap);
 

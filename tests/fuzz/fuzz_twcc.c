@@ -7,12 +7,15 @@
  * recorder, four bytes per arrival (sequence step, time step, whether to send feedback now),
  * and every feedback it builds must parse back into what was recorded: received numbers with
  * their arrival time rounded down to 250 us, lost ones never recorded, each packet within the
- * size limit and 32-bit aligned, feedback counts consecutive.
+ * size limit and 32-bit aligned, feedback counts consecutive. Every parsed feedback also goes
+ * into a send-side estimator (webrtc/bwe.h) that saw a run of sent packets around its base
+ * sequence: whatever the feedback says, the estimate stays within the estimator's bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "webrtc/bwe.h"
 #include "webrtc/rtcp.h"
 #include "webrtc/twcc.h"
 
@@ -41,6 +44,15 @@ static void parse_feedback(const odeon_rtcp_header *h)
         n++;
     }
     CHECK(n == fb.status_count);
+
+    static odeon_bwe *bwe;
+    if (bwe == NULL)
+        bwe = odeon_bwe_new(1000000, 50000, 20000000);
+    for (unsigned i = 0; i < 64; i++)
+        odeon_bwe_on_sent(bwe, (uint16_t)(fb.base_seq + i), 1200, (int64_t)i * 1000);
+    odeon_bwe_on_feedback(bwe, &fb, 100000);
+    uint64_t e = odeon_bwe_estimate(bwe);
+    CHECK(e >= 50000 && e <= 20000000);
 }
 
 typedef struct state {

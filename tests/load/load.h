@@ -3,6 +3,7 @@
  *
  *   odeon-load.c  main: argv, the two modes
  *   viewers.c     "viewers" mode: N WebRTC viewers (WebSocket signalling, ICE, DTLS, SRTP)
+ *   report.c      the viewers' report: JSON lines, checksum comparison, totals, the table
  *   ws.c          a minimal RFC 6455 WebSocket client for non-blocking sockets
  *   vp8.c         VP8 payload descriptor (RFC 7741), frame reassembly + libvpx decoding,
  *                 the frame-number barcode the source draws and the viewers read back
@@ -20,7 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
 #include <vpx/vpx_image.h>
+
+#include "webrtc/dtls.h"
+#include "webrtc/srtp.h"
+#include "ws.h"
 
 int viewers_main(int argc, char **argv);
 int source_main(int argc, char **argv);
@@ -93,5 +99,132 @@ void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out);
  * frame was not decoded. Frames of different simulcast layers share numbers, so a comparison
  * across viewers must only compare hashes of equal sizes. */
 bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size);
+
+/* ----- viewers.c, report.c -------------------------------------------------------------------- */
+
+#define MAX_CANDS 16
+#define MAX_SSRCS 8
+
+/* Where a viewer is; a failed viewer keeps the stage it failed in. */
+typedef enum {
+    ST_CONNECT, /* WebSocket connect + upgrade */
+    ST_SESSION, /* create / attach */
+    ST_OFFER,   /* watch sent, waiting for the offer */
+    ST_ICE,     /* answer sent, no ICE connectivity yet */
+    ST_DTLS,    /* ICE ok, handshake not finished */
+    ST_MEDIA,   /* SRTP up, no keyframe (or no audio) yet */
+    ST_OK,      /* keyframe decrypted, audio decrypted */
+    ST_COUNT
+} stage;
+extern const char *const stage_names[ST_COUNT];
+
+enum {
+    KIND_NONE,
+    KIND_AUDIO,
+    KIND_VIDEO
+};
+
+typedef struct {
+    uint32_t ssrc;
+    uint8_t kind;
+    int64_t first_ext, max_ext; /* extended (32+ bit) sequence numbers */
+    uint64_t received, gaps;
+    int64_t expected_prior; /* at the last receiver report, for its fraction lost */
+    uint64_t received_prior;
+} ssrc_stat;
+
+/* Running counts, copied at the start and the end of the window. */
+typedef struct {
+    uint64_t pkts, bytes;
+    uint64_t video_pkts, video_frames; /* frames: video packets with the marker bit */
+} counters;
+
+typedef struct viewer viewer;
+typedef struct {
+    viewer *v;
+    bool udp;
+} fdref;
+
+struct viewer {
+    int idx;
+    int epfd;
+    int64_t start_at;
+    bool started;
+    _Atomic int st;
+    _Atomic bool failed;
+    char error[200];
+
+    ws_conn ws;
+    fdref wsref, udpref;
+    uint32_t ws_events;
+    int udp;
+    struct sockaddr_in local;
+    uint64_t session_id, handle_id;
+    unsigned tx_counter;
+    bool offer_done;
+
+    int64_t t_start, t_open, t_watch, t_offer, t_ice, t_dtls, t_webrtcup, t_first_pkt, t_first_key,
+        t_audio_ok, t_ok;
+    int64_t next_keepalive, next_check, check_interval;
+
+    char lufrag[9], lpwd[25];
+    uint64_t tie_breaker;
+    uint32_t txn;
+    uint8_t txid_prefix[4];
+    char *rufrag, *rpwd, *fp_hash, *fp_value;
+    bool controlling, dtls_client, has_audio, has_video;
+    uint8_t pt_kind[128];
+    struct sockaddr_in cands[MAX_CANDS];
+    int ncand;
+    bool ice_ok, nominated;
+    struct sockaddr_in remote;
+    odeon_dtls_endpoint *dtls;
+    odeon_srtp *srtp;
+    const char *srtp_profile;
+
+    counters c, win0, win1;
+    int64_t win0_t, win1_t;
+    uint64_t audio_pkts, video_pkts, rtcp_pkts, other_pkts, decrypted, auth_fail, replayed;
+    uint64_t slowlinks;
+    uint32_t sample_ctr, drop_ctr, corrupt_ctr;
+    bool got_key, audio_ok;
+    ssrc_stat ss[MAX_SSRCS];
+    int nss;
+    vp8_receiver *rx; /* --decode viewers only */
+
+    /* stalls: the longest time between two video RTP packets (from the cleartext header, so
+     * every viewer), and at the end of the window the time since the last one and since the
+     * last decoded frame (a stream that stopped has no "next" packet to measure a gap with) */
+    int64_t last_video_us, max_video_gap_us, video_gap_end_us, stall_end_us;
+    bool window_over; /* the window ended: gaps and decoding stop (the last packets drain) */
+
+    /* --remb: an SRTCP compound (RR, SDES, REMB) every RTCP_US once ok */
+    uint32_t rtcp_ssrc;
+    int64_t next_rtcp;
+    uint64_t rtcp_sent, rtcp_errors, remb_bps;
+};
+
+/* "odeon-load: " + the message + newline on stderr, one line at a time across threads. */
+void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ----- report.c ------------------------------------------------------------------------------- */
+
+/* What the report reads: the viewers, once the workers are joined, and the options it prints or
+ * judges the run by. */
+typedef struct {
+    const viewer *viewers;
+    int n; /* --viewers */
+    const char *label, *plugin, *watch;
+    int decode, json;
+    double max_loss_pct, source_fps;
+    int64_t cpu_us;   /* odeon-load's own CPU time (user + system) over the window */
+    double elapsed_s; /* from the start to the end of the window */
+} report_input;
+
+/* Prints the report on stdout: with --json one line per viewer and the summary line, then the
+ * table and the video line; the first error per stage goes to stderr. 0 when the run passes
+ * (every viewer ok, loss within --max-loss-pct, no SRTP authentication failure, and with
+ * --decode the checksums agree), else 1. */
+int viewers_report(const report_input *in);
 
 #endif

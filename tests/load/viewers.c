@@ -7,7 +7,8 @@
  * owns one WebSocket (janus-protocol) and one UDP socket and lives entirely on its worker, so
  * nothing here locks. Timers (ICE checks, DTLS retransmission, keepalives, deadlines) are
  * polled every 10 ms per worker. The main thread only starts the workers, flips the global
- * phase (setup -> measuring -> stopping) and reads the viewers after the workers are joined.
+ * phase (setup -> measuring -> stopping) and, once the workers are joined, hands the viewers to
+ * the report (report.c).
  *
  * Per viewer: create, attach --plugin, "message" with --watch; the offer arrives in an "event";
  * the answer (recvonly, a=setup:active, our host candidate) goes back with --start. ICE is done
@@ -74,8 +75,6 @@ static struct {
     .max_loss_pct = 1.0,
 };
 
-#define MAX_CANDS 16
-#define MAX_SSRCS 8
 #define PKT_CAP (1600 + ODEON_SRTP_RTCP_TAIL_ROOM)
 #define TICK_US (10 * 1000)
 #define KEEPALIVE_US (25LL * 1000 * 1000)
@@ -99,8 +98,7 @@ static _Atomic int g_phase;
 static odeon_dtls_identity *g_identity;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void logf_(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -114,105 +112,8 @@ static void logf_(const char *fmt, ...)
 
 /* ----- viewers -------------------------------------------------------------------------------- */
 
-/* Where a viewer is; a failed viewer keeps the stage it failed in. */
-typedef enum {
-    ST_CONNECT, /* WebSocket connect + upgrade */
-    ST_SESSION, /* create / attach */
-    ST_OFFER,   /* watch sent, waiting for the offer */
-    ST_ICE,     /* answer sent, no ICE connectivity yet */
-    ST_DTLS,    /* ICE ok, handshake not finished */
-    ST_MEDIA,   /* SRTP up, no keyframe (or no audio) yet */
-    ST_OK,      /* keyframe decrypted, audio decrypted */
-    ST_COUNT
-} stage;
-static const char *const stage_names[ST_COUNT] = {"connect", "session", "offer", "ice",
-                                                  "dtls",    "media",   "ok"};
-
-enum {
-    KIND_NONE,
-    KIND_AUDIO,
-    KIND_VIDEO
-};
-
-typedef struct {
-    uint32_t ssrc;
-    uint8_t kind;
-    int64_t first_ext, max_ext; /* extended (32+ bit) sequence numbers */
-    uint64_t received, gaps;
-    int64_t expected_prior; /* at the last receiver report, for its fraction lost */
-    uint64_t received_prior;
-} ssrc_stat;
-
-/* Running counts, copied at the start and the end of the window. */
-typedef struct {
-    uint64_t pkts, bytes;
-    uint64_t video_pkts, video_frames; /* frames: video packets with the marker bit */
-} counters;
-
-typedef struct viewer viewer;
-typedef struct {
-    viewer *v;
-    bool udp;
-} fdref;
-
-struct viewer {
-    int idx;
-    int epfd;
-    int64_t start_at;
-    bool started;
-    _Atomic int st;
-    _Atomic bool failed;
-    char error[200];
-
-    ws_conn ws;
-    fdref wsref, udpref;
-    uint32_t ws_events;
-    int udp;
-    struct sockaddr_in local;
-    uint64_t session_id, handle_id;
-    unsigned tx_counter;
-    bool offer_done;
-
-    int64_t t_start, t_open, t_watch, t_offer, t_ice, t_dtls, t_webrtcup, t_first_pkt, t_first_key,
-        t_audio_ok, t_ok;
-    int64_t next_keepalive, next_check, check_interval;
-
-    char lufrag[9], lpwd[25];
-    uint64_t tie_breaker;
-    uint32_t txn;
-    uint8_t txid_prefix[4];
-    char *rufrag, *rpwd, *fp_hash, *fp_value;
-    bool controlling, dtls_client, has_audio, has_video;
-    uint8_t pt_kind[128];
-    struct sockaddr_in cands[MAX_CANDS];
-    int ncand;
-    bool ice_ok, nominated;
-    struct sockaddr_in remote;
-    odeon_dtls_endpoint *dtls;
-    odeon_srtp *srtp;
-    const char *srtp_profile;
-
-    counters c, win0, win1;
-    int64_t win0_t, win1_t;
-    uint64_t audio_pkts, video_pkts, rtcp_pkts, other_pkts, decrypted, auth_fail, replayed;
-    uint64_t slowlinks;
-    uint32_t sample_ctr, drop_ctr, corrupt_ctr;
-    bool got_key, audio_ok;
-    ssrc_stat ss[MAX_SSRCS];
-    int nss;
-    vp8_receiver *rx; /* --decode viewers only */
-
-    /* stalls: the longest time between two video RTP packets (from the cleartext header, so
-     * every viewer), and at the end of the window the time since the last one and since the
-     * last decoded frame (a stream that stopped has no "next" packet to measure a gap with) */
-    int64_t last_video_us, max_video_gap_us, video_gap_end_us, stall_end_us;
-    bool window_over; /* the window ended: gaps and decoding stop (the last packets drain) */
-
-    /* --remb: an SRTCP compound (RR, SDES, REMB) every RTCP_US once ok */
-    uint32_t rtcp_ssrc;
-    int64_t next_rtcp;
-    uint64_t rtcp_sent, rtcp_errors, remb_bps;
-};
+const char *const stage_names[ST_COUNT] = {"connect", "session", "offer", "ice",
+                                           "dtls",    "media",   "ok"};
 
 static viewer *g_viewers;
 
@@ -662,14 +563,6 @@ static void ssrc_count(ssrc_stat *s, uint16_t seq)
     }
 }
 
-static uint64_t ssrc_lost(const ssrc_stat *s)
-{
-    if (s->first_ext < 0)
-        return 0;
-    int64_t expected = s->max_ext - s->first_ext + 1;
-    return expected > (int64_t)s->received ? (uint64_t)(expected - (int64_t)s->received) : 0;
-}
-
 static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
 {
     if (len < 12 || !v->srtp) {
@@ -1037,368 +930,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ----- report --------------------------------------------------------------------------------- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct_ms(const int64_t *sorted, int n, double q)
-{
-    return n ? (double)sorted[(int)(q * (n - 1) + 0.5)] / 1000.0 : -1;
-}
-
-static double since_watch_ms(const viewer *v, int64_t t)
-{
-    return t && v->t_watch ? (double)(t - v->t_watch) / 1000.0 : -1;
-}
-
-static uint64_t viewer_lost(const viewer *v)
-{
-    uint64_t lost = 0;
-    for (int i = 0; i < v->nss; i++)
-        lost += ssrc_lost(&v->ss[i]);
-    return lost;
-}
-
-/* Decoded-frame agreement across the --decode viewers that got media: the frames (by barcode
- * number) that every one of them decoded, and per viewer a checksum over those frames. */
-typedef struct {
-    int decoders;
-    uint64_t common;
-    uint64_t other_size; /* decoded by all, but not all at the same size (simulcast layers) */
-    uint64_t checksum[64];
-    uint64_t mismatched[64];
-    bool agree;
-} agreement;
-
-static void compute_agreement(agreement *ag)
-{
-    memset(ag, 0, sizeof *ag);
-    viewer *dec[64];
-    int nd = 0;
-    for (int i = 0; i < opt.viewers && nd < 64; i++)
-        if (g_viewers[i].rx && atomic_load(&g_viewers[i].st) == ST_OK)
-            dec[nd++] = &g_viewers[i];
-    ag->decoders = nd;
-    for (int i = 0; i < nd; i++)
-        ag->checksum[i] = 0x9e3779b97f4a7c15ULL;
-    for (unsigned f = 0; f < 65536 && nd > 0; f++) {
-        uint64_t h[64];
-        uint32_t size[64];
-        bool all = true, same = true;
-        for (int i = 0; i < nd && all; i++)
-            all = vp8_receiver_frame(dec[i]->rx, (uint16_t)f, &h[i], &size[i]);
-        if (!all)
-            continue;
-        /* a frame number decoded from different simulcast layers is not the same picture */
-        for (int i = 1; i < nd; i++)
-            same &= size[i] == size[0];
-        if (!same) {
-            ag->other_size++;
-            continue;
-        }
-        ag->common++;
-        for (int i = 0; i < nd; i++) {
-            ag->checksum[i] = (ag->checksum[i] ^ h[i] ^ f) * 0x100000001b3ULL;
-            ag->checksum[i] ^= ag->checksum[i] >> 31;
-            ag->mismatched[i] += h[i] != h[0];
-        }
-    }
-    ag->agree = nd > 0 && ag->common > 0;
-    for (int i = 1; i < nd; i++)
-        ag->agree &= ag->checksum[i] == ag->checksum[0];
-}
-
-static double ms(int64_t us)
-{
-    return (double)us / 1000.0;
-}
-
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
-/* The longest time without video RTP, and without a decoded frame (-1: no decoder), both
- * including the time from the last one to the end of the window. */
-static int64_t viewer_video_gap(const viewer *v)
-{
-    return max64(v->max_video_gap_us, v->video_gap_end_us);
-}
-
-static int64_t viewer_stall(const viewer *v)
-{
-    if (!v->rx)
-        return -1;
-    vp8_receiver_stats rs;
-    vp8_receiver_get_stats(v->rx, &rs);
-    return rs.frames_decoded ? max64(rs.max_gap_us, v->stall_end_us) : -1;
-}
-
-static double window_rate(const viewer *v, uint64_t c1, uint64_t c0)
-{
-    double win_s = v->win1_t > v->win0_t ? (double)(v->win1_t - v->win0_t) / 1e6 : 0;
-    return win_s > 0 ? (double)(c1 - c0) / win_s : 0;
-}
-
-static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
-{
-    GString *o = g_string_new(NULL);
-    int st = atomic_load(&v->st);
-    double win_s = v->win1_t > v->win0_t ? (double)(v->win1_t - v->win0_t) / 1e6 : 0;
-    g_string_append_printf(o, "{\"viewer\":%d,\"ok\":%s,\"stage\":\"%s\"", v->idx,
-                           st == ST_OK && !atomic_load(&v->failed) ? "true" : "false",
-                           stage_names[st]);
-    if (v->error[0]) {
-        char *e = g_strescape(v->error, NULL);
-        g_string_append_printf(o, ",\"error\":\"%s\"", e);
-        g_free(e);
-    }
-    g_string_append_printf(o,
-                           ",\"ws_ms\":%.1f,\"offer_ms\":%.1f,\"ice_ms\":%.1f,\"dtls_ms\":%.1f,"
-                           "\"webrtcup_ms\":%.1f,\"first_packet_ms\":%.1f,"
-                           "\"first_keyframe_ms\":%.1f",
-                           v->t_open ? (double)(v->t_open - v->t_start) / 1000.0 : -1,
-                           since_watch_ms(v, v->t_offer), since_watch_ms(v, v->t_ice),
-                           since_watch_ms(v, v->t_dtls), since_watch_ms(v, v->t_webrtcup),
-                           since_watch_ms(v, v->t_first_pkt), since_watch_ms(v, v->t_first_key));
-    g_string_append_printf(
-        o,
-        ",\"srtp\":\"%s\",\"packets\":%llu,\"bytes\":%llu,\"audio_packets\":%llu,"
-        "\"video_packets\":%llu,\"rtcp_packets\":%llu,\"lost\":%llu,\"decrypted\":%llu,"
-        "\"auth_failures\":%llu,\"slowlinks\":%llu,\"window_kbps\":%.1f,\"window_pps\":%.1f",
-        v->srtp_profile ? v->srtp_profile : "", (unsigned long long)v->c.pkts,
-        (unsigned long long)v->c.bytes, (unsigned long long)v->audio_pkts,
-        (unsigned long long)v->video_pkts, (unsigned long long)v->rtcp_pkts,
-        (unsigned long long)viewer_lost(v), (unsigned long long)v->decrypted,
-        (unsigned long long)v->auth_fail, (unsigned long long)v->slowlinks,
-        win_s > 0 ? (double)(v->win1.bytes - v->win0.bytes) * 8 / 1000 / win_s : 0,
-        win_s > 0 ? (double)(v->win1.pkts - v->win0.pkts) / win_s : 0);
-    g_string_append_printf(
-        o,
-        ",\"ok_ms\":%.1f,\"window_video_pps\":%.1f,\"window_video_fps\":%.2f,"
-        "\"max_video_gap_ms\":%.1f,\"rtcp_sent\":%llu,\"rtcp_errors\":%llu,\"remb_bps\":%llu",
-        since_watch_ms(v, v->t_ok), window_rate(v, v->win1.video_pkts, v->win0.video_pkts),
-        window_rate(v, v->win1.video_frames, v->win0.video_frames),
-        v->last_video_us ? ms(viewer_video_gap(v)) : -1, (unsigned long long)v->rtcp_sent,
-        (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps);
-    g_string_append(o, ",\"ssrcs\":[");
-    for (int i = 0; i < v->nss; i++)
-        g_string_append_printf(
-            o, "%s{\"ssrc\":%u,\"kind\":\"%s\",\"received\":%llu,\"lost\":%llu,\"gaps\":%llu}",
-            i ? "," : "", v->ss[i].ssrc,
-            v->ss[i].kind == KIND_AUDIO   ? "audio"
-            : v->ss[i].kind == KIND_VIDEO ? "video"
-                                          : "?",
-            (unsigned long long)v->ss[i].received, (unsigned long long)ssrc_lost(&v->ss[i]),
-            (unsigned long long)v->ss[i].gaps);
-    g_string_append(o, "]");
-    if (v->rx) {
-        vp8_receiver_stats rs;
-        vp8_receiver_get_stats(v->rx, &rs);
-        g_string_append_printf(
-            o,
-            ",\"decode\":{\"frames\":%llu,\"keyframes\":%llu,\"errors\":%llu,"
-            "\"before_keyframe\":%llu,\"dropped\":%llu,\"bad_barcode\":%llu,"
-            "\"width\":%u,\"height\":%u",
-            (unsigned long long)rs.frames_decoded, (unsigned long long)rs.keyframes,
-            (unsigned long long)rs.decode_errors, (unsigned long long)rs.frames_before_key,
-            (unsigned long long)rs.frames_dropped, (unsigned long long)rs.bad_barcode, rs.width,
-            rs.height);
-        /* sizes: when each size began, in ms since the viewer became ok (negative: decoding
-         * began before the audio that completed "ok" arrived) */
-        g_string_append_printf(o, ",\"stall_ms\":%.1f,\"size_changes\":%u,\"sizes\":[",
-                               rs.frames_decoded ? ms(viewer_stall(v)) : -1, rs.size_changes);
-        for (unsigned i = 0; i < rs.size_changes && i < VP8_SIZE_CHANGES; i++)
-            g_string_append_printf(o, "%s{\"t_ms\":%.1f,\"width\":%u,\"height\":%u}", i ? "," : "",
-                                   v->t_ok ? ms(rs.sizes[i].at_us - v->t_ok) : -1,
-                                   rs.sizes[i].width, rs.sizes[i].height);
-        g_string_append(o, "]");
-        if (dec_index >= 0)
-            g_string_append_printf(o,
-                                   ",\"compared_frames\":%llu,\"checksum\":\"%016llx\","
-                                   "\"mismatched_frames\":%llu",
-                                   (unsigned long long)ag->common,
-                                   (unsigned long long)ag->checksum[dec_index],
-                                   (unsigned long long)ag->mismatched[dec_index]);
-        g_string_append(o, "}");
-    }
-    g_string_append(o, "}");
-    puts(o->str);
-    g_string_free(o, TRUE);
-}
-
-static int64_t self_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
-
-static int64_t g_cpu_win0, g_cpu_win1;
-
-/* Totals over all viewers; join and offer times sorted, in microseconds. */
-typedef struct {
-    int count[ST_COUNT], ok, up, nj, no;
-    int64_t *join, *offer;
-    uint64_t lost, received, auth, win_pkts, win_bytes, vlost_min, vlost_max;
-    double win_s, loss_pct, pps, kbps, cpu_pct;
-    /* over the ok viewers (stall: the ok decoders); -1 when there is none */
-    int64_t max_stall_us, max_video_gap_us;
-    double min_video_pps, min_video_fps;
-} totals;
-
-/* Sums the viewers; prints each viewer's JSON line (--json) and the first error per stage. */
-static void totals_compute(totals *t, const agreement *ag)
-{
-    memset(t, 0, sizeof *t);
-    t->join = g_new(int64_t, opt.viewers);
-    t->offer = g_new(int64_t, opt.viewers);
-    t->vlost_min = UINT64_MAX;
-    t->max_stall_us = t->max_video_gap_us = -1;
-    t->min_video_pps = t->min_video_fps = -1;
-    bool shown[ST_COUNT] = {false};
-    int di = 0;
-    for (int i = 0; i < opt.viewers; i++) {
-        viewer *v = &g_viewers[i];
-        int st = atomic_load(&v->st);
-        bool vok = st == ST_OK && !atomic_load(&v->failed);
-        t->count[st]++;
-        t->ok += vok;
-        t->up += v->t_webrtcup != 0;
-        if (v->t_first_key && v->t_watch)
-            t->join[t->nj++] = v->t_first_key - v->t_watch;
-        if (v->t_offer && v->t_watch)
-            t->offer[t->no++] = v->t_offer - v->t_watch;
-        uint64_t vl = viewer_lost(v);
-        t->lost += vl;
-        if (vok) {
-            t->vlost_min = vl < t->vlost_min ? vl : t->vlost_min;
-            t->vlost_max = vl > t->vlost_max ? vl : t->vlost_max;
-            t->max_stall_us = max64(t->max_stall_us, viewer_stall(v));
-        }
-        if (vok && v->has_video) {
-            double pps = window_rate(v, v->win1.video_pkts, v->win0.video_pkts);
-            double fps = window_rate(v, v->win1.video_frames, v->win0.video_frames);
-            t->min_video_pps =
-                t->min_video_pps < 0 || pps < t->min_video_pps ? pps : t->min_video_pps;
-            t->min_video_fps =
-                t->min_video_fps < 0 || fps < t->min_video_fps ? fps : t->min_video_fps;
-            t->max_video_gap_us = max64(t->max_video_gap_us, viewer_video_gap(v));
-        }
-        for (int s = 0; s < v->nss; s++)
-            t->received += v->ss[s].received;
-        t->auth += v->auth_fail;
-        t->win_pkts += v->win1.pkts - v->win0.pkts;
-        t->win_bytes += v->win1.bytes - v->win0.bytes;
-        if (v->win1_t > v->win0_t)
-            t->win_s = (double)(v->win1_t - v->win0_t) / 1e6;
-        if (!vok && !shown[st]) {
-            shown[st] = true;
-            logf_("viewers stopped at stage '%s', e.g. viewer %d: %s", stage_names[st], i,
-                  v->error[0] ? v->error : "(no error reported)");
-        }
-        if (opt.json)
-            viewer_json(v, ag, v->rx && vok ? di : -1);
-        di += v->rx && vok;
-    }
-    qsort(t->join, (size_t)t->nj, sizeof *t->join, cmp_i64);
-    qsort(t->offer, (size_t)t->no, sizeof *t->offer, cmp_i64);
-    uint64_t expected = t->received + t->lost;
-    t->loss_pct = expected ? 100.0 * (double)t->lost / (double)expected : 0;
-    if (t->vlost_min == UINT64_MAX)
-        t->vlost_min = 0;
-    t->pps = t->win_s > 0 ? (double)t->win_pkts / t->win_s : 0;
-    t->kbps = t->win_s > 0 && t->ok ? (double)t->win_bytes * 8 / 1000 / t->win_s / t->ok : 0;
-    t->cpu_pct = t->win_s > 0 ? (double)(g_cpu_win1 - g_cpu_win0) / (t->win_s * 1e4) : 0;
-}
-
-static void print_summary_json(const totals *t, const agreement *ag)
-{
-    printf("{\"summary\":true,\"label\":\"%s\",\"plugin\":\"%s\",\"viewers\":%d,\"ok\":%d,"
-           "\"webrtcup\":%d,\"join_ms_p50\":%.1f,\"join_ms_p95\":%.1f,\"join_ms_max\":%.1f,"
-           "\"offer_ms_p50\":%.1f,\"lost\":%llu,\"loss_pct\":%.4f,\"lost_per_viewer_min\":%llu,"
-           "\"lost_per_viewer_max\":%llu,\"window_s\":%.2f,\"window_pps\":%.1f,"
-           "\"kbps_per_viewer\":%.1f,\"auth_failures\":%llu,\"decoders\":%d,"
-           "\"compared_frames\":%llu,\"checksums_agree\":%s,\"loadgen_cpu_pct\":%.1f,",
-           opt.label, opt.plugin, opt.viewers, t->ok, t->up, pct_ms(t->join, t->nj, 0.5),
-           pct_ms(t->join, t->nj, 0.95), pct_ms(t->join, t->nj, 1.0), pct_ms(t->offer, t->no, 0.5),
-           (unsigned long long)t->lost, t->loss_pct, (unsigned long long)t->vlost_min,
-           (unsigned long long)t->vlost_max, t->win_s, t->pps, t->kbps, (unsigned long long)t->auth,
-           ag->decoders, (unsigned long long)ag->common, ag->agree ? "true" : "false", t->cpu_pct);
-    printf("\"other_size_frames\":%llu,\"max_stall_ms\":%.1f,\"max_video_gap_ms\":%.1f,"
-           "\"min_window_video_pps\":%.1f,\"min_window_video_fps\":%.2f,",
-           (unsigned long long)ag->other_size, t->max_stall_us >= 0 ? ms(t->max_stall_us) : -1,
-           t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, t->min_video_pps,
-           t->min_video_fps);
-    if (opt.source_fps > 0 && t->min_video_fps >= 0)
-        printf("\"min_delivered_pct\":%.1f}\n", 100.0 * t->min_video_fps / opt.source_fps);
-    else
-        printf("\"min_delivered_pct\":null}\n");
-}
-
-static void print_table(const totals *t, const agreement *ag, double elapsed_s)
-{
-    char checks[96];
-    if (ag->decoders == 0)
-        snprintf(checks, sizeof checks, "no decoder");
-    else
-        snprintf(checks, sizeof checks, "%s (%d decoders, %llu frames)",
-                 ag->agree ? "agree" : "DIFFER", ag->decoders, (unsigned long long)ag->common);
-    GString *stages = g_string_new(NULL);
-    for (int s = 0; s < ST_COUNT; s++)
-        if (t->count[s] && s != ST_OK)
-            g_string_append_printf(stages, "%s%s:%d", stages->len ? " " : "", stage_names[s],
-                                   t->count[s]);
-    printf("\n%s, %s %s, %.1f s; odeon-load used %.0f%% of a core over the %.0f s window\n",
-           opt.label, opt.plugin, opt.watch, elapsed_s, t->cpu_pct, t->win_s);
-    printf("| viewers up | webrtcup | join ms p50 / p95 / max (watch->keyframe) | offer ms p50 "
-           "| lost pkts (%%; per viewer min-max) | rx pkt/s (all) | kbit/s per viewer "
-           "| SRTP auth fail | decoded checksums |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
-    printf("| %d/%d%s%s%s | %d/%d | %.0f / %.0f / %.0f | %.1f | %llu (%.3f%%; %llu-%llu) "
-           "| %.0f | %.0f | %llu | %s |\n",
-           t->ok, opt.viewers, stages->len ? " (" : "", stages->str, stages->len ? ")" : "", t->up,
-           opt.viewers, pct_ms(t->join, t->nj, 0.5), pct_ms(t->join, t->nj, 0.95),
-           pct_ms(t->join, t->nj, 1.0), pct_ms(t->offer, t->no, 0.5), (unsigned long long)t->lost,
-           t->loss_pct, (unsigned long long)t->vlost_min, (unsigned long long)t->vlost_max, t->pps,
-           t->kbps, (unsigned long long)t->auth, checks);
-    g_string_free(stages, TRUE);
-    char stall[48] = "no decoder", deliv[48] = "";
-    if (t->max_stall_us >= 0)
-        snprintf(stall, sizeof stall, "%.0f ms", ms(t->max_stall_us));
-    if (opt.source_fps > 0 && t->min_video_fps >= 0)
-        snprintf(deliv, sizeof deliv, " (%.0f%% of --source-fps)",
-                 100.0 * t->min_video_fps / opt.source_fps);
-    printf("video in the window: min %.1f frames/s%s, min %.0f pkt/s per viewer; longest gap "
-           "%.0f ms between RTP packets; longest stall between decoded frames: %s%s\n",
-           t->min_video_fps, deliv, t->min_video_pps,
-           t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, stall,
-           ag->other_size ? " (some frames decoded at different sizes)" : "");
-}
-
-/* Prints everything; 0 when the run passes (see usage), else 1. */
-static int report(double elapsed_s)
-{
-    agreement ag;
-    compute_agreement(&ag);
-    totals t;
-    totals_compute(&t, &ag);
-    if (opt.json)
-        print_summary_json(&t, &ag);
-    print_table(&t, &ag, elapsed_s);
-    fflush(stdout);
-    g_free(t.join);
-    g_free(t.offer);
-    bool pass = t.ok == opt.viewers && t.loss_pct <= opt.max_loss_pct && t.auth == 0 &&
-                (opt.decode == 0 || ag.agree);
-    return pass ? 0 : 1;
-}
-
 /* ----- main ----------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -1538,6 +1069,14 @@ static void sleep_us(int64_t us)
     }
 }
 
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
 /* --window-marker: a line a bench script can cut its CPU samples at. The workers see the
  * phase change within one poll (10 ms). */
 static void window_marker(const char *what)
@@ -1609,16 +1148,29 @@ int viewers_main(int argc, char **argv)
     logf_("%s: %d/%d viewers receiving after %.1f s; measuring %.0f s", opt.label, ok, opt.viewers,
           (double)(rtcc_now_us() - t0) / 1e6, ok ? opt.duration : 0.0);
     atomic_store(&g_phase, PHASE_MEASURE);
-    g_cpu_win0 = self_cpu_us();
+    int64_t cpu_win0 = self_cpu_us();
     window_marker("start");
     if (ok)
         sleep_us((int64_t)(opt.duration * 1e6));
-    g_cpu_win1 = self_cpu_us();
+    int64_t cpu_win1 = self_cpu_us();
     atomic_store(&g_phase, PHASE_STOP);
     window_marker("end");
     for (int t = 0; t < opt.threads; t++)
         pthread_join(ws[t].thr, NULL);
-    int rc = report((double)(rtcc_now_us() - t0) / 1e6);
+    report_input in = {
+        .viewers = g_viewers,
+        .n = opt.viewers,
+        .label = opt.label,
+        .plugin = opt.plugin,
+        .watch = opt.watch,
+        .decode = opt.decode,
+        .json = opt.json,
+        .max_loss_pct = opt.max_loss_pct,
+        .source_fps = opt.source_fps,
+        .cpu_us = cpu_win1 - cpu_win0,
+        .elapsed_s = (double)(rtcc_now_us() - t0) / 1e6,
+    };
+    int rc = viewers_report(&in);
     for (int i = 0; i < opt.viewers; i++) {
         viewer_free(&g_viewers[i]);
         vp8_receiver_free(g_viewers[i].rx);
