@@ -54,7 +54,7 @@
 static struct {
     const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
     const char *remb; /* "SECONDS:BPS,..." */
-    int port, viewers, threads, sample, decode, json, verbose, window_marker;
+    int port, viewers, threads, sample, decode, json, verbose, window_marker, nack;
     int drop_every, corrupt_every; /* self-tests of the loss and checksum accounting */
     double ramp_ms, setup_timeout, duration, max_loss_pct, source_fps;
 } opt = {
@@ -222,6 +222,10 @@ static void answer_media(GString *a, viewer *v, const odeon_sdp_media *m, bool f
      * and a server that believed we did would estimate from nothing */
     if (!audio && opt.remb)
         g_string_append_printf(a, "a=rtcp-fb:%d goog-remb\r\n", pt);
+    /* --nack: as a browser answers, so the server keeps a retransmission buffer per viewer
+     * (what its memory per viewer then really is); we never send a NACK ourselves */
+    if (!audio && opt.nack)
+        g_string_append_printf(a, "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n", pt, pt);
     if (first)
         g_string_append_printf(a,
                                "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n"
@@ -967,6 +971,8 @@ static void usage(FILE *f)
             "                       the answer then has a=rtcp-fb:PT goog-remb for video\n"
             "  --source-fps F       the source's frame rate: the report gives the delivered\n"
             "                       frame rate as a percentage of it\n"
+            "  --nack               answer video with rtcp-fb nack and nack pli, as a browser\n"
+            "                       does (the server then buffers for retransmission)\n"
             "  --window-marker      print {\"window\":\"start\"} and {\"window\":\"end\"}\n"
             "                       on stdout when the measured window starts and ends\n"
             "  --json               one JSON line per viewer and a summary line on stdout\n"
@@ -1000,6 +1006,7 @@ static const rtcc_option specs[] = {
     {"remb", 's', &opt.remb},
     {"source-fps", 'd', &opt.source_fps},
     {"window-marker", 'f', &opt.window_marker},
+    {"nack", 'f', &opt.nack},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
