@@ -7,8 +7,8 @@
  * numbers is what lets the buffer refuse a stale slot (a slot holding X when X + slots, or
  * X + 65536, is asked for) and lets the tracker order its missing list across 65535 -> 0.
  *
- * The retransmission buffer starts small and doubles (up to its slot limit) only when it would
- * evict a packet younger than max_age: a 1 Mbit/s stream kept for a second needs ~128 slots, an
+ * The retransmission buffer starts small and doubles (up to its slot limit, at most once per
+ * max_age) only when it would evict a packet younger than max_age: a 1 Mbit/s stream kept for a second needs ~128 slots, an
  * 8 Mbit/s screen share ~1,024, and a server with thousands of viewers must not give each of
  * them the largest. That growth is the only allocation after the constructors (a handful of
  * times per stream at most); otherwise insert, lookup, received and poll only copy and move
@@ -45,6 +45,7 @@ struct odeon_nack_buffer {
     size_t mask;
     size_t max_slots;
     size_t max_packet;
+    int64_t grown_us; /* when it last doubled; INT64_MIN: never */
     int64_t max_age_us;
     bool started;
     uint32_t highest;
@@ -87,6 +88,7 @@ odeon_nack_buffer *odeon_nack_buffer_new(size_t slots, size_t max_packet, int64_
         return NULL;
     }
     b->mask = initial - 1;
+    b->grown_us = INT64_MIN;
     b->max_slots = slots;
     b->max_packet = max_packet;
     b->max_age_us = max_age_us;
@@ -146,9 +148,16 @@ int odeon_nack_buffer_insert(odeon_nack_buffer *buf, uint16_t seq, const uint8_t
     if (ext < 0 || ext > (int64_t)UINT32_MAX)
         return ODEON_EEXIST;
     slot *s = &buf->slots[(size_t)ext & buf->mask];
-    while (s->len != 0 && s->ext < (uint32_t)ext && now_us - s->stored_us <= buf->max_age_us &&
-           buf->mask + 1 < buf->max_slots && buffer_grow(buf))
+    /* At most one doubling per max_age: a burst (a keyframe, or a joiner's replayed GOP, all
+     * stored at one instant) would otherwise double it again and again for packets that are
+     * soon of no use; a steady rate that needs more gets it a period later. */
+    if (s->len != 0 && s->ext < (uint32_t)ext && now_us - s->stored_us <= buf->max_age_us &&
+        buf->mask + 1 < buf->max_slots &&
+        (buf->grown_us == INT64_MIN || now_us - buf->grown_us >= buf->max_age_us) &&
+        buffer_grow(buf)) {
+        buf->grown_us = now_us;
         s = &buf->slots[(size_t)ext & buf->mask];
+    }
     /* Never let an older packet evict a newer one that shares its slot. */
     if (s->len != 0 && s->ext > (uint32_t)ext)
         return ODEON_EEXIST;

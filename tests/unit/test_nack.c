@@ -383,10 +383,44 @@ static void test_tracker_poll_cap(void **state)
     odeon_nack_tracker_free(t);
 }
 
+/* The buffer follows the packet rate: a burst stored at one instant doubles it once, a steady
+ * rate that needs more than it holds doubles it again a period later, up to the limit. */
+static void test_buffer_growth(void **state)
+{
+    (void)state;
+    odeon_nack_buffer *b = odeon_nack_buffer_new(1024, 1500, 1000 * MS, NULL);
+    assert_non_null(b);
+    /* 300 packets at once (a joiner's replayed GOP): 64 slots, one doubling to 128. */
+    for (uint16_t seq = 0; seq < 300; seq++)
+        insert(b, seq, 0);
+    assert_stored(b, 299 - 127, 0);
+    assert_int_equal(lookup(b, 299 - 128, 0), ODEON_ENOENT);
+    /* Then 400 packets a second for two seconds: a second later it doubles to 256, and a
+     * second after that to 512, which holds a whole max_age of this stream. */
+    uint16_t seq = 300;
+    int64_t now = 0;
+    for (int i = 0; i < 800; i++, seq++) {
+        now = (int64_t)i * 2500;
+        insert(b, seq, now);
+    }
+    for (int i = 0; i < 400; i++, seq++) {
+        now = 2000 * MS + (int64_t)i * 2500;
+        insert(b, seq, now);
+    }
+    uint16_t last = (uint16_t)(seq - 1);
+    assert_stored(b, (uint16_t)(last - 399), now); /* the last second: more than 256 slots */
+    /* Older ones that are still there answer "too old", evicted ones "not here": 512 slots,
+     * never 1024. */
+    assert_int_equal(lookup(b, (uint16_t)(last - 511), now), ODEON_EGONE);
+    assert_int_equal(lookup(b, (uint16_t)(last - 512), now), ODEON_ENOENT);
+    odeon_nack_buffer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buffer_new_args),
+        cmocka_unit_test(test_buffer_growth),
         cmocka_unit_test(test_buffer_insert_lookup),
         cmocka_unit_test(test_buffer_stale_slots),
         cmocka_unit_test(test_buffer_wraparound),
