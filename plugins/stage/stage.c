@@ -218,7 +218,7 @@ static void viewer_join_locked(stage_viewer *v, stage *s)
     g_ptr_array_add(s->viewers, stage_viewer_ref(v));
     s->counts_dirty = true;
     v->need_keyframe = true;
-    if (s->layered && !v->layer.started) {
+    if (s->layered && !stage_layer_viewer_has_sent(&v->layer)) {
         /* First stage: a fresh rewriter. After a switch the old one goes on (its numbering
          * continues), restarted at the new stage's first keyframe. */
         stage_layer_viewer_init(&v->layer, s->layer_codec, 0);

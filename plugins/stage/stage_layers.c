@@ -415,6 +415,11 @@ int stage_layer_viewer_target(const stage_layer_viewer *v)
     return v->target;
 }
 
+bool stage_layer_viewer_has_sent(const stage_layer_viewer *v)
+{
+    return v->started;
+}
+
 int stage_layer_viewer_current(const stage_layer_viewer *v)
 {
     return v->current;

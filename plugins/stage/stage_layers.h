@@ -178,6 +178,8 @@ int stage_layer_viewer_retarget(stage_layer_viewer *v, const stage_layer_stats *
                                 uint64_t estimate_bps, int64_t now_us);
 
 int stage_layer_viewer_target(const stage_layer_viewer *v);
+/* Has it forwarded anything yet (so its output numbering must continue)? */
+bool stage_layer_viewer_has_sent(const stage_layer_viewer *v);
 int stage_layer_viewer_current(const stage_layer_viewer *v);
 
 /* Offers one host packet (a whole RTP packet of layer `substream`; ignored for VP9) to the

@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { isJanus, makeTempDir, sleep, startServer } from '../integration/harness.mjs';
+import { isJanus, makeTempDir, startServer } from '../integration/harness.mjs';
 import { chromiumMissing, openPage } from './browser.mjs';
+import { pollStage } from './stage_page.mjs';
 
 const htmlDir = process.env.ODEON_HTML_DIR ||
   path.join(process.env.ODEON_SRCDIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'html');
@@ -22,20 +23,6 @@ after(async () => {
   if (server) await server.stop();
   if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
 });
-
-async function poll(page, fn, ms, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await page.evaluate(() => window.stagePage.stats());
-    if (fn(last)) return last;
-    if (Date.now() > deadline) {
-      const log = await page.evaluate(() => window.stagePage.events.join('\n  '));
-      throw new Error(`${what}: ${JSON.stringify(last)}\n  ${log}`);
-    }
-    await sleep(500);
-  }
-}
 
 test('a host page publishes; three viewer pages decode it; the host stops and they hear "ended"',
   { skip: isJanus ? 'odeon-only (stage plugin)' : chromiumMissing() },
@@ -50,7 +37,7 @@ test('a host page publishes; three viewer pages decode it; the host stops and th
     const base = `${server.httpBase}/stage.html?id=1&autostart=1`;
     let host;
     ({ browser, page: host } = await openPage(`${base}&role=host&secret=s3cret`));
-    await poll(host, (s) => s.state === 'publishing' && s.framesSent > 30, 20000, 'the host is not publishing');
+    await pollStage(host, (s) => s.state === 'publishing' && s.framesSent > 30, 20000, 'the host is not publishing');
     const viewers = [];
     for (let i = 0; i < 3; i++) {
       const page = await browser.newPage();
@@ -58,11 +45,11 @@ test('a host page publishes; three viewer pages decode it; the host stops and th
       viewers.push(page);
     }
     for (const [i, page] of viewers.entries()) {
-      const s = await poll(page, (st) => st.framesDecoded > 60, 30000, `viewer ${i} decoded too few frames`);
+      const s = await pollStage(page, (st) => st.framesDecoded > 60, 30000, `viewer ${i} decoded too few frames`);
       assert.ok(s.framesDecoded > 60);
     }
     await host.click('#start'); // Stop: unpublish
     for (const [i, page] of viewers.entries()) {
-      await poll(page, (st) => st.state === 'ended', 10000, `viewer ${i} was not told the stage ended`);
+      await pollStage(page, (st) => st.state === 'ended', 10000, `viewer ${i} was not told the stage ended`);
     }
   });

@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { isJanus, makeTempDir, sleep, startServer } from '../integration/harness.mjs';
+import { isJanus, makeTempDir, startServer } from '../integration/harness.mjs';
 import { chromiumMissing, openPage } from './browser.mjs';
+import { pollStage } from './stage_page.mjs';
 
 const htmlDir = process.env.ODEON_HTML_DIR ||
   path.join(process.env.ODEON_SRCDIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'html');
@@ -27,35 +28,21 @@ after(async () => {
   if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
 });
 
-async function poll(page, fn, ms, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await page.evaluate(() => window.stagePage.stats());
-    if (fn(last)) return last;
-    if (Date.now() > deadline) {
-      const log = await page.evaluate(() => window.stagePage.events.join('\n  '));
-      throw new Error(`${what}: ${JSON.stringify(last)}\n  ${log}`);
-    }
-    await sleep(500);
-  }
-}
-
 async function layersOnStage(id, hostParams) {
   const base = `${server.httpBase}/stage.html?id=${id}&autostart=1`;
   const host = await browser.newPage();
   await host.goto(`${base}&role=host&secret=s3cret&width=${WIDTH}&height=${HEIGHT}&${hostParams}`);
-  await poll(host, (s) => s.state === 'publishing' && s.framesSent > 30, 20000, `stage ${id}: the host is not publishing`);
+  await pollStage(host, (s) => s.state === 'publishing' && s.framesSent > 30, 20000, `stage ${id}: the host is not publishing`);
   const small = await browser.newPage();
   await small.goto(`${base}&role=viewer&substream=0`);
   const best = await browser.newPage();
   await best.goto(`${base}&role=viewer`);
-  const s = await poll(small, (st) => st.framesDecoded > 30 && st.frameWidth > 0 && st.frameWidth <= WIDTH / 4,
+  const s = await pollStage(small, (st) => st.framesDecoded > 30 && st.frameWidth > 0 && st.frameWidth <= WIDTH / 4,
     30000, `stage ${id}: the viewer that asked for substream 0 did not get the smallest layer`);
-  const b = await poll(best, (st) => st.framesDecoded > 30 && st.frameWidth >= WIDTH / 2, 40000,
+  const b = await pollStage(best, (st) => st.framesDecoded > 30 && st.frameWidth >= WIDTH / 2, 40000,
     `stage ${id}: the other viewer never got a larger layer`);
   // The small one stays small while the other one is up.
-  const s2 = await poll(small, (st) => st.framesDecoded > s.framesDecoded + 30, 20000,
+  const s2 = await pollStage(small, (st) => st.framesDecoded > s.framesDecoded + 30, 20000,
     `stage ${id}: the small viewer stalled`);
   assert.ok(s2.frameWidth <= WIDTH / 4, JSON.stringify(s2));
   for (const page of [host, small, best]) await page.close();

@@ -1,7 +1,6 @@
 /*
  * fuzz_stage_rtp.c - libFuzzer target for what the stage plugin reads of the RTP it ingests
- * over UDP (plugins/stage/stage_rtp.h): the header length and VP8 keyframe detection; and
- * the layer selection's parsers (plugins/stage/stage_layers.c: VP8 and VP9 payload
+ * over UDP (plugins/stage/stage_rtp.h): the header length; and the layer selection's parsers (plugins/stage/stage_layers.c: VP8 and VP9 payload
  * descriptors, H.264 keyframes) and its per-viewer forwarding of each codec. The input is one
  * datagram. A header length must leave a payload inside the packet, a descriptor length must
  * stay inside the payload, a forwarded packet is the input's size; nothing may read past the
@@ -60,10 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (hdr != 0) {
         if (hdr < 12 || hdr >= size)
             __builtin_trap();
-        (void)stage_vp8_keyframe_start(pkt + hdr, size - hdr);
         parse_descriptors(pkt + hdr, size - hdr);
     }
-    (void)stage_vp8_keyframe_start(pkt, size);
     parse_descriptors(pkt, size);
     forward_all(pkt, size);
     free(pkt);
