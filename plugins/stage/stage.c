@@ -154,6 +154,7 @@ void stage_viewer_unref(stage_viewer *v)
     if (v == NULL || !g_atomic_int_dec_and_test(&v->refs))
         return;
     stage_core->handle_unref(v->handle);
+    stage_sent_free(v);
     g_mutex_clear(&v->host_lock);
     g_free(v);
 }
@@ -1214,6 +1215,16 @@ static void stage_incoming_rtcp(odeon_plugin_handle *handle, odeon_media_packet 
     stage_unref(s);
 }
 
+/* A viewer's NACK: the packet is rebuilt from the stage's ring (stage_sent_lookup). */
+static size_t stage_retransmit_rtp(odeon_plugin_handle *handle, int mindex, uint16_t seq,
+                                   uint8_t *buf, size_t cap)
+{
+    stage_viewer *v = viewer_of(handle);
+    if (v == NULL || v->is_host)
+        return 0;
+    return stage_sent_lookup(v, mindex, seq, g_get_monotonic_time(), buf, cap);
+}
+
 static json_t *stage_query_session(odeon_plugin_handle *handle)
 {
     stage_viewer *v = viewer_of(handle);
@@ -1359,4 +1370,5 @@ __attribute__((visibility("default"))) const odeon_plugin odeon_plugin_descripto
     .hangup_media = stage_hangup_media,
     .destroy_session = stage_destroy_session,
     .query_session = stage_query_session,
+    .retransmit_rtp = stage_retransmit_rtp,
 };

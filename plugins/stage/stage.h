@@ -71,6 +71,31 @@ struct stage_group;
  * list and its loop group each hold one). Fields change under the stage's lock and, while the
  * viewer is in a group, also under the group's lock (the group's loop reads them with only
  * that one). */
+/* What a viewer was sent of its video lately, so that its NACKs are answered from the stage's
+ * ring (one copy of each packet for every viewer) instead of a copy per viewer in the core:
+ * the ring slot, and the bytes this viewer's rewrite changed (the fixed RTP header, and the
+ * VP8 PictureID and TL0PICIDX within the first bytes of the payload descriptor); the rest of
+ * the packet is the slot's. Written by the group's drain and read by the NACK callback, both
+ * on the viewer's media loop. */
+#define STAGE_SENT_ENTRIES 256u          /* a power of two; about 2 s of 1 Mbit/s video */
+#define STAGE_SENT_DESC 6u               /* VP8: flags, X, PictureID (2), TL0PICIDX, TID/K */
+#define STAGE_RETRANSMIT_MAX_AGE_US 1000000 /* older packets are of no use to a decoder */
+
+typedef struct stage_sent_entry {
+    guint64 index; /* 1 + ring index; 0: empty */
+    gint64 sent_us;
+    uint16_t seq, len, desc_off;
+    int8_t mindex;
+    uint8_t desc_len;
+    uint8_t header[12];
+    uint8_t desc[STAGE_SENT_DESC];
+} stage_sent_entry;
+
+typedef struct stage_sent_history {
+    struct stage *stage; /* reference: the ring the entries point into */
+    stage_sent_entry entries[STAGE_SENT_ENTRIES];
+} stage_sent_history;
+
 typedef struct stage_viewer {
     gint refs;
     GMutex host_lock;            /* a host's stage pointer, read per packet on its loop */
@@ -106,6 +131,7 @@ typedef struct stage_viewer {
     int prefer_quality, prefer_temporal; /* "configure": 0..2, -1 best */
     gint64 up_us;                /* monotonic time its media went up */
     gint64 last_retarget_us;
+    stage_sent_history *sent;    /* allocated at its first video packet; its loop only */
 } stage_viewer;
 
 /* The stage's recent packets: one writer at a time (the source, under the stage's lock), read
@@ -189,6 +215,11 @@ void stage_ingest_remove(stage *s);
  * else 0) from the stage's source (the ingest thread, or the host's media loop): counted,
  * written to the ring, and each loop with viewers woken. */
 void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len);
+/* The two halves of stage_packet, for a writer that has several packets at hand (the ingest
+ * thread draining a socket): store each (false when the packet was refused), then wake the
+ * loops once, so that the readers take the burst in one drain and one send per viewer. */
+bool stage_packet_store(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len);
+void stage_wake_loops(stage *s);
 /* The ring and one group per loop (stage_new), and their release (the last stage_unref). */
 void stage_fanout_init(stage *s, unsigned loops);
 void stage_fanout_free(stage *s);
@@ -212,6 +243,12 @@ void stage_viewer_lock(stage_viewer *v);
 void stage_viewer_unlock(stage_viewer *v);
 stage_viewer *stage_viewer_ref(stage_viewer *v);
 void stage_viewer_unref(stage_viewer *v);
+/* The video packet sent to v on m-line mindex as seq, rebuilt from the ring into buf (cap
+ * bytes): its length, or 0 when it is unknown, older than STAGE_RETRANSMIT_MAX_AGE_US or no
+ * longer in the ring. On v's media loop (the plugin's retransmit_rtp). */
+size_t stage_sent_lookup(stage_viewer *v, int mindex, uint16_t seq, gint64 now, uint8_t *buf,
+                         size_t cap);
+void stage_sent_free(stage_viewer *v);
 
 /* stage.c helpers used by the fan-out and WHIP. */
 /* Pushes changed viewer counts to each stage's monitors and host (at most once a second per

@@ -145,11 +145,11 @@ static bool keyframe_start(const stage *s, const uint8_t *payload, size_t plen)
     return stage_h264_keyframe_start(payload, plen);
 }
 
-void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len)
+bool stage_packet_store(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len)
 {
     size_t hdr = stage_rtp_header_len(pkt, len);
     if (hdr == 0 || track >= s->track_count)
-        return;
+        return false;
     stage_track *t = &s->tracks[track];
     if (!t->video || substream < 0 || substream >= STAGE_LAYERS_MAX)
         substream = 0;
@@ -161,7 +161,7 @@ void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, siz
                             "stage %" G_GUINT64_FORMAT ": dropping RTP packets over %u bytes",
                             s->id, STAGE_SLOT_BYTES);
         g_mutex_unlock(&s->lock);
-        return;
+        return false;
     }
     gint64 now = g_get_monotonic_time();
     if (t->video)
@@ -191,6 +191,11 @@ void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, siz
                                                      &s->keyframe_wanted, 1, 0))
         stage_keyframe_request_locked(s);
     g_mutex_unlock(&s->lock);
+    return true;
+}
+
+void stage_wake_loops(stage *s)
+{
     for (unsigned i = 0; i < s->group_count; i++) {
         stage_group *g = &s->groups[i];
         if (g_atomic_int_get(&g->count) == 0)
@@ -203,6 +208,12 @@ void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, siz
             stage_unref(s);
         }
     }
+}
+
+void stage_packet(stage *s, size_t track, int substream, const uint8_t *pkt, size_t len)
+{
+    if (stage_packet_store(s, track, substream, pkt, len))
+        stage_wake_loops(s);
 }
 
 void stage_fanout_quiesce(void)
@@ -230,13 +241,85 @@ typedef struct drain_ctx {
 /* One buffer per packet of a batch, per loop thread: reused for every viewer. */
 static __thread uint8_t batch_buffers[SEND_BATCH][PACKET_ROOM] __attribute__((aligned(16)));
 
-/* The viewer's payload type and m-line on a packet already in the batch's next buffer. */
+/* ---- retransmissions from the ring ---- */
+
+static stage_sent_entry *sent_entry(stage_sent_history *h, int mindex, uint16_t seq)
+{
+    /* Two video m-lines (camera and screen) number their packets alike: mix the m-line in. */
+    return &h->entries[(seq + (unsigned)mindex * 97u) & (STAGE_SENT_ENTRIES - 1u)];
+}
+
+/* Remembers that v got the video packet in buf (its rewritten copy of ring slot index). */
+static void sent_record(stage_viewer *v, stage *s, int mindex, const uint8_t *buf, size_t len,
+                        guint64 index, gint64 now)
+{
+    stage_sent_history *h = v->sent;
+    if (h == NULL)
+        h = v->sent = g_new0(stage_sent_history, 1);
+    if (h->stage != s) {
+        /* A switch: the old stage's entries point into another ring. */
+        memset(h->entries, 0, sizeof h->entries);
+        if (h->stage != NULL)
+            stage_unref(h->stage);
+        h->stage = stage_ref(s);
+    }
+    size_t off = stage_rtp_header_len(buf, len);
+    uint16_t seq = (uint16_t)((buf[2] << 8) | buf[3]);
+    stage_sent_entry *e = sent_entry(h, mindex, seq);
+    e->index = index + 1;
+    e->sent_us = now;
+    e->seq = seq;
+    e->len = (uint16_t)len;
+    e->mindex = (int8_t)mindex;
+    memcpy(e->header, buf, sizeof e->header);
+    e->desc_off = (uint16_t)off;
+    e->desc_len = (uint8_t)MIN(len - off, (size_t)STAGE_SENT_DESC);
+    memcpy(e->desc, buf + off, e->desc_len);
+}
+
+size_t stage_sent_lookup(stage_viewer *v, int mindex, uint16_t seq, gint64 now, uint8_t *buf,
+                         size_t cap)
+{
+    stage_sent_history *h = v->sent;
+    if (h == NULL || h->stage == NULL || mindex < 0)
+        return 0;
+    const stage_sent_entry *e = sent_entry(h, mindex, seq);
+    if (e->index == 0 || e->seq != seq || e->mindex != mindex ||
+        now - e->sent_us > STAGE_RETRANSMIT_MAX_AGE_US || e->len > cap)
+        return 0;
+    stage *s = h->stage;
+    guint64 index = e->index - 1;
+    if (__atomic_load_n(&s->ring.head, __ATOMIC_SEQ_CST) - index > RING_SAFE)
+        return 0;
+    const stage_slot *slot = &s->ring.slots[index & RING_MASK];
+    memcpy(buf, slot->data, e->len);
+    /* The writer may have come round meanwhile (as in batch_flush). */
+    if (__atomic_load_n(&s->ring.head, __ATOMIC_SEQ_CST) - index >= STAGE_RING_SLOTS)
+        return 0;
+    memcpy(buf, e->header, sizeof e->header);
+    memcpy(buf + e->desc_off, e->desc, e->desc_len);
+    return e->len;
+}
+
+void stage_sent_free(stage_viewer *v)
+{
+    if (v->sent == NULL)
+        return;
+    if (v->sent->stage != NULL)
+        stage_unref(v->sent->stage);
+    g_clear_pointer(&v->sent, g_free);
+}
+
+/* The viewer's payload type and m-line on a packet already in the batch's next buffer; video
+ * is remembered for retransmissions. */
 static void batch_commit(send_batch *b, stage_viewer *v, stage *s, size_t track, size_t len,
-                         guint64 index)
+                         guint64 index, gint64 now)
 {
     uint8_t *buf = batch_buffers[b->count];
     if (v->pt[track] >= 0)
         buf[1] = (uint8_t)((buf[1] & 0x80) | v->pt[track]);
+    if (s->tracks[track].video && v->mindex[track] >= 0)
+        sent_record(v, s, v->mindex[track], buf, len, index, now);
     b->packets[b->count] = (odeon_media_packet){.data = buf, .len = len, .capacity = PACKET_ROOM,
                                                 .mindex = v->mindex[track],
                                                 .video = s->tracks[track].video};
@@ -247,7 +330,7 @@ static void batch_commit(send_batch *b, stage_viewer *v, stage *s, size_t track,
 /* Copies slot into the batch with v's sequence and timestamp offsets (continuous across
  * stage switches): audio, and video that is not layered. */
 static void batch_add_plain(send_batch *b, stage_viewer *v, stage *s, const stage_slot *slot,
-                            guint64 index)
+                            guint64 index, gint64 now)
 {
     size_t track = slot->track;
     uint8_t *buf = batch_buffers[b->count];
@@ -273,7 +356,7 @@ static void batch_add_plain(send_batch *b, stage_viewer *v, stage *s, const stag
     v->last_seq[track] = seq;
     v->last_ts[track] = ts;
     v->sent_any[track] = true;
-    batch_commit(b, v, s, track, slot->len, index);
+    batch_commit(b, v, s, track, slot->len, index, now);
 }
 
 /* Layered video: stage_layers decides (the viewer's substream or SVC layers) and rewrites. */
@@ -287,7 +370,7 @@ static void batch_add_layered(send_batch *b, stage_viewer *v, drain_ctx *c,
     if (flags & STAGE_LAYER_WANT_KEYFRAME)
         g_atomic_int_set(&c->s->keyframe_wanted, 1); /* the writer coalesces */
     if (flags & STAGE_LAYER_FORWARD)
-        batch_commit(b, v, c->s, slot->track, out_len, index);
+        batch_commit(b, v, c->s, slot->track, out_len, index, c->now);
 }
 
 /* Sends the batch, minus any packet whose slot the writer reused while we copied it. */
@@ -321,7 +404,7 @@ static void batch_add(send_batch *b, stage_viewer *v, drain_ctx *c, const stage_
     if (c->s->layered && c->s->tracks[slot->track].video)
         batch_add_layered(b, v, c, slot, index);
     else
-        batch_add_plain(b, v, c->s, slot, index);
+        batch_add_plain(b, v, c->s, slot, index, c->now);
     if (b->count == SEND_BATCH)
         batch_flush(b, v, c->s);
 }

@@ -133,12 +133,29 @@ static size_t rebuild_poll(struct pollfd *fds, poll_slot *slots)
     return n;
 }
 
+/* The loops are woken once per poll round and stage (audio and video sockets, every layer
+ * together), not once per packet: the readers then take the burst in one drain and one send
+ * per viewer. */
+static void wake_stored_stages(const poll_slot *slots, bool *woken, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (!woken[i])
+            continue;
+        woken[i] = false;
+        for (size_t j = i + 1; j < n; j++)
+            if (slots[j].stage == slots[i].stage)
+                woken[j] = false;
+        stage_wake_loops(slots[i].stage);
+    }
+}
+
 static gpointer ingest_main(gpointer data)
 {
     (void)data;
     static struct pollfd fds[MAX_SOCKETS];
     static poll_slot slots[MAX_SOCKETS];
     static uint8_t buf[RECV_BUFFER] __attribute__((aligned(16)));
+    static bool woken[MAX_SOCKETS];
     fds[0] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
     size_t n = rebuild_poll(fds, slots);
     while (g_atomic_int_get(&ingest_running)) {
@@ -167,10 +184,12 @@ static gpointer ingest_main(gpointer data)
                 ssize_t got = recv(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT);
                 if (got <= 0)
                     break;
-                stage_packet(slots[i].stage, slots[i].track, slots[i].substream, buf,
-                             (size_t)got);
+                if (stage_packet_store(slots[i].stage, slots[i].track, slots[i].substream,
+                                       buf, (size_t)got))
+                    woken[i] = true;
             }
         }
+        wake_stored_stages(slots, woken, n);
     }
     for (size_t i = 1; i < MAX_SOCKETS && slots[i].stage != NULL; i++)
         stage_unref(slots[i].stage);

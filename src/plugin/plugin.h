@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 3
+#define ODEON_PLUGIN_ABI_MINOR 4
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -304,7 +304,24 @@ typedef struct odeon_plugin {
     void (*destroy_session)(odeon_plugin_handle *handle);
     /* Plugin state of a handle for the admin API: a new reference or NULL. */
     json_t *(*query_session)(odeon_plugin_handle *handle);
+
+    /* ---- ABI 1.4 ---- */
+
+    /* Optional: the plugin keeps what it sends and answers its peers' NACKs itself (a fan-out
+     * plugin from the one copy of each packet that all its viewers share). When set, the core
+     * keeps no retransmission buffer for this plugin's handles; on a NACK for sequence number
+     * seq on m-line mindex it asks for the packet exactly as the plugin passed it to
+     * relay_rtp/relay_rtp_batch (before the core's SSRC, transport-cc number and SRTP): copy
+     * it into buf (cap bytes) and return its length, or 0 when it is gone or too old to help.
+     * The core then sends it again (over RTX where negotiated). Runs on the connection's media
+     * loop with its send lock held: do not call the core's media functions for this handle. */
+    size_t (*retransmit_rtp)(odeon_plugin_handle *handle, int mindex, uint16_t seq, uint8_t *buf,
+                             size_t cap);
 } odeon_plugin;
+
+/* Whether plugin p's descriptor is recent enough to have field f (ABI minor additions). */
+#define ODEON_PLUGIN_HAS(p, f)                                                                     \
+    ((p)->struct_size >= offsetof(odeon_plugin, f) + sizeof((p)->f) && (p)->f != NULL)
 
 #ifdef __cplusplus
 }

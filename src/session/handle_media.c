@@ -235,6 +235,18 @@ static void ev_failed(void *user, const char *reason)
     odeon_handle_hangup(user, reason);
 }
 
+static size_t ev_retransmit(void *user, int mindex, uint16_t seq, uint8_t *buf, size_t cap)
+{
+    odeon_handle *h = user;
+    const odeon_plugin *plugin = odeon_handle_plugin(h);
+    size_t len = 0;
+    if (ODEON_PLUGIN_HAS(plugin, retransmit_rtp) && odeon_handle_call_begin(h)) {
+        len = plugin->retransmit_rtp(h, mindex, seq, buf, cap);
+        odeon_handle_call_end(h);
+    }
+    return len <= cap ? len : 0;
+}
+
 static const odeon_pc_events pc_events = {
     .local_candidate = ev_local_candidate,
     .webrtcup = ev_webrtcup,
@@ -243,6 +255,7 @@ static const odeon_pc_events pc_events = {
     .rtp = ev_rtp,
     .rtcp = ev_rtcp,
     .failed = ev_failed,
+    .retransmit = ev_retransmit,
 };
 
 /* The handle's peer connection (new reference), created when create is set. */
@@ -253,6 +266,8 @@ static odeon_pc *handle_pc(odeon_handle *h, bool create)
         return pc;
     pc = odeon_pc_new(odeon_media_loops_pick(media->loops), &media->settings, &pc_events,
                       odeon_handle_ref(h));
+    if (ODEON_PLUGIN_HAS(odeon_handle_plugin(h), retransmit_rtp))
+        odeon_pc_external_retransmissions(pc);
     if (!odeon_handle_set_pc(h, pc)) {
         /* Detached meanwhile, or another request created one first. */
         odeon_pc_close(pc);

@@ -746,8 +746,10 @@ int odeon_jsep_negotiated(const odeon_sdp *local, const odeon_sdp *remote,
             }
         }
         if (o->pt >= 0) {
+            /* RTX only when both sides list it for the codec: a peer that answered without
+             * it could not unwrap a retransmission. */
             int rtx = odeon_sdp_media_find_rtx(l, o->pt);
-            o->rtx_pt = rtx >= 0 ? rtx : -1;
+            o->rtx_pt = rtx >= 0 && odeon_sdp_media_find_rtx(r, o->pt) >= 0 ? rtx : -1;
             o->fb_nack = has_fb(l, o->pt, "nack", NULL) && has_fb(r, o->pt, "nack", NULL);
             o->fb_pli = has_fb(l, o->pt, "nack", "pli") && has_fb(r, o->pt, "nack", "pli");
             o->fb_fir = has_fb(l, o->pt, "ccm", "fir") && has_fb(r, o->pt, "ccm", "fir");

@@ -51,6 +51,11 @@ typedef struct odeon_pc_events {
     /* The connection died on its own (ICE failure, consent lost, DTLS alert or timeout). The
      * owner should close it; reason is for the "hangup" event. */
     void (*failed)(void *user, const char *reason);
+    /* Optional, with odeon_pc_external_retransmissions: the packet the owner sent on m-line
+     * mindex with sequence number seq, as it was passed to odeon_pc_send_rtp*, copied into buf
+     * (cap bytes); its length, or 0 when it is gone. Runs on the loop thread with the send
+     * lock held: it must not send on this connection. */
+    size_t (*retransmit)(void *user, int mindex, uint16_t seq, uint8_t *buf, size_t cap);
 } odeon_pc_events;
 
 typedef struct odeon_pc odeon_pc;
@@ -89,6 +94,11 @@ void odeon_pc_close(odeon_pc *pc);
 void odeon_pc_close_async(odeon_pc *pc, void (*done)(void *data), void *data);
 bool odeon_pc_is_closed(odeon_pc *pc);
 odeon_media_loop *odeon_pc_loop(odeon_pc *pc);
+
+/* The owner keeps what it sends (one buffer shared by many connections, say) and answers the
+ * peer's NACKs through events.retransmit: the connection keeps no retransmission buffer of its
+ * own. Call it before the first negotiation. */
+void odeon_pc_external_retransmissions(odeon_pc *pc);
 
 /* Media. packet->mindex picks the m-line; the packet is rewritten (SSRC, transport-wide
  * sequence) and protected in place, so capacity must leave SRTP room. */

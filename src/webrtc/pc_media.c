@@ -128,7 +128,8 @@ static void stream_setup(odeon_pc *pc, pc_stream *s, const odeon_jsep_media *neg
         s->rtx_seq = (uint16_t)g_random_int();
     }
     layers_setup(s, &old, neg);
-    if (neg->fb_nack && neg->send && s->sent == NULL && pc->settings.nack_buffer_ms > 0)
+    if (neg->fb_nack && neg->send && s->sent == NULL && pc->settings.nack_buffer_ms > 0 &&
+        !pc->external_retransmissions)
         s->sent = odeon_nack_buffer_new(NACK_SLOTS, 1500,
                                         (int64_t)pc->settings.nack_buffer_ms * 1000, NULL);
 }
@@ -302,13 +303,17 @@ int odeon_pc_send_rtp_batch(odeon_pc *pc, odeon_media_packet *packets, size_t n)
     return sent;
 }
 
-/* Answers a NACK from the peer for packets we sent on s. Call with send_lock. */
-static void retransmit(odeon_pc *pc, pc_stream *s, uint16_t seq, int64_t now)
+void odeon_pc_external_retransmissions(odeon_pc *pc)
 {
-    const uint8_t *pkt = NULL;
-    size_t len = 0;
-    if (s->sent == NULL || odeon_nack_buffer_lookup(s->sent, seq, now, &pkt, &len) != 0)
-        return;
+    g_mutex_lock(&pc->send_lock);
+    pc->external_retransmissions = pc->events.retransmit != NULL;
+    g_mutex_unlock(&pc->send_lock);
+}
+
+/* Sends pkt (len bytes, what we sent on s as seq) again. Call with send_lock. */
+static void retransmit_packet(odeon_pc *pc, pc_stream *s, uint16_t seq, const uint8_t *pkt,
+                              size_t len, int64_t now)
+{
     uint8_t *buf = pc->scratch;
     size_t cap = sizeof pc->scratch;
     if (s->neg.rtx_pt >= 0 && s->neg.local_rtx_ssrc != 0) {
@@ -335,6 +340,37 @@ static void retransmit(odeon_pc *pc, pc_stream *s, uint16_t seq, int64_t now)
         send_rtp_locked(pc, s, buf, len, cap, false, now);
     }
     pc->stats.retransmissions++;
+}
+
+/* Answers a NACK from the peer for packets we sent on s, from our buffer. Call with
+ * send_lock. */
+static void retransmit(odeon_pc *pc, pc_stream *s, uint16_t seq, int64_t now)
+{
+    const uint8_t *pkt = NULL;
+    size_t len = 0;
+    if (s->sent != NULL && odeon_nack_buffer_lookup(s->sent, seq, now, &pkt, &len) == 0)
+        retransmit_packet(pc, s, seq, pkt, len, now);
+}
+
+static pc_stream *stream_by_local_ssrc(odeon_pc *pc, uint32_t ssrc);
+
+/* The same from the owner's buffer (events.retransmit), asked without send_lock: the owner's
+ * callback may end up detaching its handle. On the loop thread, which alone uses
+ * retransmit_in and changes the streams. */
+static void retransmit_external(odeon_pc *pc, int mindex, uint32_t ssrc, const uint16_t *lost,
+                                size_t count, int64_t now)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len = pc->events.retransmit(pc->user, mindex, lost[i], pc->retransmit_in,
+                                           sizeof pc->retransmit_in);
+        if (len < 12 || len > sizeof pc->retransmit_in)
+            continue;
+        g_mutex_lock(&pc->send_lock);
+        pc_stream *s = stream_by_local_ssrc(pc, ssrc);
+        if (s != NULL && !pc->stopped)
+            retransmit_packet(pc, s, lost[i], pc->retransmit_in, len, now);
+        g_mutex_unlock(&pc->send_lock);
+    }
 }
 
 static pc_stream *stream_by_local_ssrc(odeon_pc *pc, uint32_t ssrc)
@@ -676,19 +712,25 @@ static void handle_nack(odeon_pc *pc, const odeon_rtcp_header *h, int64_t now)
     odeon_rtcp_nack n;
     if (odeon_rtcp_parse_nack(h, &n) != 0)
         return;
+    uint16_t lost[NACK_BATCH];
+    size_t count = 0;
+    int mindex = -1;
     g_mutex_lock(&pc->send_lock);
     pc_stream *s = stream_by_local_ssrc(pc, n.media_ssrc);
     if (s != NULL) {
-        uint16_t lost[NACK_BATCH];
-        size_t count = odeon_rtcp_nack_lost(&n, lost, NACK_BATCH);
+        count = odeon_rtcp_nack_lost(&n, lost, NACK_BATCH);
         if (count > NACK_BATCH)
             count = NACK_BATCH;
         pc->stats.nacks_received += count;
         s->nacked_this_second += (uint32_t)count;
-        for (size_t i = 0; i < count; i++)
+        mindex = s->neg.mindex;
+        for (size_t i = 0; i < count && !pc->external_retransmissions; i++)
             retransmit(pc, s, lost[i], now);
     }
+    bool external = pc->external_retransmissions;
     g_mutex_unlock(&pc->send_lock);
+    if (external && count > 0)
+        retransmit_external(pc, mindex, n.media_ssrc, lost, count, now);
 }
 
 static int rtcp_mindex(odeon_pc *pc, const uint8_t *buf, size_t len, bool *video)

@@ -115,9 +115,11 @@ struct odeon_pc {
     bool up;
     bool failed;
     bool stopped; /* close ran on the loop */
+    bool external_retransmissions; /* the owner answers NACKs (events.retransmit) */
 
     odeon_pc_stats stats;
     uint8_t scratch[PC_SCRATCH] __attribute__((aligned(16))); /* libsrtp wants aligned buffers */
+    uint8_t retransmit_in[PC_SCRATCH]; /* a packet from events.retransmit; under send_lock */
 };
 
 /* pc_media.c */

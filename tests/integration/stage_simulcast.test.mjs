@@ -52,11 +52,15 @@ test('simulcast: a capped viewer gets the low layer, moves up when the cap lifts
     try {
       // Let the stage measure every layer's bitrate before anyone joins.
       await new Promise((r) => setTimeout(r, 1500));
-      const [capped, free] = await Promise.all([
+      // A third viewer NACKs every 10th video packet: the retransmissions, rebuilt from the
+      // stage's ring with this viewer's layer rewrite (sequence numbers, timestamps, VP8
+      // PictureID and TL0PICIDX), must be the very datagrams it dropped.
+      const [capped, free, nacker] = await Promise.all([
         runLoad(viewersArgs(['--remb', '0:150000,6:5000000', '--duration', '14', '--label', 'capped']), 60000),
         runLoad(viewersArgs(['--duration', '8', '--label', 'free']), 60000),
+        runLoad(viewersArgs(['--nack', '--nack-every', '10', '--duration', '8', '--label', 'nacker']), 60000),
       ]);
-      for (const r of [capped, free]) {
+      for (const r of [capped, free, nacker]) {
         assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}`);
       }
       const [c] = viewerLines(capped.out);
@@ -75,6 +79,11 @@ test('simulcast: a capped viewer gets the low layer, moves up when the cap lifts
       const fs2 = f.decode.sizes;
       assert.equal(fs2[fs2.length - 1].width, WIDTH, `no estimate: the best layer ${JSON.stringify(fs2)}`);
       assert.ok(f.decode.stall_ms < 1000, `longest decoded-frame gap ${f.decode.stall_ms} ms`);
+      const [n] = viewerLines(nacker.out);
+      t.diagnostic(`nacker: ${n.nacks_sent} NACKs, ${n.repaired} repaired, ${n.repair_mismatch} mismatched`);
+      assert.ok(n.nacks_sent >= 20, `the nacker sent ${n.nacks_sent} NACKs`);
+      assert.equal(n.repair_mismatch, 0);
+      assert.ok(n.repaired >= n.nacks_sent - 2, `${n.repaired} of ${n.nacks_sent} repaired`);
     } finally {
       source.kill('SIGTERM');
     }

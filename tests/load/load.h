@@ -104,6 +104,7 @@ bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash
 
 #define MAX_CANDS 16
 #define MAX_SSRCS 8
+#define NACK_PENDING 32 /* --nack-every: NACKed sequence numbers awaited at once */
 
 /* Where a viewer is; a failed viewer keeps the stage it failed in. */
 typedef enum {
@@ -202,6 +203,13 @@ struct viewer {
     uint32_t rtcp_ssrc;
     int64_t next_rtcp;
     uint64_t rtcp_sent, rtcp_errors, remb_bps;
+
+    /* --nack-every (viewer 0): NACKs sent, and the retransmissions that answered them */
+    uint64_t nacks_sent, repaired, repair_mismatch;
+    uint32_t nack_ctr;
+    uint16_t nack_seq[NACK_PENDING];
+    uint64_t nack_hash[NACK_PENDING];
+    bool nack_live[NACK_PENDING];
 };
 
 /* "odeon-load: " + the message + newline on stderr, one line at a time across threads. */

@@ -168,11 +168,14 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
     g_string_append_printf(
         o,
         ",\"ok_ms\":%.1f,\"window_video_pps\":%.1f,\"window_video_fps\":%.2f,"
-        "\"max_video_gap_ms\":%.1f,\"rtcp_sent\":%llu,\"rtcp_errors\":%llu,\"remb_bps\":%llu",
+        "\"max_video_gap_ms\":%.1f,\"rtcp_sent\":%llu,\"rtcp_errors\":%llu,\"remb_bps\":%llu,"
+        "\"nacks_sent\":%llu,\"repaired\":%llu,\"repair_mismatch\":%llu",
         since_watch_ms(v, v->t_ok), window_rate(v, v->win1.video_pkts, v->win0.video_pkts),
         window_rate(v, v->win1.video_frames, v->win0.video_frames),
         v->last_video_us ? ms(viewer_video_gap(v)) : -1, (unsigned long long)v->rtcp_sent,
-        (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps);
+        (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps,
+        (unsigned long long)v->nacks_sent, (unsigned long long)v->repaired,
+        (unsigned long long)v->repair_mismatch);
     g_string_append(o, ",\"ssrcs\":[");
     for (int i = 0; i < v->nss; i++)
         g_string_append_printf(

@@ -56,6 +56,7 @@ static struct {
     const char *remb; /* "SECONDS:BPS,..." */
     int port, viewers, threads, sample, decode, json, verbose, window_marker, nack;
     int drop_every, corrupt_every; /* self-tests of the loss and checksum accounting */
+    int nack_every;                /* viewer 0 NACKs every Nth video packet (repair test) */
     double ramp_ms, setup_timeout, duration, max_loss_pct, source_fps;
 } opt = {
     .host = "127.0.0.1",
@@ -567,6 +568,65 @@ static void ssrc_count(ssrc_stat *s, uint16_t seq)
     }
 }
 
+/* FNV-1a: the fingerprint of a dropped packet, to compare its retransmission with. */
+static uint64_t datagram_hash(const uint8_t *buf, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ buf[i]) * 1099511628211ull;
+    return h ^ len;
+}
+
+/* --nack-every: whether seq is one viewer 0 NACKed and still waits for (then no longer). A
+ * retransmission on the same SSRC and sequence number under the same SRTP keys must be the
+ * very datagram that was dropped (same plaintext, same index, so the same ciphertext and
+ * tag): anything else is a wrongly rebuilt packet. */
+static bool nack_take(viewer *v, const uint8_t *buf, size_t len)
+{
+    uint16_t seq = odeon_be16(buf + 2);
+    for (unsigned i = 0; i < NACK_PENDING; i++)
+        if (v->nack_live[i] && v->nack_seq[i] == seq) {
+            v->nack_live[i] = false;
+            if (v->nack_hash[i] != datagram_hash(buf, len))
+                v->repair_mismatch++;
+            return true;
+        }
+    return false;
+}
+
+/* A generic NACK (RFC 4585) for the video packet rtp (len bytes, as received), as SRTCP. */
+static void nack_send(viewer *v, const uint8_t *rtp, size_t rtp_len)
+{
+    _Alignas(16) uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM];
+    uint16_t seq = odeon_be16(rtp + 2);
+    int n = odeon_rtcp_build_nack(buf, 64, v->rtcp_ssrc, odeon_be32(rtp + 8), &seq, 1);
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
+        v->rtcp_errors++;
+        return;
+    }
+    udp_send(v, &v->remote, buf, len);
+    unsigned slot = (unsigned)(v->nacks_sent++ % NACK_PENDING);
+    v->nack_seq[slot] = seq;
+    v->nack_hash[slot] = datagram_hash(rtp, rtp_len);
+    v->nack_live[slot] = true;
+}
+
+/* Whether the packet is viewer 0's simulated loss (NACKed now), and counts repairs. */
+static bool nack_every_drops(viewer *v, const uint8_t *buf, size_t len, uint8_t kind)
+{
+    if (opt.nack_every <= 0 || v->idx != 0 || kind != KIND_VIDEO)
+        return false;
+    if (nack_take(v, buf, len)) {
+        v->repaired++;
+        return false;
+    }
+    if (!v->got_key || ++v->nack_ctr % (uint32_t)opt.nack_every != 0)
+        return false;
+    nack_send(v, buf, len);
+    return true;
+}
+
 static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
 {
     if (len < 12 || !v->srtp) {
@@ -578,6 +638,8 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
         return;
     uint8_t pt = buf[1] & 0x7f;
     uint8_t kind = v->pt_kind[pt];
+    if (nack_every_drops(v, buf, len, kind))
+        return;
     v->c.pkts++;
     v->c.bytes += len;
     if (!v->t_first_pkt)
@@ -963,6 +1025,9 @@ static void usage(FILE *f)
             "  --max-loss-pct P     loss above P%% fails the run (default 1.0)\n"
             "  --label NAME         server label in the output (default server)\n"
             "  --drop-every N       self-test: viewer 0 ignores every Nth RTP packet (loss)\n"
+            "  --nack-every N       with --nack: viewer 0 treats every Nth video packet as lost\n"
+            "                       and NACKs it at once; the server's retransmission repairs\n"
+            "                       it (report: nacks_sent, repaired; lost counts the rest)\n"
             "  --corrupt-every N    self-test: viewer 1 damages every Nth video payload it\n"
             "                       decrypts (the decoded checksums must then differ)\n"
             "  --remb SCHEDULE      send RTCP (RR + REMB, SRTCP) every 500 ms once ok, asking\n"
@@ -1007,6 +1072,7 @@ static const rtcc_option specs[] = {
     {"source-fps", 'd', &opt.source_fps},
     {"window-marker", 'f', &opt.window_marker},
     {"nack", 'f', &opt.nack},
+    {"nack-every", 'i', &opt.nack_every},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 

@@ -892,6 +892,18 @@ static void test_negotiated_directions_and_simulcast(void **state)
     assert_int_equal(neg[0].ext_mid, 1);
     assert_int_equal(neg[0].ext_twcc, 3);
     odeon_sdp_free(theirs);
+
+    /* An answer that leaves RTX out (as a minimal client does): retransmissions must then go
+     * out plain, never on an RTX stream the peer cannot unwrap. */
+    theirs = parse_str("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                       "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+                       "a=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+                       "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n");
+    assert_int_equal(odeon_jsep_negotiated(ours, theirs, neg, 3), 1);
+    assert_true(neg[0].send && neg[0].fb_nack);
+    assert_int_equal(neg[0].pt, 96);
+    assert_int_equal(neg[0].rtx_pt, -1);
+    odeon_sdp_free(theirs);
     odeon_sdp_free(ours);
 }
 

@@ -67,6 +67,8 @@ typedef struct peer {
     bool closed;
     unsigned after_close;
     unsigned slowlink_uplink_lost; /* the largest "lost" of an uplink slowlink event */
+    unsigned retransmit_asked;     /* events.retransmit calls (external retransmissions) */
+    int retransmit_mindex;
 } peer;
 
 static void seen_free(gpointer p)
@@ -195,7 +197,10 @@ static void ev_failed(void *user, const char *reason)
     g_mutex_unlock(&lock);
 }
 
+static size_t ev_retransmit(void *user, int mindex, uint16_t seq, uint8_t *buf, size_t cap);
+
 static const odeon_pc_events events = {
+    .retransmit = ev_retransmit,
     .local_candidate = ev_local_candidate,
     .webrtcup = ev_webrtcup,
     .media = ev_media,
@@ -328,6 +333,9 @@ static char *(*next_offer_edit)(const char *offer);
 static bool next_answer_simulcast;
 
 /* Offer from a, answer from b; both must come up. */
+/* connect_pair: A answers NACKs from its owner's buffer (ev_retransmit), not its own. */
+static bool pair_external_retransmissions;
+
 static void connect_pair(peer *a, peer *b, bool full_trickle, unsigned consent_s)
 {
     odeon_pc_settings settings = test_settings(full_trickle, consent_s);
@@ -335,6 +343,8 @@ static void connect_pair(peer *a, peer *b, bool full_trickle, unsigned consent_s
     peer_init(b, "B");
     a->pc = odeon_pc_new(odeon_media_loops_pick(loops), &settings, &events, a);
     b->pc = odeon_pc_new(odeon_media_loops_pick(loops), &settings, &events, b);
+    if (pair_external_retransmissions)
+        odeon_pc_external_retransmissions(a->pc);
     assert_ptr_not_equal(odeon_pc_loop(a->pc), odeon_pc_loop(b->pc));
     if (full_trickle) {
         a->other = b;
@@ -464,6 +474,25 @@ static void build_rtp(out_packet *o, uint8_t pt, uint16_t seq, uint32_t ts, int 
         .mindex = mindex,
         .video = video,
     };
+}
+
+/* The owner's side of external retransmissions: it "kept" every packet send_rtp sent on
+ * video, except 2004, which is gone. */
+static size_t ev_retransmit(void *user, int mindex, uint16_t seq, uint8_t *buf, size_t cap)
+{
+    peer *p = user;
+    g_mutex_lock(&lock);
+    p->retransmit_asked++;
+    p->retransmit_mindex = mindex;
+    g_mutex_unlock(&lock);
+    if (seq == 2004)
+        return 0;
+    out_packet *o = g_new0(out_packet, 1);
+    build_rtp(o, 96, seq, (uint32_t)seq * 3000u, mindex, true);
+    size_t len = o->packet.len <= cap ? o->packet.len : 0;
+    memcpy(buf, o->buf, len);
+    g_free(o);
+    return len;
 }
 
 static int send_rtp(peer *p, uint8_t pt, uint16_t seq, int mindex, bool video)
@@ -709,6 +738,63 @@ static void test_media(void **state)
     assert_int_equal(pw.mindex, 1);
     assert_true(pw.video);
 
+    close_pair(&a, &b);
+}
+
+/* The owner keeps what it sent (a fan-out plugin's shared ring): a NACK asks it, the packet
+ * goes out again over RTX, unwrapped identical to the original; one it no longer has is not
+ * sent. */
+static void test_external_retransmissions(void **state)
+{
+    (void)state;
+    peer a, b;
+    pair_external_retransmissions = true;
+    connect_pair(&a, &b, false, 10);
+    pair_external_retransmissions = false;
+    for (uint16_t seq = 2000; seq < 2006; seq++) {
+        assert_int_equal(send_rtp(&a, 96, seq, 1, true), 0);
+        g_usleep(2000);
+    }
+    rtp_wait last = {.p = &b, .seq = 2005, .video = true, .copies = 1};
+    assert_true(wait_for(rtp_arrived, &last, WAIT_S));
+
+    uint8_t nack[64] __attribute__((aligned(16)));
+    uint16_t want[2] = {2003, 2004};
+    int nack_len = odeon_rtcp_build_nack(nack, sizeof nack, 1, 2, want, 2);
+    assert_true(nack_len > 0);
+    uint8_t *rtcp = g_malloc0(nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64);
+    memcpy(rtcp, nack, (size_t)nack_len);
+    odeon_media_packet fb = {.data = rtcp, .len = (size_t)nack_len,
+                             .capacity = (size_t)nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64,
+                             .mindex = 1, .video = true};
+    assert_int_equal(odeon_pc_send_rtcp(b.pc, &fb), 0);
+    g_free(rtcp);
+    rtp_wait again = {.p = &b, .seq = 2003, .video = true, .copies = 2};
+    assert_true(wait_for(rtp_arrived, &again, WAIT_S));
+    g_usleep(100 * 1000); /* time for a wrong retransmission of 2004 to show up */
+    g_mutex_lock(&lock);
+    assert_int_equal(a.retransmit_asked, 2);
+    assert_int_equal(a.retransmit_mindex, 1);
+    assert_int_equal(count_rtp(&b, 2004, true), 1);
+    const seen_packet *first = NULL, *second = NULL;
+    for (guint i = 0; i < b.rtp->len; i++) {
+        seen_packet *sp = g_ptr_array_index(b.rtp, i);
+        odeon_rtp_view v;
+        if (sp->video && odeon_rtp_parse(sp->data->data, sp->data->len, &v) == 0 &&
+            v.seq == 2003) {
+            if (first == NULL)
+                first = sp;
+            else
+                second = sp;
+        }
+    }
+    assert_non_null(second);
+    assert_int_equal(first->data->len, second->data->len);
+    assert_memory_equal(first->data->data, second->data->data, first->data->len);
+    g_mutex_unlock(&lock);
+    odeon_pc_stats sa;
+    odeon_pc_get_stats(a.pc, &sa);
+    assert_int_equal(sa.retransmissions, 1);
     close_pair(&a, &b);
 }
 
@@ -1115,6 +1201,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media),
+        cmocka_unit_test(test_external_retransmissions),
         cmocka_unit_test(test_full_trickle),
         cmocka_unit_test(test_simulcast_rid),
         cmocka_unit_test(test_simulcast_sim_group),
