@@ -354,9 +354,9 @@ static void retransmit(odeon_pc *pc, pc_stream *s, uint16_t seq, int64_t now)
 
 static pc_stream *stream_by_local_ssrc(odeon_pc *pc, uint32_t ssrc);
 
-/* The same from the owner's buffer (events.retransmit), asked without send_lock: the owner's
- * callback may end up detaching its handle. On the loop thread, which alone uses
- * retransmit_in and changes the streams. */
+/* The same from the owner's buffer (events.retransmit), asked without send_lock, since the
+ * owner's callback may end up detaching its handle. retransmit_in is used only here, on the
+ * loop thread; the stream is looked up again under the lock for each packet. */
 static void retransmit_external(odeon_pc *pc, int mindex, uint32_t ssrc, const uint16_t *lost,
                                 size_t count, int64_t now)
 {
