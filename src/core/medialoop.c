@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/pollset.h"
 
 #define LOG_MODULE "medialoop"
 
@@ -36,6 +37,7 @@ struct odeon_media_loop {
     GArray *tickers;  /* media_ticker; loop thread only */
     GSource *tick_source;
     bool ticking;     /* inside a tick: removals only mark entries */
+    odeon_pollset *pollset; /* NULL without epoll; loop thread only */
 };
 
 typedef struct media_ticker {
@@ -115,6 +117,26 @@ odeon_media_loop *odeon_media_loop_current(void)
     return current_loop;
 }
 
+/* GLib's poll function for the loops' contexts: the iterating thread is the loop's own. */
+static gint loop_poll(GPollFD *fds, guint nfds, gint timeout)
+{
+    odeon_media_loop *loop = current_loop;
+    return loop != NULL ? odeon_pollset_poll(loop->pollset, fds, nfds, timeout)
+                        : g_poll(fds, nfds, timeout);
+}
+
+void odeon_media_loop_watch_socket(odeon_media_loop *loop, GSocket *socket)
+{
+    if (loop != NULL && loop == current_loop)
+        odeon_pollset_watch(loop->pollset, socket);
+}
+
+void odeon_media_loop_unwatch_socket(odeon_media_loop *loop, GSocket *socket)
+{
+    if (loop != NULL && loop == current_loop)
+        odeon_pollset_unwatch(loop->pollset, socket);
+}
+
 static gboolean loop_tick(gpointer data)
 {
     odeon_media_loop *loop = data;
@@ -183,6 +205,8 @@ odeon_media_loops *odeon_media_loops_start(unsigned count, char **error)
         odeon_media_loop *loop = &loops->loops[i];
         loop->index = i;
         loop->context = g_main_context_new();
+        loop->pollset = odeon_pollset_new();
+        g_main_context_set_poll_func(loop->context, loop_poll);
         loop->main_loop = g_main_loop_new(loop->context, FALSE);
         g_mutex_init(&loop->lock);
         g_queue_init(&loop->tasks);
@@ -241,6 +265,7 @@ void odeon_media_loops_stop(odeon_media_loops *loops)
         g_array_free(loop->tickers, TRUE);
         g_main_loop_unref(loop->main_loop);
         g_main_context_unref(loop->context);
+        g_clear_pointer(&loop->pollset, odeon_pollset_free);
         g_mutex_clear(&loop->lock);
     }
     g_free(loops->loops);

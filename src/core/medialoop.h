@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "plugin/plugin.h" /* odeon_media_wake */
@@ -41,6 +42,14 @@ bool odeon_media_loop_is_current(const odeon_media_loop *loop);
 
 /* The loop whose thread the caller runs on, or NULL on any other thread. */
 odeon_media_loop *odeon_media_loop_current(void);
+
+/* The loop learns whether socket (read by a GLib source on this loop: a connection's selected
+ * socket) has input from epoll instead of polling it on every wake-up (see core/pollset.h), so
+ * a wake-up costs the same with ten connections on the loop as with a thousand. Keeps a
+ * reference until unwatched. Loop thread only; unwatch before closing the socket where
+ * possible. */
+void odeon_media_loop_watch_socket(odeon_media_loop *loop, GSocket *socket);
+void odeon_media_loop_unwatch_socket(odeon_media_loop *loop, GSocket *socket);
 
 /* Load accounting for odeon_media_loops_pick: a peer connection attaches when created on the
  * loop and detaches when freed. */

@@ -19,6 +19,7 @@
 #include <agent.h>
 
 #include "core/log.h"
+#include "core/medialoop.h"
 #include "plugin/plugin.h"
 
 #define LOG_MODULE "ice"
@@ -135,8 +136,18 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
         a->cb.gathering_done(a->user);
 }
 
+/* On a media loop, the selected socket's readiness comes from the loop's epoll set instead of
+ * poll(2) over every socket of the loop on each wake-up (medialoop.h). */
+static odeon_media_loop *own_media_loop(odeon_ice_agent *a)
+{
+    odeon_media_loop *loop = odeon_media_loop_current();
+    return loop != NULL && odeon_media_loop_context(loop) == a->context ? loop : NULL;
+}
+
 static void direct_clear(odeon_ice_agent *a)
 {
+    if (a->direct_socket != NULL)
+        odeon_media_loop_unwatch_socket(own_media_loop(a), a->direct_socket);
     g_clear_object(&a->direct_socket);
     a->direct_peer_len = 0;
 }
@@ -164,6 +175,7 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint component,
     a->direct_peer_len = a->direct_peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                                : sizeof(struct sockaddr_in);
     a->direct_socket = sock;
+    odeon_media_loop_watch_socket(own_media_loop(a), sock);
 }
 
 static void set_state(odeon_ice_agent *a, odeon_ice_state state)
