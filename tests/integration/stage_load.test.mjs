@@ -6,6 +6,7 @@
 // speed (tests/bench has the benchmarks).
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -22,6 +23,8 @@ if (!isJanus) {
   fs.writeFileSync(path.join(confDir, 'stage.conf'), [
     '[stage-1]', 'description = load', `audio_port = ${ports[0]}`, 'audio_pt = 111',
     'audio_codec = opus', `video_port = ${ports[1]}`, 'video_pt = 96', 'video_codec = VP8', '',
+    '[stage-2]', 'description = WHIP-fed', 'secret = whipsecret', 'audio_port = 0', 'audio_pt = 111',
+    'audio_codec = opus', 'video_port = 0', 'video_pt = 96', 'video_codec = VP8', '',
   ].join('\n'));
   after(() => fs.rmSync(confDir, { recursive: true, force: true }));
 }
@@ -71,4 +74,33 @@ test('NACKed packets come back from the stage ring, byte for byte',
     } finally {
       source.kill('SIGTERM');
     }
+  });
+
+// The test source published over WebRTC (WHIP, as OBS does) instead of plain RTP: viewers of
+// that stage decode the same frames, with no loss; the source's DELETE at the end is accepted.
+test('the load source publishes over WHIP; its viewers decode it',
+  { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
+    const whip = `${srv.server.httpBase}/whip/2`;
+    const source = spawn(loadBin, ['source', '--whip', whip, '--token', 'whipsecret', '--duration', '0'],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    source.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((resolve) => source.on('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      for (let i = 0; i < 100 && !err.includes('publishing to'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(err, /publishing to .*AEAD_AES_128_GCM|publishing to .*AES_CM/, err);
+      const url = new URL(srv.server.wsUrl);
+      const r = await runLoad(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
+        '--plugin', 'odeon.plugin.stage', '--watch', '{"request":"watch","id":2}', '--viewers', '4',
+        '--decode', '2', '--duration', '5', '--setup-timeout', '20', '--json'], 60000);
+      t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|')).join('\n'));
+      assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}\n${err}`);
+      assert.match(r.out, /\| 4\/4 \|/);
+      assert.match(r.out, /agree/);
+    } finally {
+      source.kill('SIGTERM');
+    }
+    const end = await exited;
+    assert.equal(end.code, 0, err);
+    assert.doesNotMatch(err, /DELETE .*HTTP/, err);
   });

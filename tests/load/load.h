@@ -100,6 +100,26 @@ void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out);
  * across viewers must only compare hashes of equal sizes. */
 bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size);
 
+/* ----- publish.c: the source over WebRTC (WHIP) ------------------------------------------------ */
+
+typedef struct whip_pub whip_pub;
+
+/* POSTs our offer (sendonly Opus audio_pt and VP8 video_pt on those SSRCs) to url
+ * (http://IPv4:PORT/whip/<stage>) with "Authorization: Bearer token", then runs ICE, DTLS and
+ * SRTP until media can flow or timeout_s passes. NULL with *error (g_free) on failure. */
+whip_pub *whip_pub_connect(const char *url, const char *token, int audio_pt, int video_pt,
+                           uint32_t audio_ssrc, uint32_t video_ssrc, double timeout_s,
+                           char **error);
+/* Protects the RTP packet in buf (len bytes, cap with SRTP room) in place and sends it. */
+int whip_pub_send(whip_pub *p, uint8_t *buf, size_t len, size_t cap);
+/* Handles what the server sends (consent checks, RTCP) until deadline_us (monotonic); true
+ * when it asked for a keyframe (PLI or FIR) since the last call. */
+bool whip_pub_service(whip_pub *p, int64_t deadline_us);
+const char *whip_pub_profile(const whip_pub *p);
+uint64_t whip_pub_keyframe_requests(const whip_pub *p);
+/* DELETE on the resource, then frees everything. */
+void whip_pub_close(whip_pub *p);
+
 /* ----- viewers.c, report.c -------------------------------------------------------------------- */
 
 #define MAX_CANDS 16

@@ -13,6 +13,10 @@
  * port, with one RTP clock and keyframes on the same frames: the input of a Janus Streaming
  * simulcast mountpoint (videoport, videoport2, videoport3).
  *
+ * --whip URL publishes the same over WebRTC instead (publish.c): one VP8 layer and Opus to a
+ * stage's WHIP endpoint, as OBS would; a PLI or FIR from the server brings the next frame as a
+ * keyframe.
+ *
  * It runs until --duration passes (0: until SIGINT/SIGTERM) and then prints one JSON line with
  * what it sent.
  */
@@ -37,7 +41,7 @@
 #include "load.h"
 
 static struct {
-    const char *video, *audio;
+    const char *video, *audio, *whip, *token;
     int width, height, fps, kbps, video_pt, audio_pt, mtu, opus_kbps, cpu_used, verbose;
     int simulcast, kbps_half, kbps_quarter; /* 0: kbps/3, kbps/8 */
     double keyint, duration, tone;
@@ -60,6 +64,7 @@ static struct {
 };
 
 static atomic_bool g_quit;
+static bool g_keyframe_asked; /* --whip: the server sent a PLI or FIR */
 
 static void on_signal(int sig)
 {
@@ -69,6 +74,7 @@ static void on_signal(int sig)
 
 typedef struct {
     int fd;
+    whip_pub *pub; /* --whip: the WebRTC connection (shared), else NULL */
     struct sockaddr_in to;
     uint32_t ssrc, ts;
     uint16_t seq;
@@ -105,15 +111,27 @@ static int out_open(rtp_out *o, const char *where)
     return o->fd >= 0 ? 0 : -1;
 }
 
+static bool out_on(const rtp_out *o)
+{
+    return o->fd >= 0 || o->pub != NULL;
+}
+
 static void out_send(rtp_out *o, uint8_t pt, bool marker, const uint8_t *payload, size_t len,
                      const uint8_t *prefix, size_t prefix_len)
 {
-    uint8_t buf[1600];
+    _Alignas(16) uint8_t buf[1600 + ODEON_SRTP_RTP_TAIL_ROOM];
     rtcc_rtp_header(buf, pt, marker, o->seq++, o->ts, o->ssrc);
     if (prefix_len)
         memcpy(buf + 12, prefix, prefix_len);
     memcpy(buf + 12 + prefix_len, payload, len);
     size_t n = 12 + prefix_len + len;
+    if (o->pub != NULL) {
+        if (whip_pub_send(o->pub, buf, n, sizeof buf) == 0) {
+            o->packets++;
+            o->bytes += n;
+        }
+        return;
+    }
     if (sendto(o->fd, buf, n, 0, (struct sockaddr *)&o->to, sizeof o->to) == (ssize_t)n) {
         o->packets++;
         o->bytes += n;
@@ -287,7 +305,8 @@ static void video_frame(video_src *v)
             scale_half(i + 1 < v->n ? v->layers[i + 1].pic : &v->canvas, l->pic);
     }
     uint32_t kint = (uint32_t)(opt.keyint * opt.fps + 0.5);
-    bool force_key = opt.keyint > 0 && v->frame % (kint ? kint : 1) == 0;
+    bool force_key = (opt.keyint > 0 && v->frame % (kint ? kint : 1) == 0) || g_keyframe_asked;
+    g_keyframe_asked = false;
     for (int i = 0; i < v->n; i++) {
         video_layer *l = &v->layers[i];
         barcode_draw(l->pic, (uint16_t)v->frame);
@@ -357,6 +376,10 @@ static void usage(FILE *f)
             "  --tone HZ           sine frequency (default 440)\n"
             "  --mtu N             largest RTP packet (default 1200)\n"
             "  --duration S        stop after S seconds (default 0: until SIGINT/SIGTERM)\n"
+            "  --whip URL          publish over WebRTC instead of plain RTP: WHIP (RFC 9725) to\n"
+            "                      http://IPv4:PORT/whip/<stage> (one VP8 layer and Opus; a\n"
+            "                      PLI or FIR brings a keyframe); --video/--audio are ignored\n"
+            "  --token T           the WHIP bearer token (the stage's secret)\n"
             "  -v, --verbose       a line per second on stderr\n"
             "The barcode needs the smallest layer at least 128 pixels wide: --width >= 128,\n"
             ">= 256 with --simulcast 2, >= 512 with --simulcast 3.\n");
@@ -380,6 +403,8 @@ static const rtcc_option specs[] = {
     {"tone", 'd', &opt.tone},
     {"mtu", 'i', &opt.mtu},
     {"duration", 'd', &opt.duration},
+    {"whip", 's', &opt.whip},
+    {"token", 's', &opt.token},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -389,6 +414,10 @@ static int parse_args(int argc, char **argv)
         return -1;
     if (opt.simulcast < 1 || opt.simulcast > MAX_LAYERS) {
         fprintf(stderr, "odeon-load source: --simulcast is 1, 2 or 3\n");
+        return -1;
+    }
+    if (opt.whip && opt.simulcast != 1) {
+        fprintf(stderr, "odeon-load source: --whip publishes one layer (no --simulcast)\n");
         return -1;
     }
     if (!opt.kbps_half)
@@ -442,6 +471,34 @@ static int video_open(video_src *v)
     }
     g_strfreev(parts);
     return rc;
+}
+
+/* --whip: one VP8 layer and Opus, both on the WebRTC connection. */
+static whip_pub *whip_open(video_src *v, audio_src *a)
+{
+    v->on = true;
+    v->n = 1;
+    video_layer *l = &v->layers[0];
+    snprintf(l->to, sizeof l->to, "%s", "WHIP");
+    l->kbps = opt.kbps;
+    if (out_open(&l->out, NULL) != 0 || out_open(&a->out, NULL) != 0)
+        return NULL;
+    for (rtp_out *o = &l->out; o != NULL; o = o == &l->out ? &a->out : NULL) {
+        o->ssrc = g_random_int();
+        o->seq = (uint16_t)g_random_int();
+        o->ts = g_random_int();
+    }
+    char *error = NULL;
+    whip_pub *pub = whip_pub_connect(opt.whip, opt.token, opt.audio_pt, opt.video_pt,
+                                     a->out.ssrc, l->out.ssrc, 10, &error);
+    if (pub == NULL) {
+        fprintf(stderr, "odeon-load source: %s\n", error);
+        g_free(error);
+        return NULL;
+    }
+    l->out.pub = a->out.pub = pub;
+    fprintf(stderr, "odeon-load source: publishing to %s (%s)\n", opt.whip, whip_pub_profile(pub));
+    return pub;
 }
 
 static void sleep_until(int64_t t)
@@ -506,12 +563,16 @@ int source_main(int argc, char **argv)
         return 2;
     video_src v = {0};
     audio_src a = {0};
-    if (video_open(&v) != 0 || out_open(&a.out, opt.audio) != 0) {
+    whip_pub *pub = NULL;
+    if (opt.whip) {
+        if ((pub = whip_open(&v, &a)) == NULL)
+            return 1;
+    } else if (video_open(&v) != 0 || out_open(&a.out, opt.audio) != 0) {
         fprintf(stderr, "odeon-load source: --video/--audio must be IPv4:port or none; --video "
                         "lists one destination per --simulcast layer\n");
         return 2;
     }
-    if ((v.on && video_init(&v) != 0) || (a.out.fd >= 0 && audio_init(&a) != 0)) {
+    if ((v.on && video_init(&v) != 0) || (out_on(&a.out) && audio_init(&a) != 0)) {
         fprintf(stderr, "odeon-load source: cannot create the encoders\n");
         return 1;
     }
@@ -527,7 +588,7 @@ int source_main(int argc, char **argv)
                 l->out.ssrc);
     }
     fprintf(stderr, "odeon-load source: Opus %d kbit/s -> %s (pt %d)\n", opt.opus_kbps,
-            a.out.fd >= 0 ? opt.audio : "-", opt.audio_pt);
+            out_on(&a.out) ? (pub ? "WHIP" : opt.audio) : "-", opt.audio_pt);
     int64_t t0 = rtcc_now_us(), next_v = t0, next_a = t0, next_log = t0 + 1000000;
     int64_t vint = 1000000 / opt.fps, aint = 20000;
     int64_t end = opt.duration > 0 ? t0 + (int64_t)(opt.duration * 1e6) : INT64_MAX;
@@ -541,7 +602,7 @@ int source_main(int argc, char **argv)
             if (now - next_v > 200000) /* fell far behind: do not burst */
                 next_v = now + vint;
         }
-        if (a.out.fd >= 0 && now >= next_a) {
+        if (out_on(&a.out) && now >= next_a) {
             audio_frame(&a);
             next_a += aint;
             if (now - next_a > 200000)
@@ -556,24 +617,35 @@ int source_main(int argc, char **argv)
         int64_t next = INT64_MAX;
         if (v.on)
             next = next_v;
-        if (a.out.fd >= 0 && next_a < next)
+        if (out_on(&a.out) && next_a < next)
             next = next_a;
-        sleep_until(next < end ? next : end);
+        if (pub != NULL) {
+            if (whip_pub_service(pub, next < end ? next : end))
+                g_keyframe_asked = true;
+        } else {
+            sleep_until(next < end ? next : end);
+        }
     }
     print_summary(&v, &a, (double)(rtcc_now_us() - t0) / 1e6);
+    if (pub != NULL)
+        fprintf(stderr, "odeon-load source: %llu keyframe requests from the server\n",
+                (unsigned long long)whip_pub_keyframe_requests(pub));
     fflush(stdout);
     for (int i = 0; i < v.n; i++) {
         video_layer *l = &v.layers[i];
         vpx_codec_destroy(&l->codec);
         if (l->pic == &l->img)
             vpx_img_free(&l->img);
-        close(l->out.fd);
+        if (l->out.fd >= 0)
+            close(l->out.fd);
     }
     if (v.on)
         vpx_img_free(&v.canvas);
-    if (a.out.fd >= 0) {
+    if (out_on(&a.out)) {
         opus_encoder_destroy(a.enc);
-        close(a.out.fd);
+        if (a.out.fd >= 0)
+            close(a.out.fd);
     }
+    whip_pub_close(pub);
     return 0;
 }
