@@ -484,8 +484,8 @@ void whip_pub_close(whip_pub *p)
 {
     if (p == NULL)
         return;
-    if (p->dtls && odeon_dtls_endpoint_state(p->dtls) == ODEON_DTLS_STATE_CONNECTED)
-        odeon_dtls_endpoint_close(p->dtls);
+    /* DELETE first: a close_notify first could make the server end the resource itself, and
+     * the DELETE would then find nothing. */
     if (p->location != NULL) {
         char *headers = NULL, *body = NULL;
         int status = http_request(p->host, p->port, "DELETE", p->location, p->token, NULL,
@@ -495,6 +495,8 @@ void whip_pub_close(whip_pub *p)
         g_free(headers);
         g_free(body);
     }
+    if (p->dtls && odeon_dtls_endpoint_state(p->dtls) == ODEON_DTLS_STATE_CONNECTED)
+        odeon_dtls_endpoint_close(p->dtls);
     odeon_srtp_free(p->srtp);
     odeon_dtls_endpoint_free(p->dtls);
     if (p->identity != NULL)
