@@ -212,7 +212,10 @@ odeon_media_loops *odeon_media_loops_start(unsigned count, char **error)
         g_queue_init(&loop->tasks);
         loop->task_source = g_source_new(&task_source_funcs, sizeof(task_source));
         ((task_source *)loop->task_source)->loop = loop;
-        g_source_set_priority(loop->task_source, G_PRIORITY_HIGH);
+        /* The default priority, as libnice's sockets: GLib dispatches only the most urgent
+         * ready sources of an iteration, so a higher one would starve every socket (ICE and
+         * DTLS of joiners, RTCP) while fan-out wakes keep coming on a busy loop. */
+        g_source_set_priority(loop->task_source, G_PRIORITY_DEFAULT);
         g_source_attach(loop->task_source, loop->context);
         loop->tickers = g_array_new(FALSE, FALSE, sizeof(media_ticker));
         loop->tick_source = g_timeout_source_new(ODEON_MEDIA_LOOP_TICK_MS);
