@@ -67,10 +67,6 @@ typedef struct stage_track {
 
 struct stage_group;
 
-/* A viewer: one handle watching one stage. Refcounted (the handle data, the stage's viewer
- * list and its loop group each hold one). Fields change under the stage's lock and, while the
- * viewer is in a group, also under the group's lock (the group's loop reads them with only
- * that one). */
 /* What a viewer was sent of its video lately, so that its NACKs are answered from the stage's
  * ring (one copy of each packet for every viewer) instead of a copy per viewer in the core:
  * the ring slot, and the bytes this viewer's rewrite changed (the fixed RTP header, and the
@@ -96,6 +92,10 @@ typedef struct stage_sent_history {
     stage_sent_entry entries[STAGE_SENT_ENTRIES];
 } stage_sent_history;
 
+/* A viewer: one handle watching one stage. Refcounted (the handle data, the stage's viewer
+ * list and its loop group each hold one). Fields change under the stage's lock and, while the
+ * viewer is in a group, also under the group's lock (the group's loop reads them with only
+ * that one). */
 typedef struct stage_viewer {
     gint refs;
     GMutex host_lock;            /* a host's stage pointer, read per packet on its loop */

@@ -313,8 +313,8 @@ typedef struct odeon_plugin {
      * seq on m-line mindex it asks for the packet exactly as the plugin passed it to
      * relay_rtp/relay_rtp_batch (before the core's SSRC, transport-cc number and SRTP): copy
      * it into buf (cap bytes) and return its length, or 0 when it is gone or too old to help.
-     * The core then sends it again (over RTX where negotiated). Runs on the connection's media
-     * loop with its send lock held: do not call the core's media functions for this handle. */
+     * The core then sends it again (over RTX when both sides listed RTX). Runs on the
+     * connection's media loop, like incoming_rtcp. */
     size_t (*retransmit_rtp)(odeon_plugin_handle *handle, int mindex, uint16_t seq, uint8_t *buf,
                              size_t cap);
 } odeon_plugin;
