@@ -8,8 +8,8 @@
  * X + 65536, is asked for) and lets the tracker order its missing list across 65535 -> 0.
  *
  * The retransmission buffer starts small and doubles (up to its slot limit, at most once per
- * max_age) only when it would evict a packet younger than max_age: a 1 Mbit/s stream kept for a second needs ~128 slots, an
- * 8 Mbit/s screen share ~1,024, and a server with thousands of viewers must not give each of
+ * max_age) only when it would evict a packet younger than max_age: a 1 Mbit/s stream kept for
+ * a second needs ~128 slots, an 8 Mbit/s screen share ~1,024, and a server with thousands of viewers must not give each of
  * them the largest. That growth is the only allocation after the constructors (a handful of
  * times per stream at most); otherwise insert, lookup, received and poll only copy and move
  * bytes. The missing list is a sorted array: new gaps are always above the

@@ -31,8 +31,9 @@ typedef struct odeon_nack_buffer odeon_nack_buffer;
 /* Creates a buffer of up to `slots` entries (a power of two, 16..32768) of at most `max_packet`
  * bytes each (1..65535), answering lookups for packets at most `max_age_us` old. It starts
  * with 64 entries (or `slots` if fewer) and doubles (at most once per max_age_us) when a
- * packet younger than max_age_us would be evicted, so its memory follows the stream's packet rate. Returns NULL and sets *error (if error is not NULL) to a static message on
- * bad arguments or when out of memory. Free with odeon_nack_buffer_free. */
+ * packet younger than max_age_us would be evicted, so its memory follows the stream's packet
+ * rate. Returns NULL and sets *error (if error is not NULL) to a static message on bad
+ * arguments or when out of memory. Free with odeon_nack_buffer_free. */
 odeon_nack_buffer *odeon_nack_buffer_new(size_t slots, size_t max_packet, int64_t max_age_us,
                                          const char **error);
 void odeon_nack_buffer_free(odeon_nack_buffer *buf);

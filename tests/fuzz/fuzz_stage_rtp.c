@@ -1,8 +1,8 @@
 /*
  * fuzz_stage_rtp.c - libFuzzer target for what the stage plugin reads of the RTP it ingests
- * over UDP (plugins/stage/stage_rtp.h): the header length; and the layer selection's parsers (plugins/stage/stage_layers.c: VP8 and VP9 payload
- * descriptors, H.264 keyframes) and its per-viewer forwarding of each codec. The input is one
- * datagram. A header length must leave a payload inside the packet, a descriptor length must
+ * over UDP (plugins/stage/stage_rtp.h): the header length; and the layer selection's parsers
+ * (plugins/stage/stage_layers.c: VP8 and VP9 payload descriptors, H.264 keyframes) and its
+ * per-viewer forwarding of each codec. The input is one datagram. A header length must leave a payload inside the packet, a descriptor length must
  * stay inside the payload, a forwarded packet is the input's size; nothing may read past the
  * input (ASan checks the reads).
  */

@@ -30,16 +30,26 @@ if (!isJanus) {
 }
 const srv = useServer(isJanus ? {} : { plugins: ['stage'], pluginsConfigDir: confDir, media: { ipv6: false } });
 
+/** The test source as plain RTP into stage 1's ports (until killed). */
+function startRtpSource() {
+  return startSource(['--video', `127.0.0.1:${ports[1]}`, '--audio', `127.0.0.1:${ports[0]}`,
+    '--duration', '0']);
+}
+
+/** odeon-load viewers of the stage plugin on this server, with extra arguments. */
+function viewersArgs(...extra) {
+  const url = new URL(srv.server.wsUrl);
+  return ['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
+    '--plugin', 'odeon.plugin.stage', ...extra];
+}
+
 
 test(`${VIEWERS} load-generator viewers all receive the stage, no loss, same frames`,
   { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
-    const source = startSource(['--video', `127.0.0.1:${ports[1]}`,
-      '--audio', `127.0.0.1:${ports[0]}`, '--duration', '0']);
+    const source = startRtpSource();
     try {
-      const url = new URL(srv.server.wsUrl);
-      const r = await runLoad(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
-        '--plugin', 'odeon.plugin.stage', '--viewers', String(VIEWERS), '--threads', '2',
-        '--duration', '8', '--setup-timeout', '30', '--json'], 90000);
+      const r = await runLoad(viewersArgs('--viewers', String(VIEWERS), '--threads', '2',
+        '--duration', '8', '--setup-timeout', '30', '--json'), 90000);
       t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|') || l.includes('viewers')).join('\n'));
       assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}`);
       assert.match(r.out, new RegExp(`\\| ${VIEWERS}/${VIEWERS} \\|`));
@@ -55,13 +65,10 @@ test(`${VIEWERS} load-generator viewers all receive the stage, no loss, same fra
 // the same bytes: header rewrite included).
 test('NACKed packets come back from the stage ring, byte for byte',
   { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
-    const source = startSource(['--video', `127.0.0.1:${ports[1]}`,
-      '--audio', `127.0.0.1:${ports[0]}`, '--duration', '0']);
+    const source = startRtpSource();
     try {
-      const url = new URL(srv.server.wsUrl);
-      const r = await runLoad(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
-        '--plugin', 'odeon.plugin.stage', '--viewers', '3', '--nack', '--nack-every', '12',
-        '--duration', '5', '--setup-timeout', '20', '--json'], 60000);
+      const r = await runLoad(viewersArgs('--viewers', '3', '--nack', '--nack-every', '12',
+        '--duration', '5', '--setup-timeout', '20', '--json'), 60000);
       assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}`);
       const v0 = r.out.split('\n').filter((l) => l.startsWith('{"viewer":0,')).map((l) => JSON.parse(l))[0];
       assert.ok(v0, r.out);
@@ -89,10 +96,8 @@ test('the load source publishes over WHIP; its viewers decode it',
     try {
       for (let i = 0; i < 100 && !err.includes('publishing to'); i++) await new Promise((r) => setTimeout(r, 100));
       assert.match(err, /publishing to .*AEAD_AES_128_GCM|publishing to .*AES_CM/, err);
-      const url = new URL(srv.server.wsUrl);
-      const r = await runLoad(['viewers', '--host', '127.0.0.1', '--port', url.port, '--path', url.pathname,
-        '--plugin', 'odeon.plugin.stage', '--watch', '{"request":"watch","id":2}', '--viewers', '4',
-        '--decode', '2', '--duration', '5', '--setup-timeout', '20', '--json'], 60000);
+      const r = await runLoad(viewersArgs('--watch', '{"request":"watch","id":2}', '--viewers', '4',
+        '--decode', '2', '--duration', '5', '--setup-timeout', '20', '--json'), 60000);
       t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|')).join('\n'));
       assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}\n${err}`);
       assert.match(r.out, /\| 4\/4 \|/);

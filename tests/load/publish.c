@@ -171,38 +171,26 @@ static char *build_offer(whip_pub *p, int audio_pt, int video_pt, uint32_t assrc
 
 static void dtls_out(void *user, const uint8_t *data, size_t len);
 
-static const char *either(const char *media_level, const char *session_level)
-{
-    return media_level ? media_level : session_level;
-}
-
 /* The answer's ICE credentials, fingerprint, DTLS role and candidates. */
 static int apply_answer(whip_pub *p, const char *text, char **error)
 {
     char *err = NULL;
     odeon_sdp *sdp = odeon_sdp_parse(text, strlen(text), &err);
-    if (sdp == NULL || sdp->media_count == 0) {
-        *error = g_strdup_printf("the answer: %s", err ? err : "no m-line");
+    if (sdp == NULL) {
+        *error = g_strdup_printf("the answer: %s", err ? err : "?");
         g_free(err);
-        odeon_sdp_free(sdp);
         return -1;
     }
-    const odeon_sdp_common *mc = &sdp->media[0].common, *sc = &sdp->common;
-    const odeon_sdp_fingerprint *fp = mc->fingerprint_count   ? &mc->fingerprints[0]
-                                      : sc->fingerprint_count ? &sc->fingerprints[0]
-                                                              : NULL;
-    const char *ufrag = either(mc->ice_ufrag, sc->ice_ufrag);
-    const char *pwd = either(mc->ice_pwd, sc->ice_pwd);
-    const char *setup = either(mc->setup, sc->setup);
     int rc = -1;
-    if (!ufrag || !pwd || !fp) {
-        *error = g_strdup("the answer lacks ice-ufrag, ice-pwd or a fingerprint");
+    rtcc_remote_transport rt;
+    if (rtcc_remote_transport_of(sdp, &rt) != 0) {
+        *error = g_strdup("the answer lacks m-lines, ice-ufrag, ice-pwd or a fingerprint");
         goto out;
     }
-    p->rufrag = g_strdup(ufrag);
-    p->rpwd = g_strdup(pwd);
+    p->rufrag = g_strdup(rt.ufrag);
+    p->rpwd = g_strdup(rt.pwd);
     /* we offered actpass: "active" makes the server the DTLS client */
-    p->dtls_client = !(setup && strcmp(setup, "active") == 0);
+    p->dtls_client = !(rt.setup && strcmp(rt.setup, "active") == 0);
     for (size_t m = 0; m < sdp->media_count; m++)
         for (size_t i = 0; i < sdp->media[m].candidate_count && p->ncand < 8; i++)
             if (rtcc_parse_candidate(sdp->media[m].candidates[i], &p->cands[p->ncand]) == 0)
@@ -215,7 +203,8 @@ static int apply_answer(whip_pub *p, const char *text, char **error)
     p->dtls = odeon_dtls_endpoint_new(p->identity,
                                       p->dtls_client ? ODEON_DTLS_ROLE_CLIENT
                                                      : ODEON_DTLS_ROLE_SERVER,
-                                      fp->hash, fp->value, dtls_out, p, &e);
+                                      rt.fingerprint->hash, rt.fingerprint->value, dtls_out,
+                                      p, &e);
     if (p->dtls == NULL) {
         *error = g_strdup_printf("dtls: %s", e ? e : "?");
         g_free(e);
@@ -272,10 +261,7 @@ static void on_stun(whip_pub *p, const uint8_t *buf, size_t len, const struct so
             udp_send(p, from, out, n);
         return;
     }
-    if (msg.cls == ODEON_STUN_CLASS_SUCCESS && memcmp(msg.txid, p->txid_prefix, 4) == 0 &&
-        p->rpwd &&
-        odeon_stun_check_integrity(&msg, (const uint8_t *)p->rpwd, strlen(p->rpwd)) == 0 &&
-        !p->ice_ok) {
+    if (!p->ice_ok && rtcc_stun_is_our_success(&msg, p->txid_prefix, p->rpwd)) {
         p->ice_ok = true;
         p->remote = *from;
     }

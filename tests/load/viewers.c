@@ -292,25 +292,18 @@ static void handle_offer(viewer *v, const char *text)
     }
     v->offer_done = true;
     v->t_offer = rtcc_now_us();
-    const odeon_sdp_common *sc = &sdp->common;
-    const odeon_sdp_common *mc = sdp->media_count ? &sdp->media[0].common : sc;
-    const odeon_sdp_fingerprint *fp = mc->fingerprint_count   ? &mc->fingerprints[0]
-                                      : sc->fingerprint_count ? &sc->fingerprints[0]
-                                                              : NULL;
-    const char *ufrag = mc->ice_ufrag ? mc->ice_ufrag : sc->ice_ufrag;
-    const char *pwd = mc->ice_pwd ? mc->ice_pwd : sc->ice_pwd;
-    const char *setup = mc->setup ? mc->setup : sc->setup;
-    if (!ufrag || !pwd || !fp || sdp->media_count == 0) {
+    rtcc_remote_transport rt;
+    if (rtcc_remote_transport_of(sdp, &rt) != 0) {
         vfail(v, "offer lacks m-lines, ice-ufrag, ice-pwd or fingerprint");
         odeon_sdp_free(sdp);
         return;
     }
-    v->rufrag = g_strdup(ufrag);
-    v->rpwd = g_strdup(pwd);
-    v->fp_hash = g_strdup(fp->hash);
-    v->fp_value = g_strdup(fp->value);
+    v->rufrag = g_strdup(rt.ufrag);
+    v->rpwd = g_strdup(rt.pwd);
+    v->fp_hash = g_strdup(rt.fingerprint->hash);
+    v->fp_value = g_strdup(rt.fingerprint->value);
     /* the answerer picks: active (DTLS client) unless the offer insists on being the client */
-    v->dtls_client = !(setup && strcmp(setup, "active") == 0);
+    v->dtls_client = !(rt.setup && strcmp(rt.setup, "active") == 0);
     v->controlling = sdp->ice_lite; /* RFC 8445 6.1.1: the offerer controls unless it is lite */
     for (size_t m = 0; m < sdp->media_count; m++)
         for (size_t i = 0; i < sdp->media[m].candidate_count; i++)
@@ -487,9 +480,7 @@ static void on_stun(viewer *v, const uint8_t *buf, size_t len, const struct sock
         }
         return;
     }
-    if (msg.cls != ODEON_STUN_CLASS_SUCCESS || memcmp(msg.txid, v->txid_prefix, 4) != 0 ||
-        !v->rpwd ||
-        odeon_stun_check_integrity(&msg, (const uint8_t *)v->rpwd, strlen(v->rpwd)) != 0)
+    if (!rtcc_stun_is_our_success(&msg, v->txid_prefix, v->rpwd))
         return;
     ice_connected(v, from);
     if (v->controlling)

@@ -629,6 +629,41 @@ static bool nack_arrived(void *arg)
     return false;
 }
 
+/* A NACK for video packets seqs of the other side, sent by p on its video m-line as a plugin
+ * would relay one (the connection rewrites the SSRCs). */
+static void relay_video_nack(peer *p, const uint16_t *seqs, size_t n)
+{
+    uint8_t nack[64] __attribute__((aligned(16)));
+    int nack_len = odeon_rtcp_build_nack(nack, sizeof nack, 1, 2, seqs, n);
+    assert_true(nack_len > 0);
+    uint8_t *rtcp = g_malloc0(nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64);
+    memcpy(rtcp, nack, (size_t)nack_len);
+    odeon_media_packet fb = {.data = rtcp, .len = (size_t)nack_len,
+                             .capacity = (size_t)nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64,
+                             .mindex = 1, .video = true};
+    assert_int_equal(odeon_pc_send_rtcp(p->pc, &fb), 0);
+    g_free(rtcp);
+}
+
+/* The first two video packets p received with sequence number seq (NULL when fewer). Call
+ * with lock. */
+static void video_copies(peer *p, uint16_t seq, const seen_packet **first,
+                         const seen_packet **second)
+{
+    *first = *second = NULL;
+    for (guint i = 0; i < p->rtp->len && *second == NULL; i++) {
+        seen_packet *sp = g_ptr_array_index(p->rtp, i);
+        odeon_rtp_view v;
+        if (sp->video && odeon_rtp_parse(sp->data->data, sp->data->len, &v) == 0 &&
+            v.seq == seq) {
+            if (*first == NULL)
+                *first = sp;
+            else
+                *second = sp;
+        }
+    }
+}
+
 static void test_media(void **state)
 {
     (void)state;
@@ -691,34 +726,14 @@ static void test_media(void **state)
 
     /* A NACK for 1008, which B did get, as a plugin would relay it: A answers from its buffer
      * over RTX and B hands the unwrapped packet up again, identical to the original. */
-    uint8_t nack[64] __attribute__((aligned(16)));
     uint16_t want = 1008;
-    int nack_len = odeon_rtcp_build_nack(nack, sizeof nack, 1,
-                                         2, &want, 1);
-    assert_true(nack_len > 0);
-    uint8_t *rtcp = g_malloc0(nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64);
-    memcpy(rtcp, nack, (size_t)nack_len);
-    odeon_media_packet fb = {.data = rtcp, .len = (size_t)nack_len,
-                             .capacity = (size_t)nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64,
-                             .mindex = 1, .video = true};
-    assert_int_equal(odeon_pc_send_rtcp(b.pc, &fb), 0);
-    g_free(rtcp);
+    relay_video_nack(&b, &want, 1);
     rtp_wait again = {.p = &b, .seq = 1008, .video = true, .copies = 2};
     assert_true(wait_for(rtp_arrived, &again, WAIT_S));
     g_mutex_lock(&lock);
     check_received(&b, 1008, true, 96, VIDEO_SSRC);
     const seen_packet *first = NULL, *second = NULL;
-    for (guint i = 0; i < b.rtp->len; i++) {
-        seen_packet *sp = g_ptr_array_index(b.rtp, i);
-        odeon_rtp_view v;
-        if (sp->video && odeon_rtp_parse(sp->data->data, sp->data->len, &v) == 0 &&
-            v.seq == 1008) {
-            if (first == NULL)
-                first = sp;
-            else
-                second = sp;
-        }
-    }
+    video_copies(&b, 1008, &first, &second);
     assert_non_null(second);
     assert_int_equal(second->mindex, 1);
     assert_int_equal(first->data->len, second->data->len);
@@ -758,17 +773,8 @@ static void test_external_retransmissions(void **state)
     rtp_wait last = {.p = &b, .seq = 2005, .video = true, .copies = 1};
     assert_true(wait_for(rtp_arrived, &last, WAIT_S));
 
-    uint8_t nack[64] __attribute__((aligned(16)));
     uint16_t want[2] = {2003, 2004};
-    int nack_len = odeon_rtcp_build_nack(nack, sizeof nack, 1, 2, want, 2);
-    assert_true(nack_len > 0);
-    uint8_t *rtcp = g_malloc0(nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64);
-    memcpy(rtcp, nack, (size_t)nack_len);
-    odeon_media_packet fb = {.data = rtcp, .len = (size_t)nack_len,
-                             .capacity = (size_t)nack_len + ODEON_SRTP_RTCP_TAIL_ROOM + 64,
-                             .mindex = 1, .video = true};
-    assert_int_equal(odeon_pc_send_rtcp(b.pc, &fb), 0);
-    g_free(rtcp);
+    relay_video_nack(&b, want, 2);
     rtp_wait again = {.p = &b, .seq = 2003, .video = true, .copies = 2};
     assert_true(wait_for(rtp_arrived, &again, WAIT_S));
     g_usleep(100 * 1000); /* time for a wrong retransmission of 2004 to show up */
@@ -777,17 +783,7 @@ static void test_external_retransmissions(void **state)
     assert_int_equal(a.retransmit_mindex, 1);
     assert_int_equal(count_rtp(&b, 2004, true), 1);
     const seen_packet *first = NULL, *second = NULL;
-    for (guint i = 0; i < b.rtp->len; i++) {
-        seen_packet *sp = g_ptr_array_index(b.rtp, i);
-        odeon_rtp_view v;
-        if (sp->video && odeon_rtp_parse(sp->data->data, sp->data->len, &v) == 0 &&
-            v.seq == 2003) {
-            if (first == NULL)
-                first = sp;
-            else
-                second = sp;
-        }
-    }
+    video_copies(&b, 2003, &first, &second);
     assert_non_null(second);
     assert_int_equal(first->data->len, second->data->len);
     assert_memory_equal(first->data->data, second->data->data, first->data->len);

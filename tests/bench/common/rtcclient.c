@@ -168,6 +168,28 @@ int rtcc_parse_options(int argc, char **argv, const rtcc_option *opts, size_t n,
     return rc;
 }
 
+int rtcc_remote_transport_of(const odeon_sdp *sdp, rtcc_remote_transport *out)
+{
+    if (sdp->media_count == 0)
+        return -1;
+    const odeon_sdp_common *mc = &sdp->media[0].common, *sc = &sdp->common;
+    out->ufrag = mc->ice_ufrag ? mc->ice_ufrag : sc->ice_ufrag;
+    out->pwd = mc->ice_pwd ? mc->ice_pwd : sc->ice_pwd;
+    out->setup = mc->setup ? mc->setup : sc->setup;
+    out->fingerprint = mc->fingerprint_count   ? &mc->fingerprints[0]
+                       : sc->fingerprint_count ? &sc->fingerprints[0]
+                                               : NULL;
+    return out->ufrag && out->pwd && out->fingerprint ? 0 : -1;
+}
+
+bool rtcc_stun_is_our_success(const odeon_stun_msg *msg, const uint8_t txid_prefix[4],
+                              const char *remote_pwd)
+{
+    return msg->cls == ODEON_STUN_CLASS_SUCCESS && memcmp(msg->txid, txid_prefix, 4) == 0 &&
+           remote_pwd != NULL &&
+           odeon_stun_check_integrity(msg, (const uint8_t *)remote_pwd, strlen(remote_pwd)) == 0;
+}
+
 size_t rtcc_stun_answer(const odeon_stun_msg *msg, const char *local_pwd,
                         const struct sockaddr_in *from, uint8_t *out, size_t cap)
 {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "webrtc/dtls.h"
+#include "webrtc/sdp.h"
 #include "webrtc/srtp.h"
 #include "webrtc/stun.h"
 
@@ -59,6 +60,20 @@ size_t rtcc_stun_binding_request(const rtcc_binding_request *req, uint8_t *m);
  * into out. Returns its length, or 0 when the request must be ignored. */
 size_t rtcc_stun_answer(const odeon_stun_msg *msg, const char *local_pwd,
                         const struct sockaddr_in *from, uint8_t *out, size_t cap);
+
+/* Whether msg is a success response to one of our checks: a transaction id starting with our
+ * 4-byte prefix and a MESSAGE-INTEGRITY by the remote password (NULL: not known yet, false). */
+bool rtcc_stun_is_our_success(const odeon_stun_msg *msg, const uint8_t txid_prefix[4],
+                              const char *remote_pwd);
+
+/* What a client needs of the other side's description to connect: ICE credentials, the first
+ * fingerprint and a=setup (NULL when absent), of the first m-line, else of the session.
+ * Borrowed from sdp. 0, or -1 when there is no m-line or no ufrag, pwd or fingerprint. */
+typedef struct {
+    const char *ufrag, *pwd, *setup;
+    const odeon_sdp_fingerprint *fingerprint;
+} rtcc_remote_transport;
+int rtcc_remote_transport_of(const odeon_sdp *sdp, rtcc_remote_transport *out);
 
 /* Parses an SDP candidate ("candidate:..." or the text after it). 0 and *out for an IPv4 UDP
  * component-1 candidate; -1 for anything else (IPv6, TCP, RTCP component, garbage). */

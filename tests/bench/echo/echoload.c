@@ -524,11 +524,6 @@ static void add_candidate(peer *p, const char *line, const char *source)
     }
 }
 
-static const char *pick(const char *media_level, const char *session_level)
-{
-    return media_level ? media_level : session_level;
-}
-
 /* Takes the answer's ICE credentials, fingerprint, setup role and candidates. 0 or -1. */
 static int apply_answer(peer *p, const char *text)
 {
@@ -540,24 +535,16 @@ static int apply_answer(peer *p, const char *text)
         return -1;
     }
     int rc = -1;
-    if (sdp->media_count == 0) {
-        peer_fail(p, "answer has no m-line");
+    rtcc_remote_transport rt;
+    if (rtcc_remote_transport_of(sdp, &rt) != 0) {
+        peer_fail(p, "answer lacks m-lines, ice-ufrag, ice-pwd or fingerprint");
         goto out;
     }
-    const odeon_sdp_common *mc = &sdp->media[0].common, *sc = &sdp->common;
-    const odeon_sdp_fingerprint *fp = mc->fingerprint_count   ? &mc->fingerprints[0]
-                                      : sc->fingerprint_count ? &sc->fingerprints[0]
-                                                              : NULL;
-    const char *ufrag = pick(mc->ice_ufrag, sc->ice_ufrag), *pwd = pick(mc->ice_pwd, sc->ice_pwd);
-    const char *setup = pick(mc->setup, sc->setup);
-    if (!ufrag || !pwd || !fp) {
-        peer_fail(p, "answer lacks ice-ufrag, ice-pwd or fingerprint");
-        goto out;
-    }
-    p->rufrag = g_strdup(ufrag);
-    p->rpwd = g_strdup(pwd);
-    p->fp_hash = g_strdup(fp->hash);
-    p->fp_value = g_strdup(fp->value);
+    const char *setup = rt.setup;
+    p->rufrag = g_strdup(rt.ufrag);
+    p->rpwd = g_strdup(rt.pwd);
+    p->fp_hash = g_strdup(rt.fingerprint->hash);
+    p->fp_value = g_strdup(rt.fingerprint->value);
     /* we offered actpass: an "active" answer makes the server the DTLS client and us the
      * server, anything else makes us the client; a fixed role in our offer stands */
     if (strcmp(opt.setup, "actpass") == 0)
@@ -641,9 +628,7 @@ static void on_stun(peer *p, const uint8_t *buf, size_t len, const struct sockad
             logf_("peer %d: STUN error response %d", p->idx, code);
         return;
     }
-    if (msg.cls != ODEON_STUN_CLASS_SUCCESS || memcmp(msg.txid, p->txid_prefix, 4) != 0 ||
-        !p->rpwd ||
-        odeon_stun_check_integrity(&msg, (const uint8_t *)p->rpwd, strlen(p->rpwd)) != 0)
+    if (!rtcc_stun_is_our_success(&msg, p->txid_prefix, p->rpwd))
         return;
     if (!p->ice_ok) {
         p->ice_ok = true;
