@@ -16,6 +16,11 @@
 //   await echo.call({ body: { audio: true, video: true } });    // getUserMedia + offer
 //   echo.on('offer', (jsep, data) => echo.answer(jsep, { body: { request: 'start' } }));
 //   await echo.hangup(); await echo.detach(); await session.destroy();
+//
+// A stage viewer that follows relay placement and fails over when its node dies:
+//   const viewer = new Odeon.StageViewer('ws://host:8088/janus', 1, { video, pin });
+//   viewer.on('state', (state, detail) => ...); viewer.on('node', (node) => ...);
+//   await viewer.start(); ... await viewer.stop();
 
 (function (global) {
   'use strict';
@@ -540,5 +545,499 @@
     return `${scheme}://${global.location.host}${path}`;
   }
 
-  global.Odeon = { connect, defaultUrl, OdeonError, Session, Handle };
+  // ---------------------------------------------------------------------------------------
+  // Watching a stage across nodes: placement on a relay and failover when it dies.
+  //
+  // The entry node (the URL the page was opened with) places the viewer: a "watch" with
+  // "placement": true is answered either by the usual offer (this node serves) or by
+  // {"status":"redirect","node":{"id","url"}}, and the viewer then watches on that node (with
+  // "placement": false) and closes its entry session. When the serving node goes away (its
+  // WebSocket closes or the long-poll fails, ICE goes "failed" or stays "disconnected", a
+  // hangup without the stage ending), the viewer goes back to the entry node and asks again,
+  // excluding the lost node, with a short backoff while the entry node is unreachable. It gives
+  // up only on stop() or an error that retrying cannot fix (wrong PIN, bad request).
+
+  const BACKOFF_MS = [250, 500, 1000, 2000];
+  const FATAL_CODES = new Set([453, 454, 457]); // missing or invalid element, unauthorized
+  const CLIENT_KEY_NAME = 'odeon.client';
+  let pageClientKey = null;
+
+  function randomHex(n) {
+    const bytes = new Uint8Array(n);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // One random key per page (tab), kept in sessionStorage so that a reload keeps its sticky
+  // placement; in memory when storage is unavailable.
+  function clientKey() {
+    if (pageClientKey) return pageClientKey;
+    try {
+      const stored = global.sessionStorage.getItem(CLIENT_KEY_NAME);
+      if (stored && /^[0-9a-f]{16,64}$/.test(stored)) pageClientKey = stored;
+    } catch (e) { /* storage disabled */ }
+    if (!pageClientKey) {
+      pageClientKey = randomHex(16);
+      try {
+        global.sessionStorage.setItem(CLIENT_KEY_NAME, pageClientKey);
+      } catch (e) { /* ditto */ }
+    }
+    return pageClientKey;
+  }
+
+  // The Janus API URL of a node, given the entry URL the page used and the node's advertised
+  // URL (scheme, host and port, no path): the node's host and port, the entry's transport
+  // (ws/wss or http/https; secure when the node's URL is https or wss) and the entry's path.
+  //   nodeUrl('ws://origin:8188/janus', 'http://10.0.0.7:18188') -> 'ws://10.0.0.7:18188/janus'
+  function nodeUrl(entryUrl, advertised) {
+    const base = global.location ? global.location.href : undefined;
+    const entry = new URL(entryUrl, base);
+    const node = new URL(advertised, entry);
+    const ws = /^wss?:$/i.test(entry.protocol);
+    const secure = /^(https|wss):$/i.test(node.protocol);
+    const scheme = ws ? (secure ? 'wss:' : 'ws:') : (secure ? 'https:' : 'http:');
+    const entryPath = entry.pathname.replace(/\/+$/, '');
+    let path = node.pathname.replace(/\/+$/, '');
+    if (!path.endsWith(entryPath)) path += entryPath;
+    return `${scheme}//${node.host}${path}${entry.search}`;
+  }
+
+  function withTimeout(promise, ms, what) {
+    let timer;
+    const expired = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new OdeonError(0, `${what}: no answer in ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+  }
+
+  // Destroys a session, or drops it when its server does not answer within ms.
+  function closeSession(session, ms = 2000) {
+    if (!session || session.closed) return Promise.resolve();
+    return withTimeout(session.destroy(), ms, 'destroy').catch(() => {
+      try { session.transport.close(); } catch (e) { /* already closed */ }
+      session.onClose();
+    });
+  }
+
+  // The data of a plugin reply ({ data, jsep } when it carried a jsep); throws its error.
+  // A plugin's error is marked `plugin` (its codes overlap the core's).
+  function pluginData(reply) {
+    const data = reply && reply.jsep && reply.data !== undefined ? reply.data : reply || {};
+    if (data.error || data.error_code) {
+      const e = new OdeonError(data.error_code || 0, data.error || 'plugin error');
+      e.plugin = true;
+      throw e;
+    }
+    return data;
+  }
+
+  // Asks the entry node where a viewer of the stage should watch, without watching: resolves
+  // with { id, url } (url as advertised; Odeon.nodeUrl gives its API URL).
+  async function placeViewer(entryUrl, stageId, options = {}) {
+    const session = await connect(entryUrl, options);
+    try {
+      const handle = await session.attach('odeon.plugin.stage');
+      const data = pluginData(await handle.request({
+        request: 'placement', id: stageId, client: options.client || clientKey(),
+        exclude: options.exclude || [],
+      }));
+      if (!data.node || !data.node.url) throw new OdeonError(0, 'placement without a node');
+      return data.node;
+    } finally {
+      closeSession(session);
+    }
+  }
+
+  // Watches one stage and keeps watching it across node failures.
+  //
+  //   const viewer = new Odeon.StageViewer('ws://host:8188/janus', 1, { video: videoElement });
+  //   viewer.on('state', (state, detail) => ...);
+  //   viewer.on('node', (node) => ...);          // { id, url, api, entry }: who serves now
+  //   viewer.on('failover', (info) => ...);      // { from: node, reason }
+  //   viewer.on('track', (track, streams, on, mid) => ...);
+  //   await viewer.start();                      // resolves once a node serves (null if stopped)
+  //   await viewer.stop();
+  //
+  // States: 'connecting' (to the entry node), 'redirecting' (to the node it named),
+  // 'preparing' (the serving node offered), 'starting' (answered), 'watching' (media is up),
+  // 'reconnecting' (lost the node or could not reach one; detail.reason, detail.delay),
+  // 'ended' (the stage ended; the viewer stays connected until stop()), 'stopped', 'error'
+  // (detail.error; only for errors retrying cannot fix). detail.node is the node concerned.
+  // Options: video (a media element to play the remote stream), pin, token, apisecret,
+  // transport ('ws' | 'http', else from the URL), iceServers (else each node's info),
+  // configure (a stage "configure" body, e.g. { substream: 0 }, sent after every start),
+  // placement (false: a plain watch, for servers without placement), client (the placement
+  // key; default Odeon.clientKey()), onState (a 'state' listener), timeoutMs (per request,
+  // 10000), disconnectedMs (how long ICE may stay "disconnected", 2000), excludeMs (how long
+  // a lost node stays excluded, 60000). Also 'event' (data, jsep), 'webrtcup', 'media',
+  // 'hangup', 'configured' (data) and 'error' (e, non-fatal) events.
+  class StageViewer extends Emitter {
+    constructor(entryUrl, stageId, options = {}) {
+      super();
+      this.entryUrl = entryUrl;
+      this.stageId = stageId;
+      this.options = options;
+      this.client = options.client || clientKey();
+      this.prefs = options.configure ? Object.assign({}, options.configure) : null;
+      this.state = 'idle';
+      this.link = null;        // { session, handle, node, url, lost, iceServers, timers }
+      this.node = null;
+      this.lost = new Map();   // node id -> when it was lost
+      this.failures = 0;       // attempts since media was last up (picks the backoff)
+      this.running = false;
+      this.stopped = true;
+      this.connecting = false;
+      this.ended = false;
+      this.gen = 0;            // start() and stop() end the loops of the run before
+      this.wake = null;
+      this.first = null;
+      if (options.onState) this.on('state', options.onState);
+    }
+
+    get session() { return this.link ? this.link.session : null; }
+    get handle() { return this.link ? this.link.handle : null; }
+    get pc() { return this.handle ? this.handle.pc : null; }
+    get stream() { return this.handle ? this.handle.remoteStream : null; }
+
+    start() {
+      if (this.running) return this.first.promise;
+      this.running = true;
+      this.stopped = false;
+      this.ended = false;
+      this.failures = 0;
+      this.gen++;
+      this.connecting = false;
+      this.first = {};
+      this.first.promise = new Promise((resolve, reject) => {
+        this.first.resolve = resolve;
+        this.first.reject = reject;
+      });
+      this.reconnect(null);
+      return this.first.promise;
+    }
+
+    async stop() {
+      this.stopped = true;
+      this.running = false;
+      this.gen++;
+      if (this.wake) this.wake();
+      const link = this.link;
+      this.link = null;
+      if (link) {
+        this.clearTimers(link);
+        if (link.handle && !link.session.closed) {
+          await withTimeout(link.handle.request({ request: 'stop' }), 2000, 'stop').catch(() => {});
+        }
+        await closeSession(link.session);
+      }
+      const video = this.options.video;
+      if (video && link && link.handle && video.srcObject === link.handle.remoteStream) {
+        video.srcObject = null;
+      }
+      if (this.first) this.first.resolve(null);
+      this.setState('stopped', {});
+    }
+
+    // Sets stage "configure" preferences (e.g. { substream: 0 }): sent now when a node serves,
+    // and again after every (re)start. Resolves with the plugin's reply, or null when not sent.
+    async configure(body) {
+      this.prefs = Object.assign(this.prefs || {}, body);
+      return this.link && this.state === 'watching' ? this.sendPrefs(this.link) : null;
+    }
+
+    // A request to the stage plugin on the node that serves (e.g. { request: 'pause' }).
+    request(body) {
+      if (!this.handle) return Promise.reject(new OdeonError(0, 'not connected'));
+      return this.handle.request(body);
+    }
+
+    setState(state, detail = {}) {
+      this.state = state;
+      if (detail.node === undefined) detail.node = this.node;
+      this.emit('state', state, detail);
+    }
+
+    excluded() {
+      const now = Date.now();
+      const ms = this.options.excludeMs || 60000;
+      for (const [id, at] of this.lost) if (now - at > ms) this.lost.delete(id);
+      return [...this.lost.keys()];
+    }
+
+    sleep(ms) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => { this.wake = null; resolve(); }, ms);
+        this.wake = () => { clearTimeout(timer); this.wake = null; resolve(); };
+      });
+    }
+
+    // (Re)connects until a node serves or stop(); target: a node to go to directly (a redirect
+    // while watching), else the entry node places the viewer.
+    async reconnect(reason, target = null) {
+      if (this.connecting || this.stopped) return;
+      const gen = this.gen;
+      this.connecting = true;
+      const from = this.link ? this.link.node : null;
+      if (this.link) this.closeLink(this.link);
+      if (reason !== null) {
+        if (from && from.id && !target) this.lost.set(from.id, Date.now());
+        this.emit('failover', { from, reason });
+        this.setState('reconnecting', { reason, node: from, delay: 0 });
+      }
+      while (gen === this.gen) {
+        if (this.failures > 0) {
+          const delay = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length) - 1];
+          this.setState('reconnecting', { reason: this.lastError || reason, delay });
+          await this.sleep(delay);
+          if (gen !== this.gen) return;
+        }
+        this.failures++;
+        try {
+          const node = await this.attempt(target, gen);
+          if (gen !== this.gen) return;
+          this.connecting = false;
+          this.first.resolve(node);
+          return;
+        } catch (e) {
+          if (gen !== this.gen) return;
+          target = null;
+          this.lastError = e.message;
+          if (this.fatal(e)) {
+            this.connecting = false;
+            this.running = false;
+            this.stopped = true;
+            this.gen++;
+            this.setState('error', { error: e });
+            this.first.reject(e);
+            return;
+          }
+          this.emit('error', e);
+        }
+      }
+    }
+
+    // Errors that retrying cannot fix: a bad request, a wrong PIN or token, a stage that the
+    // entry node itself does not know (before any node served it).
+    fatal(e) {
+      if (e.plugin) return FATAL_CODES.has(e.code) || (e.code === 455 && !this.node && !e.named);
+      return e.code === 403 || e.code === 405;
+    }
+
+    // One try: the entry node (or target), then any node it redirects to. Resolves with the
+    // node that serves, once it offered (the answer follows from the 'offer' listener).
+    async attempt(target, gen) {
+      let node = target;
+      let url = target ? nodeUrl(this.entryUrl, target.url) : this.entryUrl;
+      let placement = !target;
+      for (let hop = 0; hop < 4; hop++) {
+        this.setState(node ? 'redirecting' : 'connecting', { url, node });
+        let link = null;
+        let result;
+        try {
+          link = await this.open(url, node, gen);
+          result = await this.watch(link, placement);
+          if (link.lost) throw new OdeonError(0, link.lost);
+        } catch (e) {
+          if (link) this.closeLink(link);
+          // A node that was named but cannot serve is out for a while, like a lost one.
+          if (node) {
+            e.named = true;
+            if (node.id && !this.fatal(e)) this.lost.set(node.id, Date.now());
+          }
+          throw e;
+        }
+        if (!result.redirect) {
+          this.node = link.node;
+          this.emit('node', link.node);
+          this.setState('preparing', { node: link.node });
+          return link.node;
+        }
+        this.closeLink(link); // the entry node's session: the named node serves
+        node = result.redirect;
+        url = nodeUrl(this.entryUrl, node.url);
+        placement = false;
+      }
+      throw new OdeonError(0, 'too many redirects');
+    }
+
+    async open(url, node, gen) {
+      const { token, apisecret, transport, keepaliveMs } = this.options;
+      const ms = this.options.timeoutMs || 10000;
+      const connecting = connect(url, { token, apisecret, transport, keepaliveMs });
+      let session;
+      try {
+        session = await withTimeout(connecting, ms, `connect to ${url}`);
+      } catch (e) {
+        connecting.then((s) => closeSession(s), () => {});
+        throw e;
+      }
+      if (gen !== this.gen) {
+        closeSession(session);
+        throw new OdeonError(0, 'stopped');
+      }
+      const link = {
+        session, handle: null, url, lost: null, timers: {},
+        node: Object.assign({ id: null, url }, node || {}, { api: url, entry: !node }),
+      };
+      this.link = link;
+      session.on('closed', () => this.linkLost(link, 'connection lost'));
+      session.on('timeout', () => this.linkLost(link, 'session timed out'));
+      const info = this.options.iceServers ? null
+        : withTimeout(session.info(), ms, 'info').catch(() => null);
+      link.iceServers = Promise.resolve(info).then((i) => this.options.iceServers ||
+        (i && Array.isArray(i.ice_servers) && i.ice_servers.length ? i.ice_servers : undefined));
+      try {
+        link.handle = await withTimeout(session.attach('odeon.plugin.stage'), ms, 'attach');
+      } catch (e) {
+        this.closeLink(link);
+        throw e;
+      }
+      this.wire(link);
+      return link;
+    }
+
+    // Resolves with { redirect: node } or {} (the node serves; its offer went to 'offer').
+    async watch(link, placement) {
+      const body = { request: 'watch', id: this.stageId };
+      if (this.options.pin) body.pin = this.options.pin;
+      if (this.options.placement !== false) {
+        body.placement = placement;
+        body.client = this.client;
+        if (placement) body.exclude = this.excluded();
+      }
+      const ms = this.options.timeoutMs || 10000;
+      const data = pluginData(await withTimeout(link.handle.request(body), ms, 'watch'));
+      const result = data.result || {};
+      if (result.status === 'redirect') {
+        if (!result.node || !result.node.url) throw new OdeonError(0, 'redirect without a node');
+        return { redirect: result.node };
+      }
+      if (result.node && result.node.id) Object.assign(link.node, { id: result.node.id });
+      return {};
+    }
+
+    wire(link) {
+      const handle = link.handle;
+      const current = () => this.link === link && !this.stopped;
+      handle.on('offer', (jsep) => {
+        if (!current()) return;
+        link.iceServers
+          .then((iceServers) => handle.answer(jsep, {
+            body: { request: 'start' }, audio: false, video: false, iceServers }))
+          .then(() => { if (current() && this.state === 'preparing') this.setState('starting'); })
+          .catch((e) => this.linkLost(link, `answer failed: ${e.message}`));
+      });
+      handle.on('track', (track, streams, on, mid) => {
+        if (!current()) return;
+        const video = this.options.video;
+        if (on && video && video.srcObject !== handle.remoteStream) {
+          video.srcObject = handle.remoteStream;
+          if (video.play) video.play().catch(() => {});
+        }
+        this.emit('track', track, streams, on, mid);
+      });
+      handle.on('icestate', (state) => {
+        if (!current()) return;
+        clearTimeout(link.timers.ice);
+        if (state === 'failed') this.linkLost(link, 'ICE failed');
+        else if (state === 'disconnected') {
+          link.timers.ice = setTimeout(() => {
+            if (handle.pc && handle.pc.iceConnectionState === 'disconnected') {
+              this.linkLost(link, 'ICE disconnected');
+            }
+          }, this.options.disconnectedMs || 2000);
+        }
+      });
+      handle.on('event', (data, jsep) => {
+        if (!current()) return;
+        this.emit('event', data, jsep);
+        this.onPluginEvent(link, data);
+      });
+      handle.on('webrtcup', (msg) => { if (current()) this.emit('webrtcup', msg); });
+      handle.on('media', (msg) => {
+        if (!current()) return;
+        this.emit('media', msg);
+        if (msg.receiving === false) this.checkStall(link);
+      });
+      handle.on('hangup', (msg) => {
+        if (!current()) return;
+        this.emit('hangup', msg);
+        // The stage's end comes with a hangup too: fail over only if it did not end.
+        clearTimeout(link.timers.hangup);
+        link.timers.hangup = setTimeout(
+          () => this.linkLost(link, `hangup${msg.reason ? ` (${msg.reason})` : ''}`), 1000);
+      });
+    }
+
+    onPluginEvent(link, data) {
+      const result = data && typeof data.result === 'object' ? data.result : null;
+      if (!result) return;
+      const status = result.status;
+      if (status === 'started') {
+        this.failures = 0;
+        this.setState('watching', { node: link.node });
+        if (this.prefs) this.sendPrefs(link);
+      } else if (status === 'ended' ||
+                 (status === 'stopped' && (!result.reason || result.reason === 'ended'))) {
+        this.ended = true;
+        this.clearTimers(link);
+        this.setState('ended', { node: link.node, reason: result.reason });
+      } else if (status === 'stopped') {
+        this.linkLost(link, `stopped (${result.reason})`); // e.g. the node is leaving
+      } else if (status === 'redirect' && result.node && result.node.url && !this.connecting) {
+        this.reconnect('moved', result.node); // the node hands its viewers to another one
+      }
+    }
+
+    sendPrefs(link) {
+      return link.handle.request(Object.assign({ request: 'configure' }, this.prefs))
+        .then((data) => { this.emit('configured', data); return data; })
+        .catch((e) => { this.emit('error', e); return null; });
+    }
+
+    // A "not receiving" hint: fail over if no packet arrives for a while.
+    async checkStall(link) {
+      const packets = async () => {
+        let n = 0;
+        const pc = link.handle.pc;
+        if (!pc) return -1;
+        try {
+          (await pc.getStats()).forEach((s) => {
+            if (s.type === 'inbound-rtp') n += s.packetsReceived || 0;
+          });
+        } catch (e) {
+          return -1;
+        }
+        return n;
+      };
+      if (link.timers.stall) return; // a check is running
+      const before = await packets();
+      await new Promise((resolve) => { link.timers.stall = setTimeout(resolve, 3000); });
+      link.timers.stall = null;
+      if (this.link === link && before >= 0 && (await packets()) === before) {
+        this.linkLost(link, 'no media');
+      }
+    }
+
+    linkLost(link, reason) {
+      if (link !== this.link || this.stopped || this.ended || link.lost) return;
+      link.lost = reason;
+      if (!this.connecting) this.reconnect(reason); // else the running attempt sees link.lost
+    }
+
+    clearTimers(link) {
+      for (const t of Object.values(link.timers)) clearTimeout(t);
+    }
+
+    closeLink(link) {
+      if (this.link === link) this.link = null;
+      this.clearTimers(link);
+      closeSession(link.session);
+    }
+  }
+
+  global.Odeon = {
+    connect, defaultUrl, OdeonError, Session, Handle,
+    StageViewer, placeViewer, nodeUrl, clientKey,
+  };
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -9,6 +9,7 @@
  * Lock order: membership_lock, then a stage's lock, then one of its groups' locks.
  */
 #include "stage.h"
+#include "stage_relay.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ static void monitor_release(gpointer handle)
     stage_core->handle_unref(handle);
 }
 
-static stage *stage_new(uint64_t id)
+stage *stage_new(uint64_t id)
 {
     stage *s = g_new0(stage, 1);
     s->refs = 1;
@@ -78,7 +79,7 @@ stage *stage_lookup(uint64_t id)
     return s;
 }
 
-static int stage_register(stage *s, char **error)
+int stage_register(stage *s, char **error)
 {
     stage_fanout_configure(s);
     if (stage_source_open(s, error) != 0)
@@ -125,6 +126,7 @@ static bool track_simulcast_ports(stage_track *t, json_int_t port2, json_int_t p
         return false;
     t->ports[1] = (uint16_t)port2;
     t->ports[2] = (uint16_t)port3;
+    t->simulcast = true;
     return true;
 }
 
@@ -137,6 +139,10 @@ static bool track_simulcast_ports(stage_track *t, json_int_t port2, json_int_t p
 void stage_keyframe_request_locked(stage *s)
 {
     gint64 now = g_get_monotonic_time();
+    if (s->host == NULL && s->uplink != NULL) {
+        stage_relay_keyframe(s); /* a relayed stage: the PLI goes upstream */
+        return;
+    }
     if (s->host == NULL || now - s->last_keyframe_request_us < KEYFRAME_REQUEST_INTERVAL_US)
         return;
     s->last_keyframe_request_us = now;
@@ -232,10 +238,13 @@ static void viewer_join_locked(stage_viewer *v, stage *s)
 
 /* ---- JSON helpers ---- */
 
-static json_t *error_event(int code, const char *reason)
+json_t *stage_error_event(int code, const char *reason)
 {
     return json_pack("{s:s, s:i, s:s}", "streaming", "event", "error_code", code, "error", reason);
 }
+
+#define error_event stage_error_event
+#define async_reply stage_async_reply
 
 static json_t *status_event(const char *status)
 {
@@ -252,7 +261,7 @@ static json_t *stage_media_json(stage *s)
         json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s}", "mindex", (int)i, "mid", t->mid,
                               "type", t->video ? "video" : "audio", "label", t->mid, "codec",
                               t->codec);
-        if (t->ports[1] != 0)
+        if (t->simulcast)
             json_object_set_new(m, "simulcast", json_true());
         if (last > 0)
             json_object_set_new(m, "age_ms", json_integer((now - last) / 1000));
@@ -301,19 +310,14 @@ static bool get_id(json_t *body, uint64_t *id)
 
 /* ---- requests ---- */
 
-typedef struct request {
-    odeon_plugin_handle *handle;
-    const char *transaction;
-    json_t *body;
-    json_t *jsep;
-} request;
+typedef stage_request request;
 
 static odeon_plugin_result sync_reply(json_t *content)
 {
     return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK, .content = content};
 }
 
-static odeon_plugin_result async_reply(request *r, json_t *event, json_t *jsep)
+odeon_plugin_result stage_async_reply(stage_request *r, json_t *event, json_t *jsep)
 {
     stage_core->push_event(r->handle, r->transaction, event, jsep);
     json_decref(event);
@@ -334,6 +338,40 @@ static GPtrArray *stages_snapshot(void)
         g_ptr_array_add(all, stage_ref(value));
     g_mutex_unlock(&registry_lock);
     return all;
+}
+
+guint stage_viewers_total(void)
+{
+    GPtrArray *all = stages_snapshot();
+    guint total = 0;
+    for (guint i = 0; i < all->len; i++) {
+        stage *s = g_ptr_array_index(all, i);
+        g_mutex_lock(&s->lock);
+        total += s->viewers->len;
+        g_mutex_unlock(&s->lock);
+    }
+    g_ptr_array_unref(all);
+    return total;
+}
+
+guint64 stage_out_bps(gint64 now)
+{
+    GPtrArray *all = stages_snapshot();
+    guint64 total = 0;
+    for (guint i = 0; i < all->len; i++) {
+        stage *s = g_ptr_array_index(all, i);
+        g_mutex_lock(&s->lock);
+        if (s->report_us != 0 && now > s->report_us) {
+            guint64 in = (s->bytes_in - s->report_bytes) * 8 * G_USEC_PER_SEC /
+                         (guint64)(now - s->report_us);
+            total += in * (s->viewers->len + (guint)g_atomic_int_get(&s->downlinks));
+        }
+        s->report_bytes = s->bytes_in;
+        s->report_us = now;
+        g_mutex_unlock(&s->lock);
+    }
+    g_ptr_array_unref(all);
+    return total;
 }
 
 static odeon_plugin_result req_list(request *r)
@@ -497,6 +535,17 @@ static void stage_end(stage *s)
     }
 }
 
+void stage_unregister(stage *s)
+{
+    g_mutex_lock(&registry_lock);
+    stage *registered = g_hash_table_lookup(stages, &s->id);
+    if (registered == s)
+        g_hash_table_remove(stages, &s->id);
+    g_mutex_unlock(&registry_lock);
+    if (registered == s)
+        stage_end(s);
+}
+
 static odeon_plugin_result req_destroy(request *r)
 {
     uint64_t id;
@@ -558,13 +607,10 @@ static stage *stage_from_body(request *r, odeon_plugin_result *reply)
     return s;
 }
 
-static odeon_plugin_result req_watch(request *r)
+/* The watch of stage s (consumed) once it is known here: pin, offer, join. */
+odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
 {
     stage_viewer *v = viewer_of(r->handle);
-    odeon_plugin_result reply;
-    stage *s = stage_from_body(r, &reply);
-    if (s == NULL)
-        return reply;
     const char *pin = json_string_value(json_object_get(r->body, "pin"));
     if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
         stage_unref(s);
@@ -578,7 +624,7 @@ static odeon_plugin_result req_watch(request *r)
                            NULL);
     }
     g_mutex_lock(&membership_lock);
-    bool watching = v->stage != NULL;
+    bool watching = v == NULL || v->stage != NULL;
     if (!watching)
         viewer_join_locked(v, s);
     g_mutex_unlock(&membership_lock);
@@ -587,7 +633,30 @@ static odeon_plugin_result req_watch(request *r)
         json_decref(jsep);
         return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
     }
-    return async_reply(r, status_event("preparing"), jsep);
+    json_t *ev = status_event("preparing");
+    const odeon_node_info *node = stage_core->node_info ? stage_core->node_info() : NULL;
+    if (node != NULL && strcmp(node->role, "standalone") != 0)
+        json_object_set_new(json_object_get(ev, "result"), "node",
+                            json_pack("{s:s, s:s}", "id", node->id, "url", node->public_url));
+    return async_reply(r, ev, jsep);
+}
+
+static odeon_plugin_result req_watch(request *r)
+{
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                           NULL);
+    return stage_watch_placed(r, id);
+}
+
+static odeon_plugin_result req_placement(request *r)
+{
+    uint64_t id;
+    if (!get_id(r->body, &id))
+        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+                           NULL);
+    return stage_placement(r, id);
 }
 
 /* Call with membership_lock. */
@@ -1054,7 +1123,7 @@ static const struct {
     {"destroy", req_destroy}, {"watch", req_watch}, {"start", req_start},
     {"pause", req_pause},     {"stop", req_stop},   {"switch", req_switch},
     {"configure", req_configure}, {"publish", req_publish}, {"unpublish", req_unpublish},
-    {"monitor", req_monitor},
+    {"monitor", req_monitor}, {"placement", req_placement},
 };
 
 static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
@@ -1248,6 +1317,8 @@ static json_t *stage_query_session(odeon_plugin_handle *handle)
 
 /* ---- configuration ---- */
 
+static gint64 relay_grace_seconds = 30;
+
 static int load_config(const char *path)
 {
     GKeyFile *kf = g_key_file_new();
@@ -1261,6 +1332,8 @@ static int load_config(const char *path)
         return missing ? 0 : -1;
     }
     admin_key = g_key_file_get_string(kf, "general", "admin_key", NULL);
+    if (g_key_file_has_key(kf, "relay", "grace_seconds", NULL))
+        relay_grace_seconds = g_key_file_get_int64(kf, "relay", "grace_seconds", NULL);
     if (g_key_file_has_key(kf, "general", "initial_estimate_kbps", NULL)) {
         gint64 kbps = g_key_file_get_int64(kf, "general", "initial_estimate_kbps", NULL);
         stage_initial_estimate_bps = kbps > 0 ? (guint64)kbps * 1000 : 0;
@@ -1334,7 +1407,10 @@ static int stage_init(const odeon_core_callbacks *core, const char *config_path)
                                    (GDestroyNotify)stage_unref);
     if (stage_ingest_start() != 0)
         return -1;
-    if (load_config(config_path) != 0 || stage_whip_start() != 0) {
+    if (load_config(config_path) != 0 || stage_whip_start() != 0 ||
+        stage_relay_start(relay_grace_seconds) != 0) {
+        stage_relay_stop();
+        stage_whip_stop();
         stage_ingest_stop();
         g_clear_pointer(&stages, g_hash_table_unref);
         return -1;
@@ -1345,6 +1421,7 @@ static int stage_init(const odeon_core_callbacks *core, const char *config_path)
 static void stage_destroy(void)
 {
     stage_whip_stop();
+    stage_relay_stop();
     stage_ingest_stop();
     g_clear_pointer(&stages, g_hash_table_unref);
     stage_fanout_quiesce();

@@ -61,6 +61,7 @@ typedef struct stage_track {
     uint32_t clock_rate;
     char *fmtp;         /* may be NULL */
     int sockets[STAGE_LAYERS_MAX]; /* -1 when closed */
+    bool simulcast; /* several substreams (ports[1..], or a relayed simulcast track) */
 } stage_track;
 
 #define STAGE_MAX_TRACKS 2
@@ -142,6 +143,9 @@ typedef struct stage_viewer {
 #define STAGE_RING_SLOTS 4096u /* a power of two: 25 s of a 1 Mbit/s stream */
 #define STAGE_SLOT_BYTES 1500u
 #define STAGE_SLOT_KEYFRAME 0x01 /* the first packet of a keyframe */
+/* A reader that fell this far behind skips ahead rather than read slots about to be reused. */
+#define STAGE_RING_SAFE (STAGE_RING_SLOTS - 256u)
+#define STAGE_RING_MASK (STAGE_RING_SLOTS - 1u)
 
 typedef struct stage_slot {
     uint16_t len;
@@ -196,12 +200,22 @@ typedef struct stage {
     gint64 last_audio_us;
     guint64 packets_in;
     GPtrArray *monitors;  /* odeon_plugin_handle * (references): viewer counts go to them */
+    struct relay_uplink *uplink; /* a relay's stage: the link that feeds it (set once) */
+    gint downlinks;       /* relays fed from this stage (atomic) */
+    guint64 bytes_in;     /* under lock */
+    guint64 report_bytes; /* bytes_in at the last load report; under lock */
+    gint64 report_us;
     bool counts_dirty;    /* the viewer count changed since the last push; under lock */
     gint64 last_count_push_us; /* under lock */
 } stage;
 
 stage *stage_ref(stage *s);
 void stage_unref(stage *s);
+/* A new stage (one reference) with no tracks; stage_register makes it visible once its
+ * tracks are set; stage_unregister ends it (viewers told, connections closed). */
+stage *stage_new(uint64_t id);
+int stage_register(stage *s, char **error);
+void stage_unregister(stage *s);
 
 /* stage_source.c: ingest thread. */
 int stage_source_open(stage *s, char **error);
@@ -265,6 +279,33 @@ void stage_host_stop(odeon_plugin_handle *handle);
 int stage_viewer_start_answering(odeon_plugin_handle *handle, stage *s, json_t **answer,
                                  const char **reason);
 void stage_viewer_stop(odeon_plugin_handle *handle);
+
+/* A request being handled (borrowed for the call). */
+typedef struct stage_request {
+    odeon_plugin_handle *handle;
+    const char *transaction;
+    json_t *body;
+    json_t *jsep;
+} stage_request;
+
+json_t *stage_error_event(int code, const char *reason);
+/* Pushes event (and jsep) to the request's handle (both consumed): the request's answer. */
+odeon_plugin_result stage_async_reply(stage_request *r, json_t *event, json_t *jsep);
+/* The rest of a "watch" once stage s (consumed) is known on this node. */
+odeon_plugin_result stage_watch_stage(stage_request *r, stage *s);
+/* Viewers on this node (every stage), for capacity and the node's load. */
+guint stage_viewers_total(void);
+/* What this node sends, in bit/s: each stage's input rate times its viewers and downstream
+ * relays (measured since the previous call). */
+guint64 stage_out_bps(gint64 now);
+
+/* stage_place.c: placement among relay nodes. "watch" with "placement": true (or on a full
+ * node) asks where the viewer should watch and answers "redirect" when it is another node;
+ * a stage this relay lacks comes from upstream first. "placement" only asks. */
+odeon_plugin_result stage_watch_placed(stage_request *r, uint64_t id);
+odeon_plugin_result stage_placement(stage_request *r, uint64_t id);
+/* The node report (viewers, bit rate out, links), at most once a second. */
+void stage_report_load(void);
 
 /* stage_whip.c: WHIP ingest (RFC 9725) on /whip/<stage>, WHEP egress on /whep/<stage>. */
 int stage_whip_start(void);

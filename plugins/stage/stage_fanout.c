@@ -10,6 +10,7 @@
  * the stage's (writer, once per packet) and the group's (reader, once per wake).
  */
 #include "stage.h"
+#include "stage_relay.h"
 #include "stage_rtp.h"
 
 #include <string.h>
@@ -17,9 +18,8 @@
 #define SEND_BATCH 32
 /* Room after the packet for SRTP's tag (and MKI), as relay_rtp needs. */
 #define PACKET_ROOM (STAGE_SLOT_BYTES + 160)
-/* A group that fell this far behind skips ahead rather than read slots about to be reused. */
-#define RING_SAFE (STAGE_RING_SLOTS - 256u)
-#define RING_MASK (STAGE_RING_SLOTS - 1u)
+#define RING_SAFE STAGE_RING_SAFE
+#define RING_MASK STAGE_RING_MASK
 
 static void group_drain(void *data);
 
@@ -155,6 +155,7 @@ bool stage_packet_store(stage *s, size_t track, int substream, const uint8_t *pk
         substream = 0;
     g_mutex_lock(&s->lock);
     s->packets_in++;
+    s->bytes_in += len;
     if (len > STAGE_SLOT_BYTES) {
         if (s->oversize++ == 0)
             stage_core->log(ODEON_LOG_WARN, "stage",
@@ -196,6 +197,8 @@ bool stage_packet_store(stage *s, size_t track, int substream, const uint8_t *pk
 
 void stage_wake_loops(stage *s)
 {
+    if (g_atomic_int_get(&s->downlinks) > 0)
+        stage_relay_wake();
     for (unsigned i = 0; i < s->group_count; i++) {
         stage_group *g = &s->groups[i];
         if (g_atomic_int_get(&g->count) == 0)

@@ -169,6 +169,7 @@ static gpointer ingest_main(gpointer data)
         }
         stage_whip_reap();
         stage_counts_flush();
+        stage_report_load();
         g_mutex_lock(&ingest_lock);
         bool changed = ingest_changed;
         g_mutex_unlock(&ingest_lock);

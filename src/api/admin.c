@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "api/errors.h"
+#include "cluster/cluster.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "plugin/plugin_host.h"
@@ -231,7 +232,36 @@ static json_t *verb_ping(admin_call *call)
     return reply;
 }
 
+/* The node registry (as of the last heartbeat) and this node's own load and links. */
+static json_t *verb_list_nodes(admin_call *call)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c == NULL)
+        return admin_error(call, ODEON_API_ERROR_UNKNOWN, "no cluster");
+    json_t *reply = admin_success(call);
+    json_object_update_new(reply, odeon_cluster_nodes_json(c));
+    return reply;
+}
+
+/* {"draining": true}: this node takes no new viewers (placement passes it over); false undoes. */
+static json_t *verb_set_draining(admin_call *call)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    json_t *v = json_object_get(call->message, "draining");
+    if (c == NULL)
+        return admin_error(call, ODEON_API_ERROR_UNKNOWN, "no cluster");
+    if (!json_is_boolean(v))
+        return admin_error(call, ODEON_API_ERROR_INVALID_ELEMENT_TYPE,
+                           "draining must be true or false");
+    odeon_cluster_set_draining(c, json_is_true(v));
+    json_t *reply = admin_success(call);
+    json_object_set_new(reply, "draining", json_boolean(json_is_true(v)));
+    return reply;
+}
+
 static const admin_verb admin_verbs[] = {
+    {"list_nodes", NEEDS_NOTHING, verb_list_nodes},
+    {"set_draining", NEEDS_NOTHING, verb_set_draining},
     {"get_status", NEEDS_NOTHING, verb_get_status},
     {"list_sessions", NEEDS_NOTHING, verb_list_sessions},
     {"set_log_level", NEEDS_NOTHING, verb_set_log_level},

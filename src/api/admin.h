@@ -3,7 +3,9 @@
  *
  * Requests use Janus's admin names: "info", "ping", "get_status", "list_sessions",
  * "list_handles", "handle_info", "set_log_level", "accept_new_sessions",
- * "set_session_timeout", "destroy_session", "detach_handle", "message_plugin".
+ * "set_session_timeout", "destroy_session", "detach_handle", "message_plugin"; and Odeon's
+ * "list_nodes" (the relay cluster's registry with each node's load and links) and
+ * "set_draining" (this node takes no new viewers).
  */
 #ifndef ODEON_API_ADMIN_H
 #define ODEON_API_ADMIN_H

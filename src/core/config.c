@@ -22,6 +22,9 @@
 #ifndef ODEON_CONFIG_DIR
 #define ODEON_CONFIG_DIR "/usr/local/etc/odeon"
 #endif
+#ifndef ODEON_SQL_DIR
+#define ODEON_SQL_DIR "/usr/local/share/odeon/sql"
+#endif
 #ifndef ODEON_HTML_DIR
 #define ODEON_HTML_DIR "/usr/local/share/odeon/html"
 #endif
@@ -61,6 +64,18 @@ static const config_key config_schema[] = {
     {"paths", "plugins_dir", CFG_PATH, AT(paths.plugins_dir), NULL, 0, 0},
     {"paths", "plugins_config_dir", CFG_PATH, AT(paths.plugins_config_dir), NULL, 0, 0},
     {"paths", "html_dir", CFG_PATH, AT(paths.html_dir), NULL, 0, 0},
+    {"paths", "sql_dir", CFG_PATH, AT(paths.sql_dir), NULL, 0, 0},
+    {"database", "conninfo", CFG_STRING, AT(database.conninfo), NULL, 0, 0},
+    {"database", "pool_size", CFG_UINT, AT(database.pool_size), "4", 1, 64},
+    {"database", "connect_wait", CFG_UINT, AT(database.connect_wait), "10", 0, 600},
+    {"cluster", "role", CFG_STRING, AT(cluster.role), "standalone", 0, 0},
+    {"cluster", "node_id", CFG_STRING, AT(cluster.node_id), NULL, 0, 0},
+    {"cluster", "public_url", CFG_STRING, AT(cluster.public_url), NULL, 0, 0},
+    {"cluster", "upstream", CFG_STRING, AT(cluster.upstream), NULL, 0, 0},
+    {"cluster", "secret", CFG_STRING, AT(cluster.secret), NULL, 0, 0},
+    {"cluster", "capacity", CFG_UINT, AT(cluster.capacity), "0", 0, 10000000},
+    {"cluster", "heartbeat_ms", CFG_UINT, AT(cluster.heartbeat_ms), "1000", 100, 60000},
+    {"cluster", "dead_after_ms", CFG_UINT, AT(cluster.dead_after_ms), "3000", 300, 600000},
     {"http", "port", CFG_PORT, AT(http.port), "8088", 1, 65535},
     {"http", "interface", CFG_STRING, AT(http.interface), NULL, 0, 0},
     {"http", "base_path", CFG_URLPATH, AT(http.base_path), "/janus", 0, 0},
@@ -272,6 +287,8 @@ static void config_fill_path_defaults(odeon_config *config)
     }
     if (config->paths.html_dir == NULL && g_file_test(ODEON_HTML_DIR, G_FILE_TEST_IS_DIR))
         config->paths.html_dir = g_strdup(ODEON_HTML_DIR);
+    if (config->paths.sql_dir == NULL)
+        config->paths.sql_dir = g_strdup(ODEON_SQL_DIR);
 }
 
 static int config_parse_keyfile(odeon_config *config, GKeyFile *kf, char **error)
@@ -319,6 +336,65 @@ static bool names_are_short(char **names)
         }
     }
     return true;
+}
+
+static bool url_is_http(const char *url)
+{
+    return url != NULL && (g_str_has_prefix(url, "http://") || g_str_has_prefix(url, "https://"))
+           && strchr(url, ' ') == NULL;
+}
+
+/* Same URL but for a trailing '/'. */
+static bool same_url(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    while (lb > 0 && b[lb - 1] == '/')
+        lb--;
+    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
+}
+
+static int config_validate_cluster(odeon_config *config, char **error)
+{
+    const char *label = config->path;
+    const char *role = config->cluster.role ? config->cluster.role : "";
+    bool relay = strcmp(role, "relay") == 0, origin = strcmp(role, "origin") == 0;
+    if (!relay && !origin && strcmp(role, "standalone") != 0) {
+        set_error(error, label, "cluster", "role", "must be standalone, origin or relay");
+        return ODEON_EINVAL;
+    }
+    if ((relay || origin) &&
+        (config->cluster.secret == NULL || strlen(config->cluster.secret) < 16)) {
+        /* Never echo it: it is a secret. */
+        set_error(error, label, "cluster", "secret",
+                  "origin and relay nodes need a shared secret of 16 characters or more");
+        return ODEON_EINVAL;
+    }
+    if (relay && !url_is_http(config->cluster.upstream)) {
+        set_error(error, label, "cluster", "upstream",
+                  "a relay needs the http:// or https:// URL of its upstream node");
+        return ODEON_EINVAL;
+    }
+    if (!relay && config->cluster.upstream != NULL) {
+        set_error(error, label, "cluster", "upstream", "only a relay has an upstream");
+        return ODEON_EINVAL;
+    }
+    if (config->cluster.public_url && !url_is_http(config->cluster.public_url)) {
+        set_error(error, label, "cluster", "public_url", "must be an http:// or https:// URL");
+        return ODEON_EINVAL;
+    }
+    if (relay && config->cluster.public_url &&
+        same_url(config->cluster.public_url, config->cluster.upstream)) {
+        set_error(error, label, "cluster", "upstream", "points at this node itself");
+        return ODEON_EINVAL;
+    }
+    if (config->cluster.dead_after_ms < 2 * config->cluster.heartbeat_ms) {
+        set_error(error, label, "cluster", "dead_after_ms",
+                  "must be at least twice heartbeat_ms");
+        return ODEON_EINVAL;
+    }
+    return 0;
 }
 
 static int config_validate(odeon_config *config, char **error)
@@ -380,7 +456,7 @@ static int config_validate(odeon_config *config, char **error)
         set_error(error, label, "general", "server_name", "must not be empty");
         return ODEON_EINVAL;
     }
-    return 0;
+    return config_validate_cluster(config, error);
 }
 
 odeon_config *odeon_config_load_data(const char *data, size_t len, const char *label,

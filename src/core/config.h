@@ -35,7 +35,27 @@ typedef struct odeon_config {
         char *plugins_dir;
         char *plugins_config_dir;
         char *html_dir; /* NULL: static files not served */
+        char *sql_dir;  /* numbered migrations (sql/) */
     } paths;
+
+    /* [database]: PostgreSQL, the state nodes share. */
+    struct {
+        char *conninfo; /* libpq connection string; NULL: no database */
+        unsigned pool_size;
+        unsigned connect_wait; /* seconds to wait for the server at start-up */
+    } database;
+
+    /* [cluster]: this node's place among relay nodes (docs/scaling.md). */
+    struct {
+        char *role;       /* "standalone", "origin" or "relay" */
+        char *node_id;    /* unique among nodes; default "<host name>-<http port>" */
+        char *public_url; /* where clients reach this node's API; default http://<host>:<port> */
+        char *upstream;   /* a relay's upstream node (its public_url) */
+        char *secret;     /* shared by every node: signs node-to-node requests, keys links */
+        unsigned capacity;      /* viewers this node takes; 0: no limit */
+        unsigned heartbeat_ms;  /* registry heartbeat period */
+        unsigned dead_after_ms; /* a node silent this long is out of placement */
+    } cluster;
 
     struct {
         uint16_t port;

@@ -10,6 +10,7 @@
 #include "core/server.h"
 
 #include <signal.h>
+#include <string.h>
 
 #include <glib-unix.h>
 #include <glib.h>
@@ -17,8 +18,10 @@
 #include "api/admin.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "db/db.h"
 #include "events/eventbus.h"
 #include "events/handlers.h"
 #include "plugin/plugin_host.h"
@@ -45,6 +48,8 @@ typedef struct server {
     odeon_api *api;
     odeon_admin *admin;
     odeon_transport *transport;
+    odeon_db *db;
+    odeon_cluster *cluster;
     guint watchdog;
     guint signal_sources[3];
     int exit_code;
@@ -135,6 +140,48 @@ static void stop_sessions(server *s)
 {
     g_clear_pointer(&s->sessions, odeon_sessions_free);
     g_clear_pointer(&s->routes, odeon_http_routes_free);
+}
+
+/* Migrations first (blocking, once), then the pool the rest of the process shares. */
+static int start_database(server *s, char **error)
+{
+    const odeon_config *c = s->config;
+    if (c->database.conninfo == NULL) {
+        if (strcmp(c->cluster.role, "standalone") != 0)
+            LOG_WARN("no [database] conninfo: this %s runs without the node registry and "
+                     "placement", c->cluster.role);
+        return 0;
+    }
+    if (odeon_db_migrate(c->database.conninfo, c->paths.sql_dir, c->database.connect_wait,
+                         error) != 0)
+        return ODEON_EIO;
+    s->db = odeon_db_new(c->database.conninfo, c->database.pool_size, NULL);
+    LOG_INFO("database ready (schema from %s)", c->paths.sql_dir);
+    return 0;
+}
+
+static void stop_database(server *s)
+{
+    g_clear_pointer(&s->db, odeon_db_free);
+}
+
+static int start_cluster(server *s, char **error)
+{
+    (void)error;
+    s->cluster = odeon_cluster_new(s->config, s->db);
+    odeon_cluster_set_current(s->cluster);
+    if (strcmp(odeon_cluster_role(s->cluster), "standalone") != 0)
+        LOG_INFO("node %s: %s at %s%s%s", odeon_cluster_node_id(s->cluster),
+                 odeon_cluster_role(s->cluster), odeon_cluster_public_url(s->cluster),
+                 odeon_cluster_upstream(s->cluster) ? ", upstream " : "",
+                 odeon_cluster_upstream(s->cluster) ? odeon_cluster_upstream(s->cluster) : "");
+    return 0;
+}
+
+static void stop_cluster(server *s)
+{
+    odeon_cluster_set_current(NULL);
+    g_clear_pointer(&s->cluster, odeon_cluster_free);
 }
 
 static int start_plugins(server *s, char **error)
@@ -259,6 +306,8 @@ static const server_step server_steps[] = {
     {"event handlers", start_event_handlers, stop_event_handlers},
     {"auth", start_auth, stop_auth},
     {"media", start_media, stop_media},
+    {"database", start_database, stop_database},
+    {"cluster", start_cluster, stop_cluster},
     {"sessions", start_sessions, stop_sessions},
     {"plugins", start_plugins, stop_plugins},
     {"api", start_api, stop_api},

@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 4
+#define ODEON_PLUGIN_ABI_MINOR 5
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -152,6 +152,20 @@ typedef struct odeon_auth_provider {
 } odeon_auth_provider;
 
 /* The core's side of the contract, handed to init(). Every function is safe from any thread. */
+/* This node of the cluster (ABI 1.5). role: "standalone", "origin" or "relay". */
+typedef struct odeon_node_info {
+    const char *id;
+    const char *role;
+    const char *public_url; /* where clients reach this node's API (no trailing '/') */
+    const char *upstream;   /* a relay's upstream node URL, else NULL */
+    unsigned capacity;      /* viewers; 0: no limit */
+} odeon_node_info;
+
+/* A placement's answer: the node (id and public URL, borrowed for the call), or error. Runs
+ * once, on the core's main thread or before node_place returns. */
+typedef void (*odeon_node_place_fn)(const char *node_id, const char *url, const char *error,
+                                    void *user_data);
+
 typedef struct odeon_core_callbacks {
     uint16_t abi_major;
     uint16_t abi_minor;
@@ -267,6 +281,27 @@ typedef struct odeon_core_callbacks {
      * its REMB alone before any transport-cc feedback; 0 when unknown (neither negotiated,
      * nothing received yet, or no connection). For choosing simulcast/SVC layers. */
     uint64_t (*bandwidth_estimate)(odeon_plugin_handle *handle);
+
+    /* ---- ABI 1.5: relay nodes (docs/scaling.md) ---- */
+
+    /* This node ([cluster] in odeon.conf); the strings live as long as the process. */
+    const odeon_node_info *(*node_info)(void);
+    /* The Authorization header value for a request to another node of the cluster, signed
+     * with the shared secret (free() it); NULL when this node has no secret. */
+    char *(*node_sign)(const char *method, const char *path, const void *body, size_t len);
+    /* Checks that req comes from a node of the cluster: 0 and *node_id (free() it), or
+     * ODEON_EPERM with *reason (static, safe to send back). */
+    int (*node_verify)(odeon_http_request *req, char **node_id, const char **reason);
+    /* len (1..32) bytes of key material that every node derives alike from the shared secret
+     * and label (relay links' SRTP keys never cross the wire). 0 or ODEON_EINVAL. */
+    int (*node_derive_key)(const char *label, uint8_t *out, size_t len);
+    /* Where a viewer of stage_key should watch (see odeon_node_place_fn); sticky per
+     * client_key; the node ids in exclude (NULL-terminated, may be NULL) are passed over. */
+    void (*node_place)(const char *stage_key, const char *client_key,
+                       const char *const *exclude, odeon_node_place_fn fn, void *user_data);
+    /* The plugin's share of this node's load, written on each registry heartbeat (borrowed):
+     * {"viewers": n, "bitrate_out": bit/s, "links": [{...}, ...]}. */
+    void (*node_report)(const struct odeon_plugin *plugin, json_t *report);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

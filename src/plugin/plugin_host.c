@@ -12,6 +12,8 @@
 
 #include <glib.h>
 
+#include "cluster/cluster.h"
+#include "cluster/node_auth.h"
 #include "core/log.h"
 #include "loader/loader.h"
 #include "session/handle_media.h"
@@ -342,6 +344,70 @@ static void cb_handle_destroy(odeon_plugin_handle *handle)
                            "ended by the plugin");
 }
 
+/* ---- the cluster (ABI 1.5) ---- */
+
+static const odeon_node_info *cb_node_info(void)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    return c ? odeon_cluster_info(c) : NULL;
+}
+
+static char *cb_node_sign(const char *method, const char *path, const void *body, size_t len)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c == NULL || odeon_cluster_secret(c) == NULL)
+        return NULL;
+    char *header = odeon_node_auth_sign(odeon_cluster_secret(c), odeon_cluster_node_id(c),
+                                        method, path, body, len, g_get_real_time() / G_USEC_PER_SEC);
+    /* The plugin frees with free(): hand it malloc'd memory. */
+    char *out = header ? strdup(header) : NULL;
+    g_free(header);
+    return out;
+}
+
+static int cb_node_verify(odeon_http_request *req, char **node_id, const char **reason)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    size_t len = 0;
+    const uint8_t *body = odeon_http_request_body(req, &len);
+    char *id = NULL;
+    *node_id = NULL;
+    if (odeon_node_auth_verify(c ? odeon_cluster_secret(c) : NULL,
+                               odeon_http_request_header(req, "Authorization"),
+                               odeon_http_request_method(req), odeon_http_request_path(req), body,
+                               len, g_get_real_time() / G_USEC_PER_SEC, &id, reason) != 0)
+        return ODEON_EPERM;
+    *node_id = strdup(id);
+    g_free(id);
+    return 0;
+}
+
+static int cb_node_derive_key(const char *label, uint8_t *out, size_t len)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c == NULL || odeon_node_derive_key(odeon_cluster_secret(c), label, out, len) != 0)
+        return ODEON_EINVAL;
+    return 0;
+}
+
+static void cb_node_place(const char *stage_key, const char *client_key,
+                          const char *const *exclude, odeon_node_place_fn fn, void *user_data)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c == NULL) {
+        fn(NULL, NULL, "no cluster", user_data);
+        return;
+    }
+    odeon_cluster_place(c, stage_key, client_key, exclude, fn, user_data);
+}
+
+static void cb_node_report(const odeon_plugin *plugin, json_t *report)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c != NULL && plugin != NULL && report != NULL)
+        odeon_cluster_report(c, plugin->package, report);
+}
+
 static const odeon_core_callbacks core_callbacks = {
     .abi_major = ODEON_PLUGIN_ABI_MAJOR,
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
@@ -383,6 +449,12 @@ static const odeon_core_callbacks core_callbacks = {
     .media_loop_wake = odeon_handle_media_loop_wake,
     .relay_rtp_batch = cb_relay_rtp_batch,
     .bandwidth_estimate = cb_bandwidth_estimate,
+    .node_info = cb_node_info,
+    .node_sign = cb_node_sign,
+    .node_verify = cb_node_verify,
+    .node_derive_key = cb_node_derive_key,
+    .node_place = cb_node_place,
+    .node_report = cb_node_report,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

@@ -127,6 +127,7 @@ export function odeonConfig(opts, ports) {
     '[paths]',
     ...(htmlDir ? [`html_dir = ${htmlDir}`] : []),
     ...(opts.pluginsConfigDir ? [`plugins_config_dir = ${opts.pluginsConfigDir}`] : []),
+    ...(opts.sqlDir ? [`sql_dir = ${opts.sqlDir}`] : []),
     '',
     '[http]',
     `port = ${ports.http}`,
@@ -155,7 +156,9 @@ export function odeonConfig(opts, ports) {
     ...Object.entries({ loopback: true, ...(opts.media || {}) }).map(([k, v]) => `${k} = ${v}`),
     '',
   ];
-  if (opts.extraConfig) lines.push(opts.extraConfig);
+  if (opts.extraConfig) {
+    lines.push(typeof opts.extraConfig === 'function' ? opts.extraConfig(ports) : opts.extraConfig);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -373,8 +376,8 @@ export class Server {
  *   adminSecret, longpollTimeout (s, odeon only: Janus hard-codes 30), maxBodySize (odeon),
  *   corsAllowOrigin, htmlDir (odeon), plugins (odeon short names), pluginsConfigDir (odeon),
  *   tlsCert + tlsKey (odeon: PEM paths; the API port then speaks HTTPS/WSS),
- *   extraConfig (odeon INI text), media ({key: value} for the [media] group),
- *   extraArgs (array), env (object).
+ *   extraConfig (odeon INI text, or a function of the chosen ports {http, admin} giving it), media ({key: value} for the [media] group),
+ *   extraArgs (array), env (object), ports ({http, admin}: odeon on these instead of free ones).
  */
 export async function startServer(opts = {}) {
   let lastErr;
@@ -417,7 +420,8 @@ async function startOnce(opts) {
       adminWsUrl: `ws://127.0.0.1:${ports.adminWs}/`,
     };
   } else {
-    const [http, admin] = await freePorts(2);
+    // opts.ports: the same ports again (a node restarted in place), else free ones.
+    const [http, admin] = opts.ports ? [opts.ports.http, opts.ports.admin] : await freePorts(2);
     ports = { http, ws: http, admin, adminWs: admin };
     const conf = path.join(dir, 'odeon.conf');
     fs.writeFileSync(conf, odeonConfig(opts, ports));

@@ -72,6 +72,10 @@ void vp8_receiver_free(vp8_receiver *r);
  * arrived (monotonic microseconds; the decoded-frame timing uses it). */
 void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
                        const uint8_t *payload, size_t len, int64_t now_us);
+/* The stream starts over (a failover: another session, other SSRC and sequence numbers):
+ * forget the last sequence number and any partial frame, and wait for a keyframe. The
+ * recorded frames, hashes and timing stay. */
+void vp8_receiver_new_stream(vp8_receiver *r);
 
 /* The decoded picture size changed (the first decoded frame counts as a change): a simulcast
  * server switched layers. Only the first VP8_SIZE_CHANGES are kept. */
@@ -100,7 +104,8 @@ void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out);
  * across viewers must only compare hashes of equal sizes. */
 bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size);
 
-/* ----- publish.c: the source over WebRTC (WHIP) ------------------------------------------------ */
+/* ----- publish.c: the source over WebRTC (WHIP) ------------------------------------------------
+ */
 
 typedef struct whip_pub whip_pub;
 
@@ -160,6 +165,41 @@ typedef struct {
     uint64_t video_pkts, video_frames; /* frames: video packets with the marker bit */
 } counters;
 
+/* --placement, --failover-after-ms (viewers.c): where a viewer is served and how it moved.
+ * A node id is what a redirect names ("entry" for the node the viewers connect to first). */
+#define NODE_ID_MAX 64
+#define MAX_EXCLUDE 4 /* nodes lost in one recovery, excluded when asking for a new one */
+
+enum {
+    PEND_NONE,     /* nothing to do */
+    PEND_REDIRECT, /* the watch was answered with a redirect: reconnect to pend_to */
+    PEND_FAILOVER  /* the serving node was lost: back to the entry node, excluding it */
+};
+
+typedef struct {
+    char node[NODE_ID_MAX]; /* serving (or asked) node of the current session */
+    struct sockaddr_in to;  /* where the current session's WebSocket goes */
+    char host_hdr[80];      /* its Host header, "ip:port" */
+    bool redirected;        /* the current session follows a redirect: watch with placement off */
+    unsigned hops;          /* redirects in a row since the entry node (a loop guard) */
+    /* a reconnect decided inside a WebSocket or packet callback, run by the next tick (the
+     * callbacks must not free the connection they run on) */
+    int pending;
+    int64_t pending_at;
+    struct sockaddr_in pend_to;
+    char pend_hdr[80], pend_node[NODE_ID_MAX];
+    char why[120];    /* what lost the node: the first loss of this recovery */
+    bool up_once;     /* was ok once: from then on a loss fails over instead of failing */
+    bool recovering;  /* lost, not ok again yet */
+    int64_t deadline; /* of the current recovery (--setup-timeout after the loss) */
+    char excl[MAX_EXCLUDE][NODE_ID_MAX];
+    int nexcl;
+    unsigned failovers, attempts; /* losses; sessions tried while recovering */
+    int64_t lost_at;              /* the last RTP packet before the loss */
+    int64_t sess_first_rtp, sess_first_key, sess_last_rtp; /* of the current session */
+    int64_t max_recovery_us, max_recovery_key_us; /* lost_at -> first packet / keyframe; -1 */
+} placement_state;
+
 typedef struct viewer viewer;
 typedef struct {
     viewer *v;
@@ -218,6 +258,14 @@ struct viewer {
      * last decoded frame (a stream that stopped has no "next" packet to measure a gap with) */
     int64_t last_video_us, max_video_gap_us, video_gap_end_us, stall_end_us;
     bool window_over; /* the window ended: gaps and decoding stop (the last packets drain) */
+    /* gaps in the window between two RTP packets of any kind, across reconnects, and at the
+     * end the time since the last one: the "did this viewer notice anything" figure */
+    bool in_window;
+    int64_t last_rtp_us, max_gap_us;
+
+    placement_state pl;
+    /* counts of the sessions a failover ended (their SSRCs are gone from ss[]) */
+    uint64_t retired_received, retired_lost;
 
     /* --remb: an SRTCP compound (RR, SDES, REMB) every RTCP_US once ok */
     uint32_t rtcp_ssrc;
@@ -232,6 +280,10 @@ struct viewer {
     bool nack_live[NACK_PENDING];
 };
 
+/* Loss of one SSRC from its cleartext sequence numbers: expected (highest - first + 1) minus
+ * received (report.c; viewers.c folds a closed session's SSRCs with it). */
+uint64_t ssrc_lost(const ssrc_stat *s);
+
 /* "odeon-load: " + the message + newline on stderr, one line at a time across threads. */
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -244,6 +296,7 @@ typedef struct {
     int n; /* --viewers */
     const char *label, *plugin, *watch;
     int decode, json;
+    bool placement, failover; /* --placement, --failover-after-ms > 0: the cluster line */
     double max_loss_pct, source_fps;
     int64_t cpu_us;   /* odeon-load's own CPU time (user + system) over the window */
     double elapsed_s; /* from the start to the end of the window */

@@ -5,9 +5,10 @@
  *
  * It compares the decoders' frames (by the barcode's frame number: a checksum per decoder over
  * the frames every decoder decoded at one size), sums loss per SSRC, sorts the join and offer
- * times, and takes the stalls and delivered rates of the window. The exit status comes from
- * here: every viewer ok, loss within --max-loss-pct, no SRTP authentication failure and, with
- * --decode, checksums that agree.
+ * times, and takes the stalls and delivered rates of the window, and (--placement,
+ * --failover-after-ms) where the viewers ended up and how their failovers went. The exit
+ * status comes from here: every viewer ok, loss within --max-loss-pct, no SRTP authentication
+ * failure and, with --decode, checksums that agree.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,8 +19,7 @@
 
 #include "load.h"
 
-/* Loss from the cleartext sequence numbers: expected (highest - first + 1) minus received. */
-static uint64_t ssrc_lost(const ssrc_stat *s)
+uint64_t ssrc_lost(const ssrc_stat *s)
 {
     if (s->first_ext < 0)
         return 0;
@@ -43,9 +43,10 @@ static double since_watch_ms(const viewer *v, int64_t t)
     return t && v->t_watch ? (double)(t - v->t_watch) / 1000.0 : -1;
 }
 
+/* Over every session of the viewer: those a failover closed are in retired_lost. */
 static uint64_t viewer_lost(const viewer *v)
 {
-    uint64_t lost = 0;
+    uint64_t lost = v->retired_lost;
     for (int i = 0; i < v->nss; i++)
         lost += ssrc_lost(&v->ss[i]);
     return lost;
@@ -126,6 +127,38 @@ static int64_t viewer_stall(const viewer *v)
     return rs.frames_decoded ? max64(rs.max_gap_us, v->stall_end_us) : -1;
 }
 
+/* max_gap_ms: the longest time without any RTP packet: between two in the window (a failover
+ * there included), a failover's gap whenever it happened, or from the last packet to the end
+ * of the window. -1: no packet at all. */
+static int64_t viewer_max_gap(const viewer *v)
+{
+    int64_t g = v->in_window && v->last_rtp_us ? v->max_gap_us : -1;
+    return max64(g, v->pl.max_recovery_us);
+}
+
+static bool viewer_ok(const viewer *v)
+{
+    return atomic_load(&v->st) == ST_OK && !atomic_load(&v->failed);
+}
+
+/* --placement, --failover-after-ms: the viewer's node and its failovers (in every line: the
+ * defaults say "entry" and no failover). */
+static void viewer_json_cluster(GString *o, const viewer *v)
+{
+    const placement_state *p = &v->pl;
+    g_string_append_printf(o,
+                           ",\"node\":\"%s\",\"failovers\":%u,\"failover_attempts\":%u,"
+                           "\"recovered\":%s,\"failover_gap_ms\":%.1f,"
+                           "\"failover_keyframe_ms\":%.1f,\"max_gap_ms\":%.1f",
+                           p->node, p->failovers, p->attempts,
+                           !p->failovers                    ? "null"
+                           : viewer_ok(v) && !p->recovering ? "true"
+                                                            : "false",
+                           p->max_recovery_us >= 0 ? ms(p->max_recovery_us) : -1,
+                           p->max_recovery_key_us >= 0 ? ms(p->max_recovery_key_us) : -1,
+                           viewer_max_gap(v) >= 0 ? ms(viewer_max_gap(v)) : -1);
+}
+
 static double window_rate(const viewer *v, uint64_t c1, uint64_t c0)
 {
     double win_s = v->win1_t > v->win0_t ? (double)(v->win1_t - v->win0_t) / 1e6 : 0;
@@ -176,6 +209,7 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
         (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps,
         (unsigned long long)v->nacks_sent, (unsigned long long)v->repaired,
         (unsigned long long)v->repair_mismatch);
+    viewer_json_cluster(o, v);
     g_string_append(o, ",\"ssrcs\":[");
     for (int i = 0; i < v->nss; i++)
         g_string_append_printf(
@@ -271,6 +305,7 @@ static void totals_compute(totals *t, const agreement *ag, const report_input *i
                 t->min_video_fps < 0 || fps < t->min_video_fps ? fps : t->min_video_fps;
             t->max_video_gap_us = max64(t->max_video_gap_us, viewer_video_gap(v));
         }
+        t->received += v->retired_received;
         for (int s = 0; s < v->nss; s++)
             t->received += v->ss[s].received;
         t->auth += v->auth_fail;
@@ -298,7 +333,102 @@ static void totals_compute(totals *t, const agreement *ag, const report_input *i
     t->cpu_pct = t->win_s > 0 ? (double)in->cpu_us / (t->win_s * 1e4) : 0;
 }
 
-static void print_summary_json(const totals *t, const agreement *ag, const report_input *in)
+/* Where the ok viewers ended up (the first MAX_NODES node ids, in order of appearance; the
+ * rest are counted as other_nodes) and how the failovers went; gaps in microseconds, sorted. */
+#define MAX_NODES 32
+typedef struct {
+    int nnodes, other_nodes;
+    char node[MAX_NODES][NODE_ID_MAX];
+    int count[MAX_NODES];
+    int failed_over, unrecovered; /* viewers that failed over; of those, not ok at the end */
+    uint64_t failovers;
+    int64_t *gap, *key; /* per recovered viewer: its longest failover gap, and to keyframe */
+    int ngap, nkey;
+    int64_t max_gap_others_us; /* max_gap_ms over the ok viewers that never failed over */
+} cluster;
+
+static void cluster_count_node(cluster *c, const char *node)
+{
+    for (int i = 0; i < c->nnodes; i++)
+        if (strcmp(c->node[i], node) == 0) {
+            c->count[i]++;
+            return;
+        }
+    if (c->nnodes == MAX_NODES) {
+        c->other_nodes++;
+        return;
+    }
+    g_strlcpy(c->node[c->nnodes], node, NODE_ID_MAX);
+    c->count[c->nnodes++] = 1;
+}
+
+static void cluster_compute(cluster *c, const report_input *in)
+{
+    memset(c, 0, sizeof *c);
+    c->gap = g_new(int64_t, in->n);
+    c->key = g_new(int64_t, in->n);
+    c->max_gap_others_us = -1;
+    for (int i = 0; i < in->n; i++) {
+        const viewer *v = &in->viewers[i];
+        const placement_state *p = &v->pl;
+        bool ok = viewer_ok(v);
+        if (ok)
+            cluster_count_node(c, p->node);
+        if (ok && !p->failovers)
+            c->max_gap_others_us = max64(c->max_gap_others_us, viewer_max_gap(v));
+        if (!p->failovers)
+            continue;
+        c->failed_over++;
+        c->failovers += p->failovers;
+        c->unrecovered += !ok || p->recovering;
+        if (p->max_recovery_us >= 0)
+            c->gap[c->ngap++] = p->max_recovery_us;
+        if (p->max_recovery_key_us >= 0)
+            c->key[c->nkey++] = p->max_recovery_key_us;
+    }
+    qsort(c->gap, (size_t)c->ngap, sizeof *c->gap, cmp_i64);
+    qsort(c->key, (size_t)c->nkey, sizeof *c->key, cmp_i64);
+}
+
+static void print_cluster_json(const cluster *c)
+{
+    printf("\"nodes\":{");
+    for (int i = 0; i < c->nnodes; i++)
+        printf("%s\"%s\":%d", i ? "," : "", c->node[i], c->count[i]);
+    printf("},\"other_nodes\":%d,\"failed_over\":%d,\"failovers\":%llu,"
+           "\"failover_unrecovered\":%d,",
+           c->other_nodes, c->failed_over, (unsigned long long)c->failovers, c->unrecovered);
+    printf("\"failover_gap_ms_min\":%.1f,\"failover_gap_ms_p50\":%.1f,"
+           "\"failover_gap_ms_p95\":%.1f,\"failover_gap_ms_max\":%.1f,",
+           pct_ms(c->gap, c->ngap, 0), pct_ms(c->gap, c->ngap, 0.5), pct_ms(c->gap, c->ngap, 0.95),
+           pct_ms(c->gap, c->ngap, 1.0));
+    printf("\"failover_keyframe_ms_min\":%.1f,\"failover_keyframe_ms_p50\":%.1f,"
+           "\"failover_keyframe_ms_p95\":%.1f,\"failover_keyframe_ms_max\":%.1f,"
+           "\"max_gap_ms_no_failover\":%.1f,",
+           pct_ms(c->key, c->nkey, 0), pct_ms(c->key, c->nkey, 0.5), pct_ms(c->key, c->nkey, 0.95),
+           pct_ms(c->key, c->nkey, 1.0), c->max_gap_others_us >= 0 ? ms(c->max_gap_others_us) : -1);
+}
+
+/* The table's cluster line (--placement or --failover-after-ms only: the table is otherwise
+ * as it always was). */
+static void print_cluster_line(const cluster *c)
+{
+    printf("cluster: ok viewers per node:");
+    for (int i = 0; i < c->nnodes; i++)
+        printf("%s %s %d", i ? "," : "", c->node[i], c->count[i]);
+    if (c->other_nodes)
+        printf(", other nodes %d", c->other_nodes);
+    printf("; %d viewers failed over (%llu failovers), %d never recovered; gap ms (last packet "
+           "-> first after) min/p50/p95/max %.0f / %.0f / %.0f / %.0f, to keyframe p50/max "
+           "%.0f / %.0f; longest gap of the others %.0f ms\n",
+           c->failed_over, (unsigned long long)c->failovers, c->unrecovered,
+           pct_ms(c->gap, c->ngap, 0), pct_ms(c->gap, c->ngap, 0.5), pct_ms(c->gap, c->ngap, 0.95),
+           pct_ms(c->gap, c->ngap, 1.0), pct_ms(c->key, c->nkey, 0.5), pct_ms(c->key, c->nkey, 1.0),
+           c->max_gap_others_us >= 0 ? ms(c->max_gap_others_us) : -1);
+}
+
+static void print_summary_json(const totals *t, const agreement *ag, const cluster *c,
+                               const report_input *in)
 {
     printf("{\"summary\":true,\"label\":\"%s\",\"plugin\":\"%s\",\"viewers\":%d,\"ok\":%d,"
            "\"webrtcup\":%d,\"join_ms_p50\":%.1f,\"join_ms_p95\":%.1f,\"join_ms_max\":%.1f,"
@@ -316,6 +446,7 @@ static void print_summary_json(const totals *t, const agreement *ag, const repor
            (unsigned long long)ag->other_size, t->max_stall_us >= 0 ? ms(t->max_stall_us) : -1,
            t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, t->min_video_pps,
            t->min_video_fps);
+    print_cluster_json(c);
     if (in->source_fps > 0 && t->min_video_fps >= 0)
         printf("\"min_delivered_pct\":%.1f}\n", 100.0 * t->min_video_fps / in->source_fps);
     else
@@ -368,12 +499,18 @@ int viewers_report(const report_input *in)
     compute_agreement(&ag, in);
     totals t;
     totals_compute(&t, &ag, in);
+    cluster c;
+    cluster_compute(&c, in);
     if (in->json)
-        print_summary_json(&t, &ag, in);
+        print_summary_json(&t, &ag, &c, in);
     print_table(&t, &ag, in);
+    if (in->placement || in->failover)
+        print_cluster_line(&c);
     fflush(stdout);
     g_free(t.join);
     g_free(t.offer);
+    g_free(c.gap);
+    g_free(c.key);
     bool pass = t.ok == in->n && t.loss_pct <= in->max_loss_pct && t.auth == 0 &&
                 (in->decode == 0 || ag.agree);
     return pass ? 0 : 1;

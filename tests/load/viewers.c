@@ -17,6 +17,14 @@
  * cleartext header (SSRC, sequence: loss and gaps per SSRC); only some are authenticated and
  * decrypted: all video until the first keyframe, all video of the --decode viewers (which
  * decode it with libvpx, see vp8.c), and 1 in --sample of the rest.
+ *
+ * Clusters (--placement, --failover-after-ms): the first node asked (--host/--port, the entry)
+ * may answer the watch with a redirect to another node; the viewer then drops that session and
+ * runs the whole flow again there. With --failover-after-ms, a viewer that was ok and then
+ * loses its node (no RTP for that long, or its WebSocket or session ends) tears everything
+ * down and goes back to the entry, excluding the lost node. A reconnect is always decided in a
+ * callback and run by the next tick, never inside the WebSocket or packet callback that saw the
+ * loss (that callback still runs on the connection being torn down).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,8 +63,9 @@ static struct {
     const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
     const char *remb; /* "SECONDS:BPS,..." */
     int port, viewers, threads, sample, decode, json, verbose, window_marker, nack;
-    int drop_every, corrupt_every; /* self-tests of the loss and checksum accounting */
-    int nack_every;                /* viewer 0 NACKs every Nth video packet (repair test) */
+    int placement, failover_after_ms; /* cluster: redirects from the entry node, failover */
+    int drop_every, corrupt_every;    /* self-tests of the loss and checksum accounting */
+    int nack_every;                   /* viewer 0 NACKs every Nth video packet (repair test) */
     double ramp_ms, setup_timeout, duration, max_loss_pct, source_fps;
 } opt = {
     .host = "127.0.0.1",
@@ -82,6 +91,8 @@ static struct {
 #define CONSENT_US (2LL * 1000 * 1000)
 #define RTCP_US (500 * 1000)
 #define REMB_STEPS 32
+#define MAX_HOPS 4            /* redirects in a row from the entry on: a placement loop */
+#define RETRY_US (250 * 1000) /* between failed recovery attempts: no hammering of the entry */
 
 /* --remb, parsed: from at_us after a viewer became ok, it asks for bps. Sorted by time. */
 static struct {
@@ -140,6 +151,60 @@ static bool vdone(const viewer *v)
     return atomic_load(&v->failed) || atomic_load(&v->st) == ST_OK;
 }
 
+/* Adds a node to the exclusion list of the current recovery (once; "entry" is not a node id
+ * the server knows, so it is never sent). */
+static void exclude_add(placement_state *p, const char *node)
+{
+    if (!node[0] || strcmp(node, "entry") == 0 || p->nexcl == MAX_EXCLUDE)
+        return;
+    for (int i = 0; i < p->nexcl; i++)
+        if (strcmp(p->excl[i], node) == 0)
+            return;
+    g_strlcpy(p->excl[p->nexcl++], node, NODE_ID_MAX);
+}
+
+/* The server side ended this viewer's session (a WebSocket error or close, a Janus or plugin
+ * error, hangup, a failed DTLS, no media). Without --failover-after-ms, or before the viewer
+ * was ever ok, that is a failure, as it always was. Otherwise it is a failover: pl.pending asks
+ * the next tick to go back to the entry node (a retry of a failed recovery waits RETRY_US),
+ * until the recovery's deadline. Only marks: safe inside any callback. */
+static void session_lost(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void session_lost(viewer *v, const char *fmt, ...)
+{
+    placement_state *p = &v->pl;
+    if (atomic_load(&v->failed) || p->pending)
+        return; /* the first loss decides; a reconnect is already on its way */
+    char why[sizeof v->error];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    int64_t now = rtcc_now_us();
+    if (opt.failover_after_ms <= 0 || !p->up_once || atomic_load(&g_phase) == PHASE_STOP) {
+        vfail(v, "%s", why);
+        return;
+    }
+    if (p->recovering && now > p->deadline) {
+        vfail(v, "failover: not recovered in %.0f s (%s; then %s)", opt.setup_timeout, p->why, why);
+        return;
+    }
+    bool retry = p->recovering; /* a session tried for the recovery failed too */
+    if (!retry) {               /* a new loss */
+        p->recovering = true;
+        p->failovers++;
+        p->lost_at = 0; /* taken at the teardown: packets may still come until then */
+        p->deadline = now + (int64_t)(opt.setup_timeout * 1e6);
+        p->nexcl = 0;
+        g_strlcpy(p->why, why, sizeof p->why); /* (truncated: a log line) */
+    }
+    exclude_add(p, p->node);
+    p->pending = PEND_FAILOVER;
+    p->pending_at = retry ? now + RETRY_US : now;
+    if (opt.verbose)
+        logf_("viewer %d: lost node %s (%s): %s", v->idx, p->node, why,
+              retry ? "asking the entry again" : "failing over");
+}
+
 /* ----- signalling ----------------------------------------------------------------------------- */
 
 static void ws_update_events(viewer *v)
@@ -171,16 +236,42 @@ static void send_req(viewer *v, const char *kind, json_t *req)
     char *s = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (ws_send_text(&v->ws, s, strlen(s)) != 0)
-        vfail(v, "websocket: %s", v->ws.error);
+        session_lost(v, "websocket: %s", v->ws.error);
     free(s);
     ws_update_events(v);
 }
 
-static void send_watch(viewer *v)
+/* --watch, plus the placement fields: at the entry node with --placement or in a recovery,
+ * "placement":true with our client key and the nodes lost in this recovery, so the server
+ * serves us or redirects us (plugin_event); at a node a redirect named, "placement":false, so
+ * that node serves us. Without the cluster options the body is --watch, unchanged. */
+static json_t *watch_body(viewer *v)
 {
     json_error_t je;
     json_t *body = json_loads(opt.watch, 0, &je);
-    v->t_watch = rtcc_now_us();
+    placement_state *p = &v->pl;
+    if (p->redirected) {
+        json_object_set_new(body, "placement", json_false());
+    } else if (opt.placement || p->recovering) {
+        char key[48];
+        snprintf(key, sizeof key, "load-%d-%d", (int)getpid(), v->idx);
+        json_object_set_new(body, "placement", json_true());
+        json_object_set_new(body, "client", json_string(key));
+        if (p->nexcl) {
+            json_t *ex = json_array();
+            for (int i = 0; i < p->nexcl; i++)
+                json_array_append_new(ex, json_string(p->excl[i]));
+            json_object_set_new(body, "exclude", ex);
+        }
+    }
+    return body;
+}
+
+static void send_watch(viewer *v)
+{
+    json_t *body = watch_body(v);
+    if (!v->t_watch) /* the join time runs from the first watch, redirects included */
+        v->t_watch = rtcc_now_us();
     atomic_store(&v->st, ST_OFFER);
     send_req(v, "watch", json_pack("{s:s,s:o}", "janus", "message", "body", body));
 }
@@ -291,7 +382,8 @@ static void handle_offer(viewer *v, const char *text)
         return;
     }
     v->offer_done = true;
-    v->t_offer = rtcc_now_us();
+    if (!v->t_offer) /* the first join's; a failover's offer is not a join */
+        v->t_offer = rtcc_now_us();
     rtcc_remote_transport rt;
     if (rtcc_remote_transport_of(sdp, &rt) != 0) {
         vfail(v, "offer lacks m-lines, ice-ufrag, ice-pwd or fingerprint");
@@ -332,13 +424,58 @@ static void handle_offer(viewer *v, const char *text)
     g_free(answer);
 }
 
+/* Copies a node id the server sent, keeping [A-Za-z0-9._:-] (the rest becomes '_'), so the
+ * report can print it in JSON as it is. */
+static void node_id_copy(char *dst, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i < NODE_ID_MAX - 1; i++)
+        dst[i] = g_ascii_isalnum(src[i]) || strchr("._:-", src[i]) ? src[i] : '_';
+    dst[i] = '\0';
+}
+
+/* {"status":"redirect","node":{"id","url"}}: another node serves this viewer. The session
+ * here is dropped and the whole flow runs again there (by the next tick, see session_lost). */
+static void on_redirect(viewer *v, json_t *result)
+{
+    placement_state *p = &v->pl;
+    json_t *node = json_object_get(result, "node");
+    const char *id = json_string_value(json_object_get(node, "id"));
+    const char *url = json_string_value(json_object_get(node, "url"));
+    if (!id || !url || ws_parse_url(url, &p->pend_to, p->pend_hdr, sizeof p->pend_hdr) != 0) {
+        session_lost(v, "redirect without a usable node (id, url http://IPv4:port): %s",
+                     url ? url : "no url");
+        return;
+    }
+    if (++p->hops > MAX_HOPS) {
+        session_lost(v, "redirect loop: %u redirects in a row (last to %s)", p->hops, id);
+        return;
+    }
+    node_id_copy(p->pend_node, id);
+    p->pending = PEND_REDIRECT;
+    p->pending_at = 0;
+    if (opt.verbose)
+        logf_("viewer %d: redirected from %s to %s (%s)", v->idx, p->node, p->pend_node, url);
+}
+
+static bool is_redirect(json_t *result)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    return status && strcmp(status, "redirect") == 0;
+}
+
 static void plugin_event(viewer *v, json_t *msg)
 {
     json_t *data = json_object_get(json_object_get(msg, "plugindata"), "data");
     const char *perr = json_string_value(json_object_get(data, "error"));
     if (perr) {
-        vfail(v, "plugin error %lld: %s",
-              (long long)json_integer_value(json_object_get(data, "error_code")), perr);
+        session_lost(v, "plugin error %lld: %s",
+                     (long long)json_integer_value(json_object_get(data, "error_code")), perr);
+        return;
+    }
+    json_t *result = json_object_get(data, "result");
+    if (is_redirect(result) && !v->offer_done) {
+        on_redirect(v, result);
         return;
     }
     json_t *jsep = json_object_get(msg, "jsep");
@@ -374,7 +511,8 @@ static void on_ws_message(void *user, char *text, size_t len)
     json_t *j = json_loadb(text, len, 0, &je);
     if (!j)
         return;
-    if (atomic_load(&v->failed)) { /* read and ignored: the viewer's story is over */
+    if (atomic_load(&v->failed) || v->pl.pending) { /* read and ignored: the viewer's story is
+                                                     * over, or this session's is */
         json_decref(j);
         return;
     }
@@ -389,11 +527,11 @@ static void on_ws_message(void *user, char *text, size_t len)
     } else if (strcmp(janus, "error") == 0) {
         json_t *e = json_object_get(j, "error");
         if (strcmp(kind, "destroy") != 0)
-            vfail(v, "%s: error %lld %s", kind[0] ? kind : "request",
-                  (long long)json_integer_value(json_object_get(e, "code")),
-                  json_string_value(json_object_get(e, "reason"))
-                      ? json_string_value(json_object_get(e, "reason"))
-                      : "");
+            session_lost(v, "%s: error %lld %s", kind[0] ? kind : "request",
+                         (long long)json_integer_value(json_object_get(e, "code")),
+                         json_string_value(json_object_get(e, "reason"))
+                             ? json_string_value(json_object_get(e, "reason"))
+                             : "");
     } else if (strcmp(janus, "event") == 0) {
         plugin_event(v, j);
     } else if (strcmp(janus, "webrtcup") == 0) {
@@ -410,7 +548,7 @@ static void on_ws_message(void *user, char *text, size_t len)
                strcmp(janus, "timeout") == 0) {
         const char *reason = json_string_value(json_object_get(j, "reason"));
         if (atomic_load(&g_phase) != PHASE_STOP)
-            vfail(v, "%s%s%s", janus, reason ? ": " : "", reason ? reason : "");
+            session_lost(v, "%s%s%s", janus, reason ? ": " : "", reason ? reason : "");
     }
     json_decref(j);
 }
@@ -454,7 +592,8 @@ static void ice_connected(viewer *v, const struct sockaddr_in *from)
         return;
     v->ice_ok = true;
     v->remote = *from;
-    v->t_ice = rtcc_now_us();
+    if (!v->t_ice)
+        v->t_ice = rtcc_now_us();
     if (atomic_load(&v->st) == ST_ICE)
         atomic_store(&v->st, ST_DTLS);
 }
@@ -510,16 +649,17 @@ static void dtls_step(viewer *v, int64_t now)
             g_free(err);
             return;
         }
-        v->t_dtls = now;
+        if (!v->t_dtls)
+            v->t_dtls = now;
         atomic_store(&v->st, ST_MEDIA);
         if (opt.verbose)
             logf_("viewer %d: DTLS connected as %s, %s", v->idx,
                   v->dtls_client ? "client" : "server", v->srtp_profile);
     } else if (s == ODEON_DTLS_STATE_FAILED) {
         const char *why = odeon_dtls_endpoint_failure_reason(v->dtls);
-        vfail(v, "dtls failed: %s", why ? why : "?");
+        session_lost(v, "dtls failed: %s", why ? why : "?");
     } else if (s == ODEON_DTLS_STATE_CLOSED) {
-        vfail(v, "dtls closed by the server");
+        session_lost(v, "dtls closed by the server");
     }
 }
 
@@ -618,6 +758,18 @@ static bool nack_every_drops(viewer *v, const uint8_t *buf, size_t len, uint8_t 
     return true;
 }
 
+/* Every RTP packet, before any decryption: the window's longest gap (across reconnects: the
+ * gap of a failover is one of them) and the current session's first and last packet. */
+static void rtp_seen(viewer *v, int64_t now)
+{
+    if (v->in_window && !v->window_over && v->last_rtp_us && now - v->last_rtp_us > v->max_gap_us)
+        v->max_gap_us = now - v->last_rtp_us;
+    v->last_rtp_us = now;
+    if (!v->pl.sess_first_rtp)
+        v->pl.sess_first_rtp = now;
+    v->pl.sess_last_rtp = now;
+}
+
 static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
 {
     if (len < 12 || !v->srtp) {
@@ -635,6 +787,7 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
     v->c.bytes += len;
     if (!v->t_first_pkt)
         v->t_first_pkt = now;
+    rtp_seen(v, now);
     if (kind == KIND_AUDIO) {
         v->audio_pkts++;
     } else if (kind == KIND_VIDEO) {
@@ -671,12 +824,15 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
     const uint8_t *pl = buf + rv.payload_offset;
     if (kind == KIND_AUDIO && !v->audio_ok) {
         v->audio_ok = true;
-        v->t_audio_ok = now;
+        if (!v->t_audio_ok)
+            v->t_audio_ok = now;
     }
     if (kind == KIND_VIDEO) {
         if (!v->got_key && vp8_payload_is_keyframe(pl, rv.payload_len)) {
             v->got_key = true;
-            v->t_first_key = now;
+            if (!v->t_first_key) /* the join's; a failover's keyframe is pl.sess_first_key */
+                v->t_first_key = now;
+            v->pl.sess_first_key = now;
         }
         /* --corrupt-every: viewer 1 damages payloads as a bad forwarder would (checks that
          * the checksum comparison catches it) */
@@ -800,10 +956,20 @@ static void send_rtcp(viewer *v, int64_t now)
 
 /* ----- per-viewer life ------------------------------------------------------------------------ */
 
-static int viewer_start(viewer *v, int64_t now)
+/* Points the next session at the entry node, --host/--port (where every viewer starts). */
+static void entry_target(placement_state *p)
 {
-    v->started = true;
-    v->t_start = now;
+    p->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    inet_pton(AF_INET, opt.host, &p->to.sin_addr);
+    snprintf(p->host_hdr, sizeof p->host_hdr, "%s:%d", opt.host, opt.port);
+    snprintf(p->node, sizeof p->node, "entry");
+    p->redirected = false;
+    p->hops = 0;
+}
+
+/* The session's UDP socket (ICE, DTLS, media), on --local-ip. 0, or -1 and the viewer failed. */
+static int udp_open(viewer *v)
+{
     v->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int sz = 1 << 20;
     setsockopt(v->udp, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
@@ -817,18 +983,109 @@ static int viewer_start(viewer *v, int64_t now)
     }
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &v->udpref};
     epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->udp, &e);
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
-    inet_pton(AF_INET, opt.host, &to.sin_addr);
-    char host_hdr[128];
-    snprintf(host_hdr, sizeof host_hdr, "%s:%d", opt.host, opt.port);
-    if (ws_open(&v->ws, &to, host_hdr, opt.path, "janus-protocol") != 0) {
-        vfail(v, "websocket: %s", v->ws.error);
+    return 0;
+}
+
+/* The session's WebSocket to pl.to (the entry node, or where a redirect sent us); the flow
+ * goes on from on_ws_event once it is open. */
+static int ws_connect(viewer *v)
+{
+    if (ws_open(&v->ws, &v->pl.to, v->pl.host_hdr, opt.path, "janus-protocol") != 0) {
+        session_lost(v, "websocket: %s", v->ws.error);
         return -1;
     }
     v->ws_events = EPOLLIN | EPOLLOUT;
-    e = (struct epoll_event){.events = v->ws_events, .data.ptr = &v->wsref};
+    struct epoll_event e = {.events = v->ws_events, .data.ptr = &v->wsref};
     epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->ws.fd, &e);
     return 0;
+}
+
+static int viewer_start(viewer *v, int64_t now)
+{
+    v->started = true;
+    v->t_start = now;
+    return udp_open(v) == 0 ? ws_connect(v) : -1;
+}
+
+/* A closed session's SSRCs: their counts go to the retired totals, so that the next session's
+ * SSRCs (new ones, or the same ones with other sequence numbers) start their own loss
+ * accounting and the failover gap is never counted as loss. */
+static void ssrc_retire(viewer *v)
+{
+    for (int i = 0; i < v->nss; i++) {
+        v->retired_received += v->ss[i].received;
+        v->retired_lost += ssrc_lost(&v->ss[i]);
+    }
+    v->nss = 0;
+}
+
+/* Ends the current session on our side: destroy (best effort) and close the WebSocket, DTLS
+ * close_notify, close the UDP socket, free ICE, DTLS and SRTP state, retire the SSRCs, and
+ * make the decoder wait for a keyframe of the next stream. What the report reads about the
+ * whole run (first-join times, counters, decoded frames, failover figures) stays. */
+static void session_teardown(viewer *v)
+{
+    if (v->ws.fd >= 0) {
+        if (v->ws.state == WS_OPEN && v->session_id) {
+            send_req(v, "destroy", json_pack("{s:s}", "janus", "destroy"));
+            if (v->ws.fd >= 0)
+                ws_on_writable(&v->ws);
+        }
+        epoll_ctl(v->epfd, EPOLL_CTL_DEL, v->ws.fd, NULL);
+        ws_close(&v->ws);
+    }
+    if (v->dtls && odeon_dtls_endpoint_state(v->dtls) == ODEON_DTLS_STATE_CONNECTED)
+        odeon_dtls_endpoint_close(v->dtls);
+    if (v->udp >= 0)
+        close(v->udp); /* (which takes it out of the epoll set) */
+    v->udp = -1;
+    odeon_dtls_endpoint_free(v->dtls);
+    odeon_srtp_free(v->srtp);
+    g_free(v->rufrag);
+    g_free(v->rpwd);
+    g_free(v->fp_hash);
+    g_free(v->fp_value);
+    v->dtls = NULL, v->srtp = NULL;
+    v->rufrag = v->rpwd = v->fp_hash = v->fp_value = NULL;
+    v->session_id = v->handle_id = 0;
+    v->offer_done = v->ice_ok = v->nominated = v->got_key = v->audio_ok = false;
+    v->has_audio = v->has_video = false;
+    v->ncand = 0;
+    v->ws_events = 0;
+    memset(v->pt_kind, 0, sizeof v->pt_kind);
+    memset(v->nack_live, 0, sizeof v->nack_live); /* sequence numbers of the old stream */
+    ssrc_retire(v);
+    if (v->rx)
+        vp8_receiver_new_stream(v->rx);
+    v->pl.sess_first_rtp = v->pl.sess_first_key = v->pl.sess_last_rtp = 0;
+    rtcc_random_token(v->lufrag, 8); /* a new ICE agent for a new peer connection */
+    rtcc_random_token(v->lpwd, 24);
+}
+
+/* Runs the reconnect a callback decided (pl.pending): the session is torn down, and the whole
+ * flow starts again at the node a redirect named (placement off) or, for a failover, at the
+ * entry node (placement on, excluding the lost nodes). */
+static void run_pending(viewer *v, int64_t now)
+{
+    placement_state *p = &v->pl;
+    if (now < p->pending_at)
+        return;
+    session_teardown(v); /* with pending still set, its errors are not a new loss */
+    if (p->pending == PEND_REDIRECT) {
+        p->to = p->pend_to;
+        memcpy(p->host_hdr, p->pend_hdr, sizeof p->host_hdr);
+        memcpy(p->node, p->pend_node, sizeof p->node);
+        p->redirected = true;
+    } else {
+        entry_target(p);
+        p->attempts++;
+        if (!p->lost_at) /* the gap runs from the last packet of the lost session */
+            p->lost_at = v->last_rtp_us;
+    }
+    p->pending = PEND_NONE;
+    atomic_store(&v->st, ST_CONNECT);
+    if (udp_open(v) == 0)
+        ws_connect(v);
 }
 
 /* Also runs for failed viewers: their socket must still be read (epoll is level-triggered). */
@@ -842,17 +1099,41 @@ static void on_ws_event(viewer *v, uint32_t events)
         rc = ws_on_readable(&v->ws, on_ws_message, v);
     if (rc != 0) {
         if (atomic_load(&g_phase) != PHASE_STOP)
-            vfail(v, "websocket: %s", v->ws.error);
+            session_lost(v, "websocket: %s", v->ws.error);
         epoll_ctl(v->epfd, EPOLL_CTL_DEL, v->ws.fd, NULL);
         ws_close(&v->ws);
         return;
     }
-    if (before != WS_OPEN && v->ws.state == WS_OPEN && !atomic_load(&v->failed)) {
-        v->t_open = rtcc_now_us();
+    if (before != WS_OPEN && v->ws.state == WS_OPEN && !atomic_load(&v->failed) && !v->pl.pending) {
+        if (!v->t_open)
+            v->t_open = rtcc_now_us();
         atomic_store(&v->st, ST_SESSION);
         send_req(v, "create", json_pack("{s:s}", "janus", "create"));
     }
     ws_update_events(v);
+}
+
+/* Media flows (keyframe and audio decrypted): ok, for the first time or again after a
+ * failover, whose recovery times are taken here, from the session that made it. */
+static void became_ok(viewer *v, int64_t now)
+{
+    placement_state *p = &v->pl;
+    if (!v->t_ok) /* the first time: the --remb schedule and the sizes' t_ms count from it */
+        v->t_ok = now;
+    v->next_rtcp = now;
+    atomic_store(&v->st, ST_OK);
+    p->up_once = true;
+    if (!p->recovering)
+        return;
+    p->recovering = false;
+    p->nexcl = 0;
+    if (p->lost_at && p->sess_first_rtp - p->lost_at > p->max_recovery_us)
+        p->max_recovery_us = p->sess_first_rtp - p->lost_at;
+    if (p->lost_at && p->sess_first_key && p->sess_first_key - p->lost_at > p->max_recovery_key_us)
+        p->max_recovery_key_us = p->sess_first_key - p->lost_at;
+    if (opt.verbose)
+        logf_("viewer %d: recovered on %s, %.0f ms after its last packet", v->idx, p->node,
+              (double)(p->sess_first_rtp - p->lost_at) / 1000.0);
 }
 
 static void viewer_tick(viewer *v, int64_t now)
@@ -864,6 +1145,17 @@ static void viewer_tick(viewer *v, int64_t now)
     }
     if (atomic_load(&v->failed))
         return;
+    if (v->pl.pending) {
+        run_pending(v, now);
+        return;
+    }
+    /* --failover-after-ms: a session that delivered media and went silent has lost its node
+     * (a relay that died sends nothing, not even a hangup) */
+    if (opt.failover_after_ms > 0 && v->pl.up_once && v->pl.sess_last_rtp &&
+        now - v->pl.sess_last_rtp > (int64_t)opt.failover_after_ms * 1000) {
+        session_lost(v, "no RTP for %d ms", opt.failover_after_ms);
+        return;
+    }
     if (v->session_id && now >= v->next_keepalive) {
         v->next_keepalive = now + KEEPALIVE_US;
         send_req(v, "keepalive", json_pack("{s:s}", "janus", "keepalive"));
@@ -879,16 +1171,18 @@ static void viewer_tick(viewer *v, int64_t now)
     dtls_step(v, now);
     int st = atomic_load(&v->st);
     if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio)) {
-        v->t_ok = now;
-        v->next_rtcp = now;
-        atomic_store(&v->st, ST_OK);
+        became_ok(v, now);
     } else if (st == ST_OK && g_remb.n && now >= v->next_rtcp) {
         send_rtcp(v, now);
         v->next_rtcp += RTCP_US;
         if (v->next_rtcp < now) /* the worker fell behind: no burst */
             v->next_rtcp = now + RTCP_US;
-    } else if (st < ST_OK && now - v->t_start > (int64_t)(opt.setup_timeout * 1e6))
+    } else if (st < ST_OK && v->pl.recovering && now > v->pl.deadline) {
+        vfail(v, "failover: not recovered in %.0f s (%s)", opt.setup_timeout, v->pl.why);
+    } else if (st < ST_OK && now - v->t_start > (int64_t)(opt.setup_timeout * 1e6) &&
+               !v->pl.recovering) {
         vfail(v, "timeout (%.0f s)", opt.setup_timeout);
+    }
 }
 
 static void viewer_stop(viewer *v)
@@ -951,6 +1245,7 @@ static void *worker_main(void *arg)
                 if (phase == PHASE_MEASURE || phase_seen == PHASE_SETUP) {
                     v->win0 = v->c; /* (an empty window if MEASURE passed unseen) */
                     v->win0_t = now;
+                    v->in_window = true;
                 }
                 if (phase == PHASE_STOP) {
                     v->win1 = v->c;
@@ -958,6 +1253,8 @@ static void *worker_main(void *arg)
                     v->window_over = true;
                     if (v->last_video_us)
                         v->video_gap_end_us = now - v->last_video_us;
+                    if (v->last_rtp_us && now - v->last_rtp_us > v->max_gap_us)
+                        v->max_gap_us = now - v->last_rtp_us;
                     vp8_receiver_stats rs;
                     if (v->rx) {
                         vp8_receiver_get_stats(v->rx, &rs);
@@ -1029,6 +1326,13 @@ static void usage(FILE *f)
             "                       frame rate as a percentage of it\n"
             "  --nack               answer video with rtcp-fb nack and nack pli, as a browser\n"
             "                       does (the server then buffers for retransmission)\n"
+            "  --placement          watch with \"placement\":true and a client key at the entry\n"
+            "                       node (--host/--port); follow its redirect to the node that\n"
+            "                       serves the viewer (report: node, per-node counts)\n"
+            "  --failover-after-ms N  a viewer that was ok and then gets no RTP for N ms, or\n"
+            "                       loses its WebSocket or session, goes back to the entry node\n"
+            "                       (placement, excluding the lost node) and follows the redirect\n"
+            "                       (report: failovers, recovery gaps; default 0 = off)\n"
             "  --window-marker      print {\"window\":\"start\"} and {\"window\":\"end\"}\n"
             "                       on stdout when the measured window starts and ends\n"
             "  --json               one JSON line per viewer and a summary line on stdout\n"
@@ -1064,6 +1368,8 @@ static const rtcc_option specs[] = {
     {"window-marker", 'f', &opt.window_marker},
     {"nack", 'f', &opt.nack},
     {"nack-every", 'i', &opt.nack_every},
+    {"placement", 'f', &opt.placement},
+    {"failover-after-ms", 'i', &opt.failover_after_ms},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -1107,7 +1413,8 @@ static int parse_args(int argc, char **argv)
     struct in_addr tmp;
     if (!json_ok || opt.viewers < 1 || opt.viewers > 20000 || opt.threads < 1 || opt.threads > 64 ||
         opt.sample < 0 || opt.decode < 0 || opt.duration < 0 || opt.setup_timeout <= 0 ||
-        inet_pton(AF_INET, opt.host, &tmp) != 1 || inet_pton(AF_INET, opt.local_ip, &tmp) != 1) {
+        opt.failover_after_ms < 0 || inet_pton(AF_INET, opt.host, &tmp) != 1 ||
+        inet_pton(AF_INET, opt.local_ip, &tmp) != 1) {
         fprintf(stderr, "odeon-load: an option is out of range (--watch/--start must be JSON "
                         "objects, --host/--local-ip IPv4 addresses)\n");
         return -1;
@@ -1189,6 +1496,8 @@ int viewers_main(int argc, char **argv)
         v->udp = -1;
         v->ws.fd = -1;
         v->wsref = (fdref){v, false};
+        entry_target(&v->pl);
+        v->pl.max_recovery_us = v->pl.max_recovery_key_us = -1;
         v->udpref = (fdref){v, true};
         v->start_at = t0 + (int64_t)(opt.ramp_ms * 1000 * i);
         rtcc_random_token(v->lufrag, 8);
@@ -1229,6 +1538,8 @@ int viewers_main(int argc, char **argv)
         .watch = opt.watch,
         .decode = opt.decode,
         .json = opt.json,
+        .placement = opt.placement,
+        .failover = opt.failover_after_ms > 0,
         .max_loss_pct = opt.max_loss_pct,
         .source_fps = opt.source_fps,
         .cpu_us = cpu_win1 - cpu_win0,

@@ -315,6 +315,16 @@ void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
     }
 }
 
+void vp8_receiver_new_stream(vp8_receiver *r)
+{
+    /* a frame cut off by the loss was not decoded: dropped, as after a gap */
+    if (r->in_frame && r->st.frames_decoded)
+        r->st.frames_dropped++;
+    r->have_seq = false;
+    r->in_frame = false;
+    r->need_keyframe = true;
+}
+
 void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out)
 {
     *out = r->st;

@@ -1,13 +1,16 @@
 /*
  * ws.c - see ws.h. Just enough RFC 6455 for a Janus API client: the opening handshake (with the
  * Sec-WebSocket-Accept check, section 4.2.2), masked text frames out, text/continuation/ping/
- * close frames in.
+ * close frames in; and the parsing of a node's http:// address (where a redirect sends a
+ * viewer).
  */
 #include "ws.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -264,6 +267,36 @@ int ws_on_readable(ws_conn *ws, ws_message_fn fn, void *user)
             return -1;
     }
     return ws->out->len ? ws_on_writable(ws) : 0;
+}
+
+/* "http://IPv4:PORT": see ws.h. */
+int ws_parse_url(const char *url, struct sockaddr_in *to, char *hdr, size_t hdr_len)
+{
+    const char *p = url;
+    if (g_str_has_prefix(p, "http://"))
+        p += 7;
+    else if (g_str_has_prefix(p, "ws://"))
+        p += 5;
+    else if (strstr(p, "://"))
+        return -1;
+    char host[64];
+    size_t n = strcspn(p, ":/");
+    if (n == 0 || n >= sizeof host)
+        return -1;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    unsigned long port = 80;
+    if (p[n] == ':') {
+        char *end;
+        port = strtoul(p + n + 1, &end, 10);
+        if (end == p + n + 1 || port == 0 || port > 65535 || (*end && *end != '/'))
+            return -1;
+    }
+    *to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &to->sin_addr) != 1)
+        return -1;
+    snprintf(hdr, hdr_len, "%s:%lu", host, port);
+    return 0;
 }
 
 void ws_close(ws_conn *ws)

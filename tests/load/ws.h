@@ -46,6 +46,11 @@ int ws_on_readable(ws_conn *ws, ws_message_fn fn, void *user);
 /* Queues one text message and tries to send it. 0 or -1. */
 int ws_send_text(ws_conn *ws, const char *text, size_t len);
 bool ws_wants_write(const ws_conn *ws);
+/* A node's address, "http://IPv4:PORT" (or ws://, or without a scheme; "localhost" is
+ * 127.0.0.1; no port is 80), into to and a Host header ("host:port", hdr_len bytes). A path
+ * is ignored: the caller knows its WebSocket path. No DNS (it would block the caller's event
+ * loop), no TLS: https:// and wss:// are refused. 0 or -1. */
+int ws_parse_url(const char *url, struct sockaddr_in *to, char *hdr, size_t hdr_len);
 /* Sends a close frame if open (best effort) and closes the socket. Safe to call twice. */
 void ws_close(ws_conn *ws);
 
