@@ -16,6 +16,7 @@ ODEON_APT_PACKAGES=(
     build-essential autoconf automake libtool pkg-config git
     libglib2.0-dev libjansson-dev libwebsockets-dev libnice-dev libssl-dev libpq-dev
     libcurl4-openssl-dev libopus-dev libvpx-dev libcmocka-dev
+    postgresql        # the server: scripts/pg runs a private cluster (quick start and tests)
     dpkg-dev          # dpkg-source, used by `apt-get source libsrtp2`
     clang libclang-rt-dev   # libFuzzer targets and clang's sanitizer runtimes
 )

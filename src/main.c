@@ -37,6 +37,8 @@ typedef struct cli {
     char *plugins_dir;
     char *html_dir;
     char *log_level;
+    char *database;
+    char *sql_dir;
     gboolean check_config;
     gboolean version;
 } cli;
@@ -47,6 +49,8 @@ static void cli_free(cli *c)
     g_free(c->plugins_dir);
     g_free(c->html_dir);
     g_free(c->log_level);
+    g_free(c->database);
+    g_free(c->sql_dir);
 }
 
 static int cli_parse(cli *c, int *argc, char ***argv)
@@ -61,6 +65,11 @@ static int cli_parse(cli *c, int *argc, char ***argv)
          "Static files served on the API port (\"\" disables)", "DIR"},
         {"log-level", 'l', 0, G_OPTION_ARG_STRING, &c->log_level,
          "error, warn, info, verbose or debug", "LEVEL"},
+        {"database", 0, 0, G_OPTION_ARG_STRING, &c->database,
+         "PostgreSQL connection string ([database] conninfo; keep passwords in ~/.pgpass)",
+         "CONNINFO"},
+        {"sql-dir", 0, 0, G_OPTION_ARG_FILENAME, &c->sql_dir, "Folder of the SQL migrations",
+         "DIR"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &c->check_config,
          "Validate the configuration and exit", NULL},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &c->version, "Print the version and exit", NULL},
@@ -101,6 +110,8 @@ static odeon_config *load_config(const cli *c)
         .plugins_dir = c->plugins_dir,
         .html_dir = c->html_dir,
         .log_level = c->log_level,
+        .database = c->database,
+        .sql_dir = c->sql_dir,
     };
     if (config != NULL && odeon_config_apply_overrides(config, &overrides, &error) != 0)
         g_clear_pointer(&config, odeon_config_free);

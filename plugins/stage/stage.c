@@ -1318,6 +1318,7 @@ static json_t *stage_query_session(odeon_plugin_handle *handle)
 /* ---- configuration ---- */
 
 static gint64 relay_grace_seconds = 30;
+static unsigned relay_drop_every;
 
 static int load_config(const char *path)
 {
@@ -1334,6 +1335,9 @@ static int load_config(const char *path)
     admin_key = g_key_file_get_string(kf, "general", "admin_key", NULL);
     if (g_key_file_has_key(kf, "relay", "grace_seconds", NULL))
         relay_grace_seconds = g_key_file_get_int64(kf, "relay", "grace_seconds", NULL);
+    if (g_key_file_has_key(kf, "relay", "drop_every", NULL))
+        relay_drop_every = (unsigned)CLAMP(g_key_file_get_int64(kf, "relay", "drop_every", NULL),
+                                           0, 1000000);
     if (g_key_file_has_key(kf, "general", "initial_estimate_kbps", NULL)) {
         gint64 kbps = g_key_file_get_int64(kf, "general", "initial_estimate_kbps", NULL);
         stage_initial_estimate_bps = kbps > 0 ? (guint64)kbps * 1000 : 0;
@@ -1408,7 +1412,7 @@ static int stage_init(const odeon_core_callbacks *core, const char *config_path)
     if (stage_ingest_start() != 0)
         return -1;
     if (load_config(config_path) != 0 || stage_whip_start() != 0 ||
-        stage_relay_start(relay_grace_seconds) != 0) {
+        stage_relay_start(relay_grace_seconds, relay_drop_every) != 0) {
         stage_relay_stop();
         stage_whip_stop();
         stage_ingest_stop();

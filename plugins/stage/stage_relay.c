@@ -20,7 +20,9 @@
 
 #define LOG(level, ...) stage_core->log(level, "relay", __VA_ARGS__)
 #define HISTORY 1024u /* per lane: sequence number -> ring index, for NACKs */
-#define PACKET_CAP (STAGE_SLOT_BYTES + 64)
+/* Room for SRTP's tag after the longest packet, as odeon_srtp_protect_* require. */
+#define PACKET_CAP (STAGE_SLOT_BYTES + ODEON_SRTP_RTP_TAIL_ROOM)
+#define RTCP_CAP (64 + ODEON_SRTP_RTCP_TAIL_ROOM)
 #define SR_INTERVAL_US G_USEC_PER_SEC
 
 typedef struct history_entry {
@@ -40,7 +42,7 @@ typedef struct relay_downlink {
     guint64 next; /* ring index to send next */
     history_entry history[RELAY_LANES][HISTORY];
     gint64 created_us, last_heard_us, last_sr_us;
-    guint64 packets, bytes, retransmits, nacks, plis, skipped;
+    guint64 packets, bytes, retransmits, nacks, plis, skipped, dropped, rtcp_in, rtcp_bad;
     bool closing;
 } relay_downlink;
 
@@ -51,6 +53,7 @@ static int wake_fd = -1;
 static GThread *relay_thread;
 static gint relay_running;
 static gint64 grace_us = 30 * G_USEC_PER_SEC;
+static unsigned drop_every; /* fault injection: drop every Nth first transmission (0: none) */
 static bool route_added;
 
 gint64 relay_grace_us(void)
@@ -234,6 +237,10 @@ static void downlink_drain(relay_downlink *d)
             continue;
         uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
         d->history[lane][seq % HISTORY] = (history_entry){.index = d->next + 1, .seq = seq};
+        if (drop_every != 0 && (d->next + 1) % drop_every == 0) {
+            d->dropped++; /* as if lost on the way: the relay must NACK it */
+            continue;
+        }
         downlink_send(d, buf, len);
     }
 }
@@ -288,8 +295,11 @@ static void downlink_readable(relay_downlink *d, gint64 now)
             return;
         size_t len = (size_t)got;
         if (len < 8 || buf[1] < 192 || buf[1] > 223 ||
-            odeon_srtp_unprotect_rtcp(d->srtp, buf, &len) != 0)
-            continue; /* not RTCP from this link's relay: ignored */
+            odeon_srtp_unprotect_rtcp(d->srtp, buf, &len) != 0) {
+            d->rtcp_bad++; /* not RTCP from this link's relay: ignored */
+            continue;
+        }
+        d->rtcp_in++;
         d->last_heard_us = now;
         /* A compound packet: walk its parts. */
         for (size_t off = 0; off + 4 <= len;) {
@@ -317,7 +327,7 @@ static void downlink_free(relay_downlink *d)
 
 static void downlinks_tick(gint64 now)
 {
-    static uint8_t buf[128] __attribute__((aligned(16)));
+    static uint8_t buf[RTCP_CAP] __attribute__((aligned(16)));
     g_mutex_lock(&relay_lock);
     for (guint i = 0; i < downlinks->len;) {
         relay_downlink *d = g_ptr_array_index(downlinks, i);
@@ -722,21 +732,28 @@ json_t *stage_relay_links_json(void)
     for (guint i = 0; downlinks && i < downlinks->len; i++) {
         relay_downlink *d = g_ptr_array_index(downlinks, i);
         json_array_append_new(
-            links, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "direction",
+            links, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "direction",
                              "down", "link", d->link_id, "stage", (json_int_t)d->stage->id,
                              "node", d->node_id, "age_ms", (json_int_t)((now - d->created_us) / 1000),
                              "packets", (json_int_t)d->packets, "bytes", (json_int_t)d->bytes,
                              "retransmits", (json_int_t)d->retransmits, "nacks",
-                             (json_int_t)d->nacks, "plis", (json_int_t)d->plis));
+                             (json_int_t)d->nacks, "plis", (json_int_t)d->plis, "dropped",
+                             (json_int_t)d->dropped));
+        json_object_set_new(json_array_get(links, json_array_size(links) - 1), "rtcp",
+                            json_pack("{s:I, s:I}", "in", (json_int_t)d->rtcp_in, "refused",
+                                      (json_int_t)d->rtcp_bad));
     }
     g_mutex_unlock(&relay_lock);
     relay_uplinks_links_json(links);
     return links;
 }
 
-int stage_relay_start(gint64 grace_seconds)
+int stage_relay_start(gint64 grace_seconds, unsigned drop_every_n)
 {
     grace_us = (grace_seconds < 0 ? 0 : grace_seconds) * G_USEC_PER_SEC;
+    drop_every = drop_every_n;
+    if (drop_every != 0)
+        LOG(ODEON_LOG_WARN, "fault injection: relay links drop 1 packet in %u", drop_every);
     downlinks = g_ptr_array_new();
     relay_uplinks_init();
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

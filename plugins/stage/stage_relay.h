@@ -41,8 +41,10 @@
 #define RELAY_UPLINK_SILENCE_US (2500 * 1000)
 #define RELAY_MAX_PATH 16 /* nodes a subscription may pass through */
 
-/* Starts the relay thread and registers the route; grace_seconds: stage.conf [relay]. */
-int stage_relay_start(gint64 grace_seconds);
+/* Starts the relay thread and registers the route. stage.conf [relay]: grace_seconds, and
+ * drop_every (fault injection for tests: downlinks drop every Nth packet's first
+ * transmission, as a lossy network would; 0, the default, drops nothing). */
+int stage_relay_start(gint64 grace_seconds, unsigned drop_every);
 void stage_relay_stop(void);
 /* This node is a relay: stages it lacks come from its upstream. */
 bool stage_relay_is_relay(void);

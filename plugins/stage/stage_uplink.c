@@ -546,6 +546,8 @@ static bool lane_accept(relay_uplink *u, uint8_t lane, uint8_t *pkt, gint64 now)
     return true;
 }
 
+static void uplink_send_nacks(relay_uplink *u, gint64 now);
+
 static bool uplink_rtp(relay_uplink *u, uint8_t *buf, size_t len, gint64 now)
 {
     if (odeon_srtp_unprotect_rtp(u->srtp, buf, &len) != 0 || len < 12)
@@ -582,16 +584,17 @@ void relay_uplink_readable(relay_uplink *u, gint64 now)
     }
     if (stored)
         stage_wake_loops(u->stage);
+    if (u->nack_count > 0 && u->fd >= 0 && u->srtp)
+        uplink_send_nacks(u, now);
 }
 
-static void uplink_feedback(relay_uplink *u, gint64 now)
+#define SELF_SSRC (RELAY_SSRC_BASE + 0xff)
+
+/* NACKs for the gaps due: new ones at once, then again every NACK_RETRY_US until repaired or
+ * too old to help. */
+static void uplink_send_nacks(relay_uplink *u, gint64 now)
 {
-    uint8_t buf[128] __attribute__((aligned(16)));
-    uint32_t self = RELAY_SSRC_BASE + 0xff;
-    if (now - u->last_rr_us >= RR_INTERVAL_US) {
-        u->last_rr_us = now;
-        uplink_send_rtcp(u, buf, relay_rtcp_rr(buf, self), sizeof buf);
-    }
+    uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM] __attribute__((aligned(16)));
     for (unsigned i = 0; i < u->nack_count;) {
         nack_entry *n = &u->nacks[i];
         if (now - n->first_us > NACK_GIVE_UP_US || n->tries >= 8) {
@@ -603,11 +606,22 @@ static void uplink_feedback(relay_uplink *u, gint64 now)
             n->tries++;
             u->nacks_sent++;
             uint16_t link_seq = n->seq;
-            uplink_send_rtcp(u, buf, relay_rtcp_nack(buf, self, RELAY_SSRC_BASE + n->lane, link_seq),
-                             sizeof buf);
+            uplink_send_rtcp(u, buf, relay_rtcp_nack(buf, SELF_SSRC, RELAY_SSRC_BASE + n->lane,
+                                                     link_seq), sizeof buf);
         }
         i++;
     }
+}
+
+static void uplink_feedback(relay_uplink *u, gint64 now)
+{
+    uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM] __attribute__((aligned(16)));
+    uint32_t self = SELF_SSRC;
+    if (now - u->last_rr_us >= RR_INTERVAL_US) {
+        u->last_rr_us = now;
+        uplink_send_rtcp(u, buf, relay_rtcp_rr(buf, self), sizeof buf);
+    }
+    uplink_send_nacks(u, now);
     if (g_atomic_int_get(&u->keyframe_wanted) && now - u->last_pli_us >= PLI_INTERVAL_US) {
         g_atomic_int_set(&u->keyframe_wanted, 0);
         u->last_pli_us = now;

@@ -531,6 +531,14 @@ int odeon_config_apply_overrides(odeon_config *config, const odeon_config_overri
         g_free(config->paths.html_dir);
         config->paths.html_dir = *ov->html_dir ? g_strdup(ov->html_dir) : NULL;
     }
+    if (ov->database != NULL) {
+        g_free(config->database.conninfo);
+        config->database.conninfo = *ov->database ? g_strdup(ov->database) : NULL;
+    }
+    if (ov->sql_dir != NULL) {
+        g_free(config->paths.sql_dir);
+        config->paths.sql_dir = g_strdup(ov->sql_dir);
+    }
     if (ov->log_level != NULL &&
         odeon_log_level_parse(ov->log_level, &config->general.log_level) != 0) {
         if (error)

@@ -123,6 +123,8 @@ typedef struct odeon_config_overrides {
     const char *plugins_dir;
     const char *html_dir;
     const char *log_level;
+    const char *database; /* [database] conninfo */
+    const char *sql_dir;
 } odeon_config_overrides;
 
 /* Parse a file. NULL path gives the defaults. Returns a new config or NULL with *error set to a

@@ -14,6 +14,7 @@ import { loadBin, runLoad, startSource } from './loadgen.mjs';
 import { SQL_DIR, createDatabase, psql } from './pg.mjs';
 
 const SECRET = 'cascade-test-shared-secret';
+const DROP_EVERY = 40;
 const skip = ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`);
 
 let db;
@@ -76,8 +77,12 @@ before(async () => {
   fs.writeFileSync(path.join(confDir, 'stage.conf'), [
     '[stage-1]', 'description = cascaded', `audio_port = ${sourcePorts[0]}`, 'audio_pt = 111',
     'audio_codec = opus', `video_port = ${sourcePorts[1]}`, 'video_pt = 96', 'video_codec = VP8', '',
+    // Every link loses 1 packet in 40 (fault injection): each hop NACKs and is repaired from
+    // its upstream's ring, so every viewer still gets every packet.
+    '[relay]', `drop_every = ${DROP_EVERY}`, '',
   ].join('\n'));
-  fs.writeFileSync(path.join(relayConfDir, 'stage.conf'), '[relay]\ngrace_seconds = 2\n');
+  fs.writeFileSync(path.join(relayConfDir, 'stage.conf'),
+    `[relay]\ngrace_seconds = 2\ndrop_every = ${DROP_EVERY}\n`);
   const origin = await startNode('origin', 'origin');
   const relay1 = await startNode('relay-1', 'relay', origin, 4);
   await startNode('relay-2', 'relay', origin, 4);
@@ -125,8 +130,10 @@ test('viewers placed on the origin, two relays and a relay of a relay decode the
   const r = await runLoad(viewersArgs(nodes.origin, '--placement', '--viewers', '16', '--decode', '16',
     '--duration', '6', '--setup-timeout', '30', '--json'), 90000);
   t.diagnostic(r.out.split('\n').filter((l) => l.startsWith('|') || l.startsWith('cluster')).join('\n'));
-  assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code}):\n${r.out}\n${r.err}`);
   const sum = summaryOf(r.out);
+  const links = (await listNodes(nodes['relay-1'])).node.links;
+  t.diagnostic(JSON.stringify(links));
+  assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code}):\n${r.out}\n${r.err}`);
   assert.equal(sum.ok, 16);
   assert.equal(sum.checksums_agree, true);
   assert.ok(sum.compared_frames >= 50, `only ${sum.compared_frames} frames compared`);
@@ -136,10 +143,14 @@ test('viewers placed on the origin, two relays and a relay of a relay decode the
     assert.ok(sum.nodes[id] >= 2 && sum.nodes[id] <= 4, JSON.stringify(sum.nodes));
   }
   assert.ok((sum.nodes.entry || 0) + (sum.nodes.origin || 0) >= 4, JSON.stringify(sum.nodes));
-  const links = (await listNodes(nodes['relay-1'])).node.links;
-  t.diagnostic(JSON.stringify(links));
-  assert.ok(links.some((l) => l.direction === 'up' && l.node === 'origin' && l.state === 'up'), JSON.stringify(links));
-  assert.ok(links.some((l) => l.direction === 'down' && l.node === 'relay-3'), JSON.stringify(links));
+  assert.equal(sum.lost, 0, 'a viewer lost packets: the links\' losses were not all repaired');
+  const up = links.find((l) => l.direction === 'up' && l.node === 'origin' && l.state === 'up');
+  const down = links.find((l) => l.direction === 'down' && l.node === 'relay-3');
+  assert.ok(up && down, JSON.stringify(links));
+  // Losses on the origin's link were NACKed and repaired by the origin; relay-3's losses by
+  // relay-1 from its own ring.
+  assert.ok(up.lost >= 10 && up.repaired >= up.lost - 2, JSON.stringify(up));
+  assert.ok(down.dropped >= 10 && down.retransmits >= down.dropped - 2, JSON.stringify(down));
 });
 
 test('a relay with no viewers closes its link after the grace period', { skip }, async () => {
