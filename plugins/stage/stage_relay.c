@@ -91,69 +91,6 @@ void relay_thread_changed(void)
 
 /* ---- RTCP and keys ---- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-size_t relay_rtcp_rr(uint8_t *buf, uint32_t ssrc)
-{
-    buf[0] = 0x80;
-    buf[1] = 201;
-    put16(buf + 2, 1);
-    put32(buf + 4, ssrc);
-    return 8;
-}
-
-size_t relay_rtcp_pli(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc)
-{
-    buf[0] = 0x81;
-    buf[1] = 206;
-    put16(buf + 2, 2);
-    put32(buf + 4, ssrc);
-    put32(buf + 8, media_ssrc);
-    return 12;
-}
-
-size_t relay_rtcp_nack(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc, uint16_t seq)
-{
-    buf[0] = 0x81;
-    buf[1] = 205;
-    put16(buf + 2, 3);
-    put32(buf + 4, ssrc);
-    put32(buf + 8, media_ssrc);
-    put16(buf + 12, seq);
-    put16(buf + 14, 0);
-    return 16;
-}
-
-static size_t rtcp_sr(uint8_t *buf, uint32_t ssrc, guint64 packets, guint64 bytes)
-{
-    gint64 now = g_get_real_time();
-    buf[0] = 0x80;
-    buf[1] = 200;
-    put16(buf + 2, 6);
-    put32(buf + 4, ssrc);
-    put32(buf + 8, (uint32_t)(now / G_USEC_PER_SEC + 2208988800LL));
-    put32(buf + 12, (uint32_t)((now % G_USEC_PER_SEC) * 4294.967296));
-    put32(buf + 16, 0);
-    put32(buf + 20, (uint32_t)packets);
-    put32(buf + 24, (uint32_t)bytes);
-    return 28;
-}
-
 odeon_srtp *relay_link_srtp(const char *link_id, const char *relay_nonce,
                             const char *upstream_nonce, bool relay_side)
 {
@@ -217,7 +154,11 @@ static size_t downlink_copy(relay_downlink *d, guint64 index, uint8_t *buf, int 
     guint64 head = __atomic_load_n(&s->ring.head, __ATOMIC_ACQUIRE);
     if (head - index > STAGE_RING_SAFE)
         return 0;
-    put32(buf + 8, RELAY_SSRC_BASE + (uint32_t)*lane);
+    uint32_t ssrc = RELAY_SSRC_BASE + (uint32_t)*lane;
+    buf[8] = (uint8_t)(ssrc >> 24);
+    buf[9] = (uint8_t)(ssrc >> 16);
+    buf[10] = (uint8_t)(ssrc >> 8);
+    buf[11] = (uint8_t)ssrc;
     return len;
 }
 
@@ -261,24 +202,20 @@ static void downlink_resend(relay_downlink *d, int lane, uint16_t seq)
     downlink_send(d, buf, len);
 }
 
-static void downlink_feedback(relay_downlink *d, const uint8_t *p, size_t len)
+static void downlink_feedback(relay_downlink *d, const uint8_t *buf, size_t len)
 {
-    uint8_t pt = p[1], fmt = p[0] & 0x1f;
-    if (len < 12)
-        return;
-    uint32_t media = get32(p + 8);
-    int lane = (int)(media - RELAY_SSRC_BASE);
-    if (pt == 205 && fmt == 1 && lane >= 0 && lane < (int)RELAY_LANES) {
-        d->nacks++;
-        for (size_t off = 12; off + 4 <= len; off += 4) {
-            uint16_t pid = (uint16_t)(p[off] << 8 | p[off + 1]);
-            uint16_t blp = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
-            downlink_resend(d, lane, pid);
-            for (int b = 0; b < 16; b++)
-                if (blp & (1u << b))
-                    downlink_resend(d, lane, (uint16_t)(pid + b + 1));
+    relay_feedback items[64];
+    size_t n = relay_feedback_parse(buf, len, items, G_N_ELEMENTS(items));
+    bool keyframe = false;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind == RELAY_FEEDBACK_NACK) {
+            d->nacks++;
+            downlink_resend(d, items[i].lane, items[i].seq);
+        } else {
+            keyframe = true;
         }
-    } else if (pt == 206 && (fmt == 1 || fmt == 4)) {
+    }
+    if (keyframe) {
         d->plis++;
         g_mutex_lock(&d->stage->lock);
         stage_keyframe_request_locked(d->stage);
@@ -301,14 +238,7 @@ static void downlink_readable(relay_downlink *d, gint64 now)
         }
         d->rtcp_in++;
         d->last_heard_us = now;
-        /* A compound packet: walk its parts. */
-        for (size_t off = 0; off + 4 <= len;) {
-            size_t part = 4 + 4 * (size_t)(buf[off + 2] << 8 | buf[off + 3]);
-            if (off + part > len)
-                break;
-            downlink_feedback(d, buf + off, part);
-            off += part;
-        }
+        downlink_feedback(d, buf, len);
     }
 }
 
@@ -342,7 +272,8 @@ static void downlinks_tick(gint64 now)
         }
         if (now - d->last_sr_us >= SR_INTERVAL_US) {
             d->last_sr_us = now;
-            size_t len = rtcp_sr(buf, RELAY_SSRC_BASE, d->packets, d->bytes);
+            size_t len = relay_rtcp_sr(buf, RELAY_SSRC_BASE, g_get_real_time(), d->packets,
+                                       d->bytes);
             if (odeon_srtp_protect_rtcp(d->srtp, buf, &len, sizeof buf) == 0 &&
                 send(d->fd, buf, len, MSG_DONTWAIT) < 0) {
                 /* the relay is gone: its silence ends the link */
@@ -455,16 +386,6 @@ static void respond_error(odeon_http_request *req, int status, const char *reaso
     respond_json(req, status, json_pack("{s:s}", "error", reason));
 }
 
-static bool hex_ok(const char *s, size_t len)
-{
-    if (s == NULL || strlen(s) != len)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!g_ascii_isxdigit(*p))
-            return false;
-    return true;
-}
-
 static void random_hex(char *out, size_t bytes)
 {
     uint8_t raw[32];
@@ -498,15 +419,12 @@ static json_t *stage_description(stage *s)
 /* A parsed subscription, kept while the stage may still come from our own upstream. */
 typedef struct subscription {
     odeon_http_request *req;
-    char *node_id;
-    char link[33], nonce[33];
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
+    relay_subscription body;
 } subscription;
 
 static void subscription_free(subscription *sub)
 {
-    free(sub->node_id);
+    relay_subscription_clear(&sub->body);
     g_free(sub);
 }
 
@@ -525,14 +443,14 @@ static guint64 downlink_start(stage *s)
 
 static int downlink_socket(const subscription *sub, uint16_t *port)
 {
-    int fd = socket(sub->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sub->body.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int size = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     struct sockaddr_storage local;
     socklen_t llen = sizeof local;
-    if (connect(fd, (const struct sockaddr *)&sub->addr, sub->addr_len) != 0 ||
+    if (connect(fd, (const struct sockaddr *)&sub->body.addr, sub->body.addr_len) != 0 ||
         getsockname(fd, (struct sockaddr *)&local, &llen) != 0) {
         close(fd);
         return -1;
@@ -553,10 +471,10 @@ static void subscription_complete(stage *s, int status, const char *error, void 
     relay_downlink *d = g_new0(relay_downlink, 1);
     char nonce[33];
     random_hex(nonce, 16);
-    g_strlcpy(d->link_id, sub->link, sizeof d->link_id);
-    d->node_id = g_strdup(sub->node_id);
+    g_strlcpy(d->link_id, sub->body.link, sizeof d->link_id);
+    d->node_id = g_strdup(sub->body.node);
     d->fd = downlink_socket(sub, &d->port);
-    d->srtp = d->fd >= 0 ? relay_link_srtp(sub->link, sub->nonce, nonce, false) : NULL;
+    d->srtp = d->fd >= 0 ? relay_link_srtp(sub->body.link, sub->body.nonce, nonce, false) : NULL;
     if (d->srtp == NULL) {
         if (d->fd >= 0)
             close(d->fd);
@@ -585,95 +503,38 @@ static void subscription_complete(stage *s, int status, const char *error, void 
     subscription_free(sub);
 }
 
-static bool parse_address(const char *text, json_int_t port, subscription *sub)
-{
-    if (text == NULL || port <= 0 || port > 65535)
-        return false;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&sub->addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sub->addr;
-    memset(&sub->addr, 0, sizeof sub->addr);
-    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        sub->addr_len = sizeof *v4;
-        return true;
-    }
-    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        sub->addr_len = sizeof *v6;
-        return true;
-    }
-    return false;
-}
-
-/* The chain of nodes this subscription came through, plus the relay that sent it; NULL with
- * *reason when this node is in it (a loop) or it is malformed. */
-static char **subscription_path(json_t *path, const char *node_id, const char **reason)
-{
-    size_t n = json_is_array(path) ? json_array_size(path) : 0;
-    if ((path != NULL && !json_is_array(path)) || n >= RELAY_MAX_PATH) {
-        *reason = "bad path";
-        return NULL;
-    }
-    char **out = g_new0(char *, n + 2);
-    for (size_t i = 0; i < n; i++) {
-        const char *id = json_string_value(json_array_get(path, i));
-        out[i] = g_strdup(id ? id : "");
-    }
-    if (n == 0 || strcmp(out[n - 1], node_id) != 0)
-        out[n++] = g_strdup(node_id);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(out[i], self_id()) == 0) {
-            *reason = strcmp(node_id, self_id()) == 0
-                          ? "relay loop: this node is its own upstream"
-                          : "relay loop: this node is already on the subscription's path";
-            g_strfreev(out);
-            return NULL;
-        }
-    return out;
-}
-
 static void relay_subscribe(odeon_http_request *req, uint64_t id, char *node_id)
 {
     size_t len = 0;
     const uint8_t *raw = stage_core->http_request_body(req, &len);
-    json_error_t jerr;
-    json_t *body = raw ? json_loadb((const char *)raw, len, 0, &jerr) : NULL;
     subscription *sub = g_new0(subscription, 1);
     sub->req = req;
-    sub->node_id = node_id;
-    const char *link = json_string_value(json_object_get(body, "link"));
-    const char *nonce = json_string_value(json_object_get(body, "nonce"));
-    const char *node = json_string_value(json_object_get(body, "node"));
     const char *reason = NULL;
-    char **path = NULL;
-    if (!json_is_object(body) || !hex_ok(link, 32) || !hex_ok(nonce, 32) ||
-        !parse_address(json_string_value(json_object_get(body, "address")),
-                       json_integer_value(json_object_get(body, "port")), sub))
-        reason = "bad subscription (link, nonce, address, port)";
-    else if (node == NULL || strcmp(node, node_id) != 0)
+    int status = 400;
+    if (relay_subscription_parse((const char *)raw, raw ? len : 0, &sub->body, &reason) != 0) {
+        /* reason set */
+    } else if (strcmp(sub->body.node, node_id) != 0) {
         reason = "the subscription's node is not the signing node";
-    else
-        path = subscription_path(json_object_get(body, "path"), node_id, &reason);
+    } else if (strcmp(node_id, self_id()) == 0) {
+        status = 508;
+        reason = "relay loop: this node is its own upstream";
+    } else if (relay_subscription_passes(&sub->body, self_id())) {
+        status = 508;
+        reason = "relay loop: this node is already on the subscription's path";
+    }
+    free(node_id);
     if (reason != NULL) {
-        bool loop = g_str_has_prefix(reason, "relay loop");
-        json_decref(body);
-        respond_error(req, loop ? 508 : 400, reason);
+        respond_error(req, status, reason);
         subscription_free(sub);
         return;
     }
-    g_strlcpy(sub->link, link, sizeof sub->link);
-    g_strlcpy(sub->nonce, nonce, sizeof sub->nonce);
-    json_decref(body);
     stage *s = stage_lookup(id);
     if (s != NULL)
         subscription_complete(s, 200, NULL, sub);
     else if (stage_relay_is_relay())
-        stage_relay_request(id, (const char *const *)path, subscription_complete, sub);
+        stage_relay_request(id, (const char *const *)sub->body.path, subscription_complete, sub);
     else
         subscription_complete(NULL, 404, "no such stage", sub);
-    g_strfreev(path);
 }
 
 static void relay_unsubscribe(odeon_http_request *req, const char *link, char *node_id)
@@ -714,7 +575,7 @@ static void relay_route(odeon_http_request *req, void *data)
         respond_error(req, 404, "no such stage");
     } else if (strcmp(method, "POST") == 0 && *end == '\0') {
         relay_subscribe(req, id, node_id);
-    } else if (strcmp(method, "DELETE") == 0 && *end == '/' && hex_ok(end + 1, 32)) {
+    } else if (strcmp(method, "DELETE") == 0 && *end == '/' && relay_hex_ok(end + 1, 32)) {
         relay_unsubscribe(req, end + 1, node_id);
     } else {
         free(node_id);

@@ -33,13 +33,13 @@
 #define ODEON_PLUGIN_STAGE_RELAY_H
 
 #include "stage.h"
+#include "stage_relay_wire.h"
 
 #define RELAY_ROUTE "/odeon/relay/"
-#define RELAY_SSRC_BASE 0x4f444e00u /* "ODN\0" */
 #define RELAY_LANES (STAGE_MAX_TRACKS * STAGE_LAYERS_MAX)
+_Static_assert(RELAY_LANES == RELAY_WIRE_LANES, "lanes: tracks x simulcast substreams");
 #define RELAY_DOWNLINK_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define RELAY_UPLINK_SILENCE_US (2500 * 1000)
-#define RELAY_MAX_PATH 16 /* nodes a subscription may pass through */
 
 /* Starts the relay thread and registers the route. stage.conf [relay]: grace_seconds, and
  * drop_every (fault injection for tests: downlinks drop every Nth packet's first
@@ -82,10 +82,6 @@ void relay_uplinks_stop(void);
 void relay_thread_changed(void); /* the set of sockets changed: rebuild the poll set */
 gint64 relay_grace_us(void);
 
-/* RTCP on the links (stage_relay.c): writes into buf (>= 64 bytes), returns the length. */
-size_t relay_rtcp_rr(uint8_t *buf, uint32_t ssrc);
-size_t relay_rtcp_pli(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc);
-size_t relay_rtcp_nack(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc, uint16_t seq);
 /* Derives the link's SRTP material (client = relay side) and makes the session. */
 struct odeon_srtp *relay_link_srtp(const char *link_id, const char *relay_nonce,
                                    const char *upstream_nonce, bool relay_side);
