@@ -634,7 +634,7 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
         return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
     }
     json_t *ev = status_event("preparing");
-    const odeon_node_info *node = stage_core->node_info ? stage_core->node_info() : NULL;
+    const odeon_node_info *node = stage_node_info();
     if (node != NULL && strcmp(node->role, "standalone") != 0)
         json_object_set_new(json_object_get(ev, "result"), "node",
                             json_pack("{s:s, s:s}", "id", node->id, "url", node->public_url));
@@ -1390,6 +1390,9 @@ static int load_config(const char *path)
                                     "and codec", groups[i]);
         else
             stage_register(s, &error);
+        if (error == NULL && stage_relay_is_relay())
+            LOG(ODEON_LOG_WARN, "%s: this node is a relay: its own [%s] is served as is, not "
+                "relayed from upstream (relays normally define no stages)", path, groups[i]);
         if (error != NULL) {
             LOG(ODEON_LOG_ERROR, "%s: %s", path, error);
             g_free(error);

@@ -51,7 +51,7 @@ static stage_request pending_as_request(pending_request *p)
 
 static const odeon_node_info *node(void)
 {
-    return stage_core->node_info ? stage_core->node_info() : NULL;
+    return stage_node_info();
 }
 
 static bool clustered(void)

@@ -61,15 +61,23 @@ gint64 relay_grace_us(void)
     return grace_us;
 }
 
+const odeon_node_info *stage_node_info(void)
+{
+    /* A core older than ABI 1.5 has no cluster: the field is past its table's end. */
+    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_report) + sizeof(void *))
+        return NULL;
+    return stage_core->node_info();
+}
+
 bool stage_relay_is_relay(void)
 {
-    const odeon_node_info *n = stage_core->node_info ? stage_core->node_info() : NULL;
+    const odeon_node_info *n = stage_node_info();
     return n != NULL && n->upstream != NULL && strcmp(n->role, "relay") == 0;
 }
 
 static const char *self_id(void)
 {
-    const odeon_node_info *n = stage_core->node_info ? stage_core->node_info() : NULL;
+    const odeon_node_info *n = stage_node_info();
     return n ? n->id : "";
 }
 

@@ -46,6 +46,8 @@ _Static_assert(RELAY_LANES == RELAY_WIRE_LANES, "lanes: tracks x simulcast subst
  * transmission, as a lossy network would; 0, the default, drops nothing). */
 int stage_relay_start(gint64 grace_seconds, unsigned drop_every);
 void stage_relay_stop(void);
+/* This node ([cluster] in odeon.conf), or NULL on a core without the cluster (ABI < 1.5). */
+const odeon_node_info *stage_node_info(void);
 /* This node is a relay: stages it lacks come from its upstream. */
 bool stage_relay_is_relay(void);
 
