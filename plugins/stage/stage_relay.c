@@ -43,7 +43,8 @@ typedef struct relay_downlink {
     history_entry history[RELAY_LANES][HISTORY];
     gint64 created_us, last_heard_us, last_sr_us;
     guint64 packets, bytes, retransmits, nacks, plis, skipped, dropped, rtcp_in, rtcp_bad;
-    bool closing;
+    unsigned refused;
+    bool closing; /* under relay_lock, or by the relay thread */
 } relay_downlink;
 
 static GMutex relay_lock;       /* downlinks, changed */
@@ -137,6 +138,8 @@ static int lane_of(size_t track, int substream)
     return (int)track * STAGE_LAYERS_MAX + (substream < 0 ? 0 : substream);
 }
 
+#define REFUSED_LIMIT 50 /* ICMP port unreachable in a row: the relay process is gone */
+
 static void downlink_send(relay_downlink *d, uint8_t *buf, size_t len)
 {
     size_t out = len;
@@ -145,6 +148,11 @@ static void downlink_send(relay_downlink *d, uint8_t *buf, size_t len)
     if (send(d->fd, buf, out, MSG_DONTWAIT) > 0) {
         d->packets++;
         d->bytes += out;
+        d->refused = 0;
+    } else if (errno == ECONNREFUSED && ++d->refused == REFUSED_LIMIT) {
+        /* A connected UDP socket hears the ICMP errors: no need to wait for the timeout. */
+        LOG(ODEON_LOG_WARN, "link %s: relay %s refuses its packets", d->link_id, d->node_id);
+        d->closing = true;
     }
 }
 

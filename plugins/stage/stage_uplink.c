@@ -33,7 +33,7 @@
 #define PLI_INTERVAL_US (300 * 1000)
 #define RETRY_MIN_US (250 * 1000)
 #define RETRY_MAX_US (4 * G_USEC_PER_SEC)
-#define REQUEST_TIMEOUT_MS 3000L
+#define REQUEST_TIMEOUT_MS 3000L /* a subscription or DELETE to the upstream */
 
 typedef struct lane_state {
     bool seen;        /* a packet of this lane came on the current link */
@@ -681,6 +681,8 @@ typedef struct delete_call {
     char *path;
 } delete_call;
 
+static GPtrArray *close_threads; /* relay-close threads, joined at stop; under uplinks_lock */
+
 static gpointer delete_main(gpointer data)
 {
     delete_call *c = data;
@@ -690,6 +692,19 @@ static gpointer delete_main(gpointer data)
     g_free(c->path);
     g_free(c);
     return NULL;
+}
+
+/* Tells the upstream the link is over (on a thread of its own: a blocking request). */
+static void uplink_delete_async(relay_uplink *u)
+{
+    if (u->link_id[0] == '\0')
+        return;
+    delete_call *c = g_new0(delete_call, 1);
+    c->path = g_strdup_printf("%s%" G_GUINT64_FORMAT "/%s", RELAY_ROUTE, u->stage_id, u->link_id);
+    GThread *t = g_thread_new("relay-close", delete_main, c);
+    g_mutex_lock(&uplinks_lock);
+    g_ptr_array_add(close_threads, t);
+    g_mutex_unlock(&uplinks_lock);
 }
 
 /* Call with uplinks_lock: nobody watched for the grace period. */
@@ -733,12 +748,7 @@ static void uplink_close(relay_uplink *u)
 {
     LOG(ODEON_LOG_INFO, "stage %" G_GUINT64_FORMAT ": no viewers for %d s, link %s closed",
         u->stage_id, (int)(relay_grace_us() / G_USEC_PER_SEC), u->link_id);
-    if (u->link_id[0]) {
-        delete_call *c = g_new0(delete_call, 1);
-        c->path = g_strdup_printf("%s%" G_GUINT64_FORMAT "/%s", RELAY_ROUTE, u->stage_id,
-                                  u->link_id);
-        g_thread_unref(g_thread_new("relay-close", delete_main, c));
-    }
+    uplink_delete_async(u);
     stage_unregister(u->stage);
     uplink_free(u);
 }
@@ -828,6 +838,7 @@ void relay_uplinks_init(void)
 {
     uplinks = g_hash_table_new(g_int64_hash, g_int64_equal);
     graveyard = g_ptr_array_new();
+    close_threads = g_ptr_array_new();
 }
 
 /* After the relay thread has stopped: waits for the connect threads, then frees it all. */
@@ -855,6 +866,18 @@ void relay_uplinks_stop(void)
     for (guint i = 0; i < threads->len; i++)
         g_thread_join(g_ptr_array_index(threads, i));
     g_ptr_array_unref(threads);
+    /* Links still up end with a DELETE, so the upstream stops sending at once. */
+    g_hash_table_iter_init(&it, uplinks);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        if (((relay_uplink *)value)->fd >= 0)
+            uplink_delete_async(value);
+    g_mutex_lock(&uplinks_lock);
+    GPtrArray *closers = close_threads;
+    close_threads = NULL;
+    g_mutex_unlock(&uplinks_lock);
+    for (guint i = 0; i < closers->len; i++)
+        g_thread_join(g_ptr_array_index(closers, i));
+    g_ptr_array_unref(closers);
     g_mutex_lock(&uplinks_lock);
     GHashTable *all = uplinks;
     uplinks = NULL;

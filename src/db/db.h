@@ -49,10 +49,11 @@ int odeon_db_query(odeon_db *db, const char *sql, int nparams, const char *const
                    odeon_db_result_fn done, void *user_data);
 /* pg_notify(channel, payload) through the pool. */
 int odeon_db_notify(odeon_db *db, const char *channel, const char *payload);
-/* Calls fn for every notification on channel (an SQL identifier: letters, digits, '_'). */
+/* Calls fn for every notification on channel (an SQL identifier: letters, digits, '_'), on
+ * the pool's context. Call it from that context's thread (at start-up, or from a callback). */
 int odeon_db_listen(odeon_db *db, const char *channel, odeon_db_notify_fn fn, void *user_data);
 
-/* Connections currently open and idle or busy (for the admin API and tests). */
+/* Connections currently open and idle or busy (a snapshot: for status pages and tests). */
 unsigned odeon_db_connected(odeon_db *db);
 
 /* Applies the numbered migrations of dir (NNN_name.sql, in order) that the database has not

@@ -497,6 +497,54 @@ static void test_overrides(void **state)
     odeon_config_free(c);
 }
 
+#define SECRET16 "secret = 0123456789abcdef\n"
+
+static void test_cluster_rules(void **state)
+{
+    (void)state;
+    odeon_config *c = load_ok(ADMIN);
+    assert_string_equal(c->cluster.role, "standalone");
+    assert_null(c->database.conninfo);
+    assert_int_equal(c->database.pool_size, 4);
+    assert_int_equal(c->cluster.heartbeat_ms, 1000);
+    assert_int_equal(c->cluster.dead_after_ms, 3000);
+    odeon_config_free(c);
+    expect_refused(ADMIN "[cluster]\nrole = edge\n", LABEL ": [cluster] role: ");
+    /* Origins and relays need a secret, never echoed. */
+    char *error = refused(ADMIN "[cluster]\nrole = origin\nsecret = short\n",
+                          LABEL ": [cluster] secret: ");
+    assert_null(strstr(error, "short\n"));
+    assert_null(strstr(error, ": short"));
+    g_free(error);
+    expect_refused(ADMIN "[cluster]\nrole = relay\n" SECRET16, LABEL ": [cluster] upstream: ");
+    expect_refused(ADMIN "[cluster]\nrole = relay\n" SECRET16 "upstream = ftp://x\n",
+                   LABEL ": [cluster] upstream: ");
+    expect_refused(ADMIN "[cluster]\nrole = origin\n" SECRET16 "upstream = http://x:1\n",
+                   LABEL ": [cluster] upstream: ");
+    error = refused(ADMIN "[cluster]\nrole = relay\n" SECRET16 "upstream = http://a:8088/\n"
+                          "public_url = http://A:8088\n",
+                    LABEL ": [cluster] upstream: ");
+    assert_non_null(strstr(error, "itself"));
+    g_free(error);
+    expect_refused(ADMIN "[cluster]\npublic_url = not a url\n", LABEL ": [cluster] public_url: ");
+    expect_refused(ADMIN "[cluster]\nheartbeat_ms = 1000\ndead_after_ms = 1500\n",
+                   LABEL ": [cluster] dead_after_ms: ");
+    c = load_ok(ADMIN "[database]\nconninfo = host=/tmp dbname=x\npool_size = 8\n"
+                      "[cluster]\nrole = relay\n" SECRET16 "upstream = http://o:8088\n"
+                      "public_url = http://r:8088\ncapacity = 2500\n");
+    assert_string_equal(c->cluster.role, "relay");
+    assert_string_equal(c->cluster.upstream, "http://o:8088");
+    assert_int_equal(c->cluster.capacity, 2500);
+    assert_string_equal(c->database.conninfo, "host=/tmp dbname=x");
+    assert_int_equal(c->database.pool_size, 8);
+    expect_refused(ADMIN "[database]\npool_size = 0\n", LABEL ": [database] pool_size: ");
+    /* --database and --sql-dir override the file; "" removes the database. */
+    assert_int_equal(apply(c, (odeon_config_overrides){.database = "", .sql_dir = "/s"}, &error), 0);
+    assert_null(c->database.conninfo);
+    assert_string_equal(c->paths.sql_dir, "/s");
+    odeon_config_free(c);
+}
+
 static void test_overrides_refused(void **state)
 {
     (void)state;
@@ -533,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_tls_pair),       cmocka_unit_test(test_admin_rules),
         cmocka_unit_test(test_static_tokens),  cmocka_unit_test(test_relative_to_file),
         cmocka_unit_test(test_overrides),      cmocka_unit_test(test_overrides_refused),
+        cmocka_unit_test(test_cluster_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
