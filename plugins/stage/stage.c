@@ -243,9 +243,6 @@ json_t *stage_error_event(int code, const char *reason)
     return json_pack("{s:s, s:i, s:s}", "streaming", "event", "error_code", code, "error", reason);
 }
 
-#define error_event stage_error_event
-#define async_reply stage_async_reply
-
 static json_t *status_event(const char *status)
 {
     return json_pack("{s:s, s:{s:s}}", "streaming", "event", "result", "status", status);
@@ -389,10 +386,10 @@ static odeon_plugin_result req_info(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
+        return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
     stage *s = stage_lookup(id);
     if (s == NULL)
-        return sync_reply(error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+        return sync_reply(stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     json_t *info = stage_json(s, true);
     stage_unref(s);
     return sync_reply(json_pack("{s:s, s:o}", "streaming", "info", "info", info));
@@ -469,11 +466,11 @@ static bool tracks_from_body(stage *s, json_t *body)
 static odeon_plugin_result req_create(request *r)
 {
     if (!organiser_ok(r->handle, r->body))
-        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED,
+        return sync_reply(stage_error_event(STAGE_ERROR_UNAUTHORIZED,
                                       "Unauthorized (an organiser's request: admin_key)"));
     const char *type = json_string_value(json_object_get(r->body, "type"));
     if (type == NULL || strcmp(type, "rtp") != 0)
-        return sync_reply(error_event(STAGE_ERROR_INVALID_ELEMENT,
+        return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
                                       "Invalid element (type: only rtp sources so far)"));
     uint64_t id = 0;
     if (!get_id(r->body, &id))
@@ -484,13 +481,13 @@ static odeon_plugin_result req_create(request *r)
     s->secret = g_strdup(json_string_value(json_object_get(r->body, "secret")));
     if (!tracks_from_body(s, r->body)) {
         stage_unref(s);
-        return sync_reply(error_event(STAGE_ERROR_INVALID_ELEMENT,
+        return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
                                       "Invalid media (audio opus, video VP8/VP9/H264/AV1, "
                                       "ports and payload types)"));
     }
     char *error = NULL;
     if (stage_register(s, &error) != 0) {
-        json_t *ev = error_event(STAGE_ERROR_CANT_CREATE, error ? error : "Can't create");
+        json_t *ev = stage_error_event(STAGE_ERROR_CANT_CREATE, error ? error : "Can't create");
         g_free(error);
         stage_unref(s);
         return sync_reply(ev);
@@ -550,16 +547,16 @@ static odeon_plugin_result req_destroy(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
+        return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
     stage *s = stage_lookup(id);
     if (s == NULL)
-        return sync_reply(error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+        return sync_reply(stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     const char *secret = json_string_value(json_object_get(r->body, "secret"));
     bool allowed = organiser_ok(r->handle, r->body) || (s->secret != NULL && secret != NULL &&
                                          strcmp(s->secret, secret) == 0);
     if (!allowed) {
         stage_unref(s);
-        return sync_reply(error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong secret)"));
+        return sync_reply(stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong secret)"));
     }
     g_mutex_lock(&registry_lock);
     g_hash_table_remove(stages, &id);
@@ -596,13 +593,13 @@ static stage *stage_from_body(request *r, odeon_plugin_result *reply)
 {
     uint64_t id;
     if (!get_id(r->body, &id)) {
-        *reply = async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+        *reply = stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
                              NULL);
         return NULL;
     }
     stage *s = stage_lookup(id);
     if (s == NULL)
-        *reply = async_reply(r, error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
+        *reply = stage_async_reply(r, stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
                                             "No such mountpoint/stream"), NULL);
     return s;
 }
@@ -614,13 +611,13 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
     const char *pin = json_string_value(json_object_get(r->body, "pin"));
     if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
         stage_unref(s);
-        return async_reply(r, error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong pin)"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong pin)"),
                            NULL);
     }
     json_t *jsep = offer_for(r, s);
     if (jsep == NULL) {
         stage_unref(s);
-        return async_reply(r, error_event(STAGE_ERROR_UNKNOWN_ERROR, "Cannot make an offer"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNKNOWN_ERROR, "Cannot make an offer"),
                            NULL);
     }
     g_mutex_lock(&membership_lock);
@@ -631,21 +628,21 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
     stage_unref(s);
     if (watching) {
         json_decref(jsep);
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
     }
     json_t *ev = status_event("preparing");
     const odeon_node_info *node = stage_node_info();
     if (node != NULL && strcmp(node->role, "standalone") != 0)
         json_object_set_new(json_object_get(ev, "result"), "node",
                             json_pack("{s:s, s:s}", "id", node->id, "url", node->public_url));
-    return async_reply(r, ev, jsep);
+    return stage_async_reply(r, ev, jsep);
 }
 
 static odeon_plugin_result req_watch(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
                            NULL);
     return stage_watch_placed(r, id);
 }
@@ -654,7 +651,7 @@ static odeon_plugin_result req_placement(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
                            NULL);
     return stage_placement(r, id);
 }
@@ -686,24 +683,24 @@ static bool set_started(stage_viewer *v, bool started)
 static odeon_plugin_result req_start(request *r)
 {
     if (!set_started(viewer_of(r->handle), true))
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
                            NULL);
-    return async_reply(r, status_event("starting"), NULL);
+    return stage_async_reply(r, status_event("starting"), NULL);
 }
 
 static odeon_plugin_result req_pause(request *r)
 {
     if (!set_started(viewer_of(r->handle), false))
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
                            NULL);
-    return async_reply(r, status_event("pausing"), NULL);
+    return stage_async_reply(r, status_event("pausing"), NULL);
 }
 
 static odeon_plugin_result req_stop(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
     stage_unref(viewer_leave(v));
-    odeon_plugin_result res = async_reply(r, status_event("stopping"), NULL);
+    odeon_plugin_result res = stage_async_reply(r, status_event("stopping"), NULL);
     stage_core->close_pc(r->handle);
     return res;
 }
@@ -743,11 +740,11 @@ static odeon_plugin_result req_switch(request *r)
     stage_unref(from);
     stage_unref(to);
     if (error == STAGE_ERROR_INVALID_STATE)
-        return async_reply(r, error_event(error, "Not watching anything"), NULL);
+        return stage_async_reply(r, stage_error_event(error, "Not watching anything"), NULL);
     if (error != 0)
-        return async_reply(r, error_event(error, "Can't switch: the streams differ in media"),
+        return stage_async_reply(r, stage_error_event(error, "Can't switch: the streams differ in media"),
                            NULL);
-    return async_reply(r, json_pack("{s:s, s:s, s:I}", "streaming", "event", "switched", "ok",
+    return stage_async_reply(r, json_pack("{s:s, s:s, s:I}", "streaming", "event", "switched", "ok",
                                     "id", (json_int_t)id), NULL);
 }
 
@@ -773,11 +770,11 @@ static odeon_plugin_result req_configure(request *r)
     int quality = layer_field(r->body, "substream", "spatial_layer");
     int temporal = layer_field(r->body, "temporal", "temporal_layer");
     if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)))
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_ELEMENT,
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
                                           "Invalid element (audio/video should be booleans)"),
                            NULL);
     if (quality == -3 || temporal == -3)
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_ELEMENT,
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
                                           "Invalid element (substream/temporal should be 0-2)"),
                            NULL);
     g_mutex_lock(&membership_lock);
@@ -806,7 +803,7 @@ static odeon_plugin_result req_configure(request *r)
         g_mutex_unlock(&s->lock);
     }
     g_mutex_unlock(&membership_lock);
-    return async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
+    return stage_async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
 }
 
 /* ---- the WebRTC host ---- */
@@ -990,7 +987,7 @@ static odeon_plugin_result req_publish(request *r)
 {
     const char *type = json_string_value(json_object_get(r->jsep, "type"));
     if (type == NULL || strcmp(type, "offer") != 0)
-        return async_reply(r, error_event(STAGE_ERROR_MISSING_ELEMENT,
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT,
                                           "Missing element (a jsep offer to publish)"), NULL);
     odeon_plugin_result reply;
     stage *s = stage_from_body(r, &reply);
@@ -1002,17 +999,17 @@ static odeon_plugin_result req_publish(request *r)
                                   : STAGE_ERROR_UNAUTHORIZED;
     stage_unref(s);
     if (error != 0)
-        return async_reply(r, error_event(error, reason), NULL);
-    return async_reply(r, status_event("publishing"), answer);
+        return stage_async_reply(r, stage_error_event(error, reason), NULL);
+    return stage_async_reply(r, status_event("publishing"), answer);
 }
 
 static odeon_plugin_result req_unpublish(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
     if (!v->is_host)
-        return async_reply(r, error_event(STAGE_ERROR_INVALID_STATE, "Not publishing"), NULL);
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not publishing"), NULL);
     host_leave(v);
-    odeon_plugin_result res = async_reply(r, status_event("unpublished"), NULL);
+    odeon_plugin_result res = stage_async_reply(r, status_event("unpublished"), NULL);
     stage_core->close_pc(r->handle);
     return res;
 }
@@ -1029,7 +1026,7 @@ static odeon_plugin_result req_monitor(request *r)
         return reply;
     if (!may_publish(s, r)) {
         stage_unref(s);
-        return async_reply(r, error_event(STAGE_ERROR_UNAUTHORIZED,
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNAUTHORIZED,
                                           "Unauthorized (monitoring needs the stage's secret or "
                                           "an organiser)"), NULL);
     }
@@ -1050,7 +1047,7 @@ static odeon_plugin_result req_monitor(request *r)
     json_t *ev = json_pack("{s:s, s:{s:s, s:I, s:i}}", "streaming", "event", "result", "status",
                            "monitoring", "id", (json_int_t)s->id, "viewers", (int)viewers);
     stage_unref(s);
-    return async_reply(r, ev, NULL);
+    return stage_async_reply(r, ev, NULL);
 }
 
 static void monitor_stop(stage_viewer *v)
@@ -1132,12 +1129,12 @@ static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
 {
     const char *name = json_string_value(json_object_get(body, "request"));
     if (name == NULL)
-        return sync_reply(error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (request)"));
+        return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (request)"));
     request r = {.handle = handle, .transaction = transaction, .body = body, .jsep = jsep};
     for (size_t i = 0; i < G_N_ELEMENTS(request_table); i++)
         if (strcmp(request_table[i].name, name) == 0)
             return request_table[i].fn(&r);
-    return sync_reply(error_event(STAGE_ERROR_INVALID_REQUEST, "Unknown request"));
+    return sync_reply(stage_error_event(STAGE_ERROR_INVALID_REQUEST, "Unknown request"));
 }
 
 /* ---- handles and media ---- */
