@@ -389,7 +389,8 @@ static odeon_plugin_result req_info(request *r)
         return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
     stage *s = stage_lookup(id);
     if (s == NULL)
-        return sync_reply(stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+        return sync_reply(
+            stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     json_t *info = stage_json(s, true);
     stage_unref(s);
     return sync_reply(json_pack("{s:s, s:o}", "streaming", "info", "info", info));
@@ -467,11 +468,11 @@ static odeon_plugin_result req_create(request *r)
 {
     if (!organiser_ok(r->handle, r->body))
         return sync_reply(stage_error_event(STAGE_ERROR_UNAUTHORIZED,
-                                      "Unauthorized (an organiser's request: admin_key)"));
+                                            "Unauthorized (an organiser's request: admin_key)"));
     const char *type = json_string_value(json_object_get(r->body, "type"));
     if (type == NULL || strcmp(type, "rtp") != 0)
         return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
-                                      "Invalid element (type: only rtp sources so far)"));
+                                            "Invalid element (type: only rtp sources so far)"));
     uint64_t id = 0;
     if (!get_id(r->body, &id))
         id = (uint64_t)g_random_int_range(1, G_MAXINT32);
@@ -482,8 +483,8 @@ static odeon_plugin_result req_create(request *r)
     if (!tracks_from_body(s, r->body)) {
         stage_unref(s);
         return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
-                                      "Invalid media (audio opus, video VP8/VP9/H264/AV1, "
-                                      "ports and payload types)"));
+                                            "Invalid media (audio opus, video VP8/VP9/H264/AV1, "
+                                            "ports and payload types)"));
     }
     char *error = NULL;
     if (stage_register(s, &error) != 0) {
@@ -550,13 +551,15 @@ static odeon_plugin_result req_destroy(request *r)
         return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"));
     stage *s = stage_lookup(id);
     if (s == NULL)
-        return sync_reply(stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
+        return sync_reply(
+            stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     const char *secret = json_string_value(json_object_get(r->body, "secret"));
     bool allowed = organiser_ok(r->handle, r->body) || (s->secret != NULL && secret != NULL &&
                                          strcmp(s->secret, secret) == 0);
     if (!allowed) {
         stage_unref(s);
-        return sync_reply(stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong secret)"));
+        return sync_reply(
+            stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong secret)"));
     }
     g_mutex_lock(&registry_lock);
     g_hash_table_remove(stages, &id);
@@ -593,14 +596,15 @@ static stage *stage_from_body(request *r, odeon_plugin_result *reply)
 {
     uint64_t id;
     if (!get_id(r->body, &id)) {
-        *reply = stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                             NULL);
+        *reply = stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"), NULL);
         return NULL;
     }
     stage *s = stage_lookup(id);
     if (s == NULL)
-        *reply = stage_async_reply(r, stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT,
-                                            "No such mountpoint/stream"), NULL);
+        *reply = stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"),
+            NULL);
     return s;
 }
 
@@ -611,14 +615,14 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
     const char *pin = json_string_value(json_object_get(r->body, "pin"));
     if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
         stage_unref(s);
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong pin)"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_UNAUTHORIZED, "Unauthorized (wrong pin)"), NULL);
     }
     json_t *jsep = offer_for(r, s);
     if (jsep == NULL) {
         stage_unref(s);
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNKNOWN_ERROR, "Cannot make an offer"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_UNKNOWN_ERROR, "Cannot make an offer"), NULL);
     }
     g_mutex_lock(&membership_lock);
     bool watching = v == NULL || v->stage != NULL;
@@ -628,7 +632,8 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
     stage_unref(s);
     if (watching) {
         json_decref(jsep);
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Already watching"), NULL);
     }
     json_t *ev = status_event("preparing");
     const odeon_node_info *node = stage_node_info();
@@ -642,8 +647,8 @@ static odeon_plugin_result req_watch(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"), NULL);
     return stage_watch_placed(r, id);
 }
 
@@ -651,8 +656,8 @@ static odeon_plugin_result req_placement(request *r)
 {
     uint64_t id;
     if (!get_id(r->body, &id))
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (id)"), NULL);
     return stage_placement(r, id);
 }
 
@@ -683,16 +688,16 @@ static bool set_started(stage_viewer *v, bool started)
 static odeon_plugin_result req_start(request *r)
 {
     if (!set_started(viewer_of(r->handle), true))
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"), NULL);
     return stage_async_reply(r, status_event("starting"), NULL);
 }
 
 static odeon_plugin_result req_pause(request *r)
 {
     if (!set_started(viewer_of(r->handle), false))
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"),
-                           NULL);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not watching anything"), NULL);
     return stage_async_reply(r, status_event("pausing"), NULL);
 }
 
@@ -742,10 +747,12 @@ static odeon_plugin_result req_switch(request *r)
     if (error == STAGE_ERROR_INVALID_STATE)
         return stage_async_reply(r, stage_error_event(error, "Not watching anything"), NULL);
     if (error != 0)
-        return stage_async_reply(r, stage_error_event(error, "Can't switch: the streams differ in media"),
-                           NULL);
-    return stage_async_reply(r, json_pack("{s:s, s:s, s:I}", "streaming", "event", "switched", "ok",
-                                    "id", (json_int_t)id), NULL);
+        return stage_async_reply(
+            r, stage_error_event(error, "Can't switch: the streams differ in media"), NULL);
+    return stage_async_reply(
+        r,
+        json_pack("{s:s, s:s, s:I}", "streaming", "event", "switched", "ok", "id", (json_int_t)id),
+        NULL);
 }
 
 /* A layer preference from "configure": Streaming's substream/temporal (simulcast), or
@@ -770,13 +777,17 @@ static odeon_plugin_result req_configure(request *r)
     int quality = layer_field(r->body, "substream", "spatial_layer");
     int temporal = layer_field(r->body, "temporal", "temporal_layer");
     if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)))
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
-                                          "Invalid element (audio/video should be booleans)"),
-                           NULL);
+        return stage_async_reply(
+            r,
+            stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
+                              "Invalid element (audio/video should be booleans)"),
+            NULL);
     if (quality == -3 || temporal == -3)
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
-                                          "Invalid element (substream/temporal should be 0-2)"),
-                           NULL);
+        return stage_async_reply(
+            r,
+            stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
+                              "Invalid element (substream/temporal should be 0-2)"),
+            NULL);
     g_mutex_lock(&membership_lock);
     stage *s = v->stage;
     if (s != NULL) {
@@ -803,7 +814,8 @@ static odeon_plugin_result req_configure(request *r)
         g_mutex_unlock(&s->lock);
     }
     g_mutex_unlock(&membership_lock);
-    return stage_async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"), NULL);
+    return stage_async_reply(r, json_pack("{s:s, s:s}", "streaming", "event", "result", "ok"),
+                             NULL);
 }
 
 /* ---- the WebRTC host ---- */
@@ -987,8 +999,10 @@ static odeon_plugin_result req_publish(request *r)
 {
     const char *type = json_string_value(json_object_get(r->jsep, "type"));
     if (type == NULL || strcmp(type, "offer") != 0)
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_MISSING_ELEMENT,
-                                          "Missing element (a jsep offer to publish)"), NULL);
+        return stage_async_reply(r,
+                                 stage_error_event(STAGE_ERROR_MISSING_ELEMENT,
+                                                   "Missing element (a jsep offer to publish)"),
+                                 NULL);
     odeon_plugin_result reply;
     stage *s = stage_from_body(r, &reply);
     if (s == NULL)
@@ -1007,7 +1021,8 @@ static odeon_plugin_result req_unpublish(request *r)
 {
     stage_viewer *v = viewer_of(r->handle);
     if (!v->is_host)
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not publishing"), NULL);
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_INVALID_STATE, "Not publishing"),
+                                 NULL);
     host_leave(v);
     odeon_plugin_result res = stage_async_reply(r, status_event("unpublished"), NULL);
     stage_core->close_pc(r->handle);
@@ -1026,9 +1041,12 @@ static odeon_plugin_result req_monitor(request *r)
         return reply;
     if (!may_publish(s, r)) {
         stage_unref(s);
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_UNAUTHORIZED,
-                                          "Unauthorized (monitoring needs the stage's secret or "
-                                          "an organiser)"), NULL);
+        return stage_async_reply(
+            r,
+            stage_error_event(STAGE_ERROR_UNAUTHORIZED,
+                              "Unauthorized (monitoring needs the stage's secret or "
+                              "an organiser)"),
+            NULL);
     }
     g_mutex_lock(&membership_lock);
     stage *old = v->monitoring;
@@ -1116,11 +1134,11 @@ static const struct {
     const char *name;
     request_fn fn;
 } request_table[] = {
-    {"list", req_list},       {"info", req_info},   {"create", req_create},
-    {"destroy", req_destroy}, {"watch", req_watch}, {"start", req_start},
-    {"pause", req_pause},     {"stop", req_stop},   {"switch", req_switch},
-    {"configure", req_configure}, {"publish", req_publish}, {"unpublish", req_unpublish},
-    {"monitor", req_monitor}, {"placement", req_placement},
+    {"list", req_list},           {"info", req_info},           {"create", req_create},
+    {"destroy", req_destroy},     {"watch", req_watch},         {"start", req_start},
+    {"pause", req_pause},         {"stop", req_stop},           {"switch", req_switch},
+    {"configure", req_configure}, {"publish", req_publish},     {"unpublish", req_unpublish},
+    {"monitor", req_monitor},     {"placement", req_placement},
 };
 
 static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
@@ -1129,7 +1147,8 @@ static odeon_plugin_result stage_handle_message(odeon_plugin_handle *handle,
 {
     const char *name = json_string_value(json_object_get(body, "request"));
     if (name == NULL)
-        return sync_reply(stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (request)"));
+        return sync_reply(
+            stage_error_event(STAGE_ERROR_MISSING_ELEMENT, "Missing element (request)"));
     request r = {.handle = handle, .transaction = transaction, .body = body, .jsep = jsep};
     for (size_t i = 0; i < G_N_ELEMENTS(request_table); i++)
         if (strcmp(request_table[i].name, name) == 0)
@@ -1333,8 +1352,8 @@ static int load_config(const char *path)
     if (g_key_file_has_key(kf, "relay", "grace_seconds", NULL))
         relay_grace_seconds = g_key_file_get_int64(kf, "relay", "grace_seconds", NULL);
     if (g_key_file_has_key(kf, "relay", "drop_every", NULL))
-        relay_drop_every = (unsigned)CLAMP(g_key_file_get_int64(kf, "relay", "drop_every", NULL),
-                                           0, 1000000);
+        relay_drop_every =
+            (unsigned)CLAMP(g_key_file_get_int64(kf, "relay", "drop_every", NULL), 0, 1000000);
     if (g_key_file_has_key(kf, "general", "initial_estimate_kbps", NULL)) {
         gint64 kbps = g_key_file_get_int64(kf, "general", "initial_estimate_kbps", NULL);
         stage_initial_estimate_bps = kbps > 0 ? (guint64)kbps * 1000 : 0;
@@ -1388,8 +1407,10 @@ static int load_config(const char *path)
         else
             stage_register(s, &error);
         if (error == NULL && stage_relay_is_relay())
-            LOG(ODEON_LOG_WARN, "%s: this node is a relay: its own [%s] is served as is, not "
-                "relayed from upstream (relays normally define no stages)", path, groups[i]);
+            LOG(ODEON_LOG_WARN,
+                "%s: this node is a relay: its own [%s] is served as is, not "
+                "relayed from upstream (relays normally define no stages)",
+                path, groups[i]);
         if (error != NULL) {
             LOG(ODEON_LOG_ERROR, "%s: %s", path, error);
             g_free(error);

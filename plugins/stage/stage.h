@@ -201,9 +201,9 @@ typedef struct stage {
     guint64 packets_in;
     GPtrArray *monitors;  /* odeon_plugin_handle * (references): viewer counts go to them */
     struct relay_uplink *uplink; /* a relay's stage: the link that feeds it (set once) */
-    gint downlinks;       /* relays fed from this stage (atomic) */
-    guint64 bytes_in;     /* under lock */
-    guint64 report_bytes; /* bytes_in at the last load report; under lock */
+    gint downlinks;              /* relays fed from this stage (atomic) */
+    guint64 bytes_in;            /* under lock */
+    guint64 report_bytes;        /* bytes_in at the last load report; under lock */
     gint64 report_us;
     bool counts_dirty;    /* the viewer count changed since the last push; under lock */
     gint64 last_count_push_us; /* under lock */

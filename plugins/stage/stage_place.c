@@ -135,20 +135,21 @@ static void placed(const char *node_id, const char *url, const char *error, void
     stage_request r = pending_as_request(p);
     bool here = error != NULL || strcmp(node_id, node()->id) == 0;
     if (p->placement_only) {
-        json_t *ev = error ? stage_error_event(STAGE_ERROR_UNKNOWN_ERROR, error)
-                           : json_pack("{s:s, s:I, s:o, s:b}", "streaming", "placement", "id",
-                                       (json_int_t)p->id, "node", node_json(node_id, url),
-                                       "self", here);
+        json_t *ev =
+            error ? stage_error_event(STAGE_ERROR_UNKNOWN_ERROR, error)
+                  : json_pack("{s:s, s:I, s:o, s:b}", "streaming", "placement", "id",
+                              (json_int_t)p->id, "node", node_json(node_id, url), "self", here);
         stage_async_reply(&r, ev, NULL);
     } else if (!here) {
-        json_t *ev = json_pack("{s:s, s:{s:s, s:I, s:o}}", "streaming", "event", "result",
-                               "status", "redirect", "id", (json_int_t)p->id, "node",
-                               node_json(node_id, url));
+        json_t *ev =
+            json_pack("{s:s, s:{s:s, s:I, s:o}}", "streaming", "event", "result", "status",
+                      "redirect", "id", (json_int_t)p->id, "node", node_json(node_id, url));
         stage_async_reply(&r, ev, NULL);
     } else if (node_full()) {
-        stage_async_reply(&r, stage_error_event(STAGE_ERROR_CANT_CREATE,
-                                                "This node is full and no other has room"),
-                          NULL);
+        stage_async_reply(
+            &r,
+            stage_error_event(STAGE_ERROR_CANT_CREATE, "This node is full and no other has room"),
+            NULL);
     } else {
         watch_here(&r, p->id);
     }
@@ -181,8 +182,8 @@ odeon_plugin_result stage_watch_placed(stage_request *r, uint64_t id)
         return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
     }
     if (node_full())
-        return stage_async_reply(r, stage_error_event(STAGE_ERROR_CANT_CREATE,
-                                                      "This node is full"), NULL);
+        return stage_async_reply(r, stage_error_event(STAGE_ERROR_CANT_CREATE, "This node is full"),
+                                 NULL);
     return watch_here(r, id);
 }
 
@@ -190,9 +191,9 @@ odeon_plugin_result stage_placement(stage_request *r, uint64_t id)
 {
     if (!clustered()) {
         const odeon_node_info *n = node();
-        json_t *ev = json_pack("{s:s, s:I, s:o, s:b}", "streaming", "placement", "id",
-                               (json_int_t)id, "node",
-                               node_json(n ? n->id : "", n ? n->public_url : ""), "self", 1);
+        json_t *ev =
+            json_pack("{s:s, s:I, s:o, s:b}", "streaming", "placement", "id", (json_int_t)id,
+                      "node", node_json(n ? n->id : "", n ? n->public_url : ""), "self", 1);
         return stage_async_reply(r, ev, NULL);
     }
     place(r, id, true, false);
@@ -209,9 +210,9 @@ void stage_report_load(void)
         now - last < G_USEC_PER_SEC)
         return;
     last = now;
-    json_t *report = json_pack("{s:I, s:I, s:o}", "viewers", (json_int_t)stage_viewers_total(),
-                               "bitrate_out", (json_int_t)stage_out_bps(now), "links",
-                               stage_relay_links_json());
+    json_t *report =
+        json_pack("{s:I, s:I, s:o}", "viewers", (json_int_t)stage_viewers_total(), "bitrate_out",
+                  (json_int_t)stage_out_bps(now), "links", stage_relay_links_json());
     stage_core->node_report(&odeon_plugin_descriptor, report);
     json_decref(report);
 }

@@ -47,8 +47,8 @@ typedef struct relay_downlink {
     bool closing; /* under relay_lock, or by the relay thread */
 } relay_downlink;
 
-static GMutex relay_lock;       /* downlinks, changed */
-static GPtrArray *downlinks;    /* relay_downlink * (the relay thread frees them) */
+static GMutex relay_lock;    /* downlinks, changed */
+static GPtrArray *downlinks; /* relay_downlink * (the relay thread frees them) */
 static bool sockets_changed;
 static int wake_fd = -1;
 static GThread *relay_thread;
@@ -120,8 +120,8 @@ odeon_srtp *relay_link_srtp(const char *link_id, const char *relay_nonce,
     memcpy(material + 32, keys[0] + 16, 14);
     memcpy(material + 46, keys[1] + 16, 14);
     char *error = NULL;
-    odeon_srtp *s = odeon_srtp_new(ODEON_SRTP_AES128_CM_SHA1_80, material, sizeof material,
-                                   relay_side, &error);
+    odeon_srtp *s =
+        odeon_srtp_new(ODEON_SRTP_AES128_CM_SHA1_80, material, sizeof material, relay_side, &error);
     memset(keys, 0, sizeof keys);
     memset(material, 0, sizeof material);
     if (s == NULL) {
@@ -288,8 +288,8 @@ static void downlinks_tick(gint64 now)
         }
         if (now - d->last_sr_us >= SR_INTERVAL_US) {
             d->last_sr_us = now;
-            size_t len = relay_rtcp_sr(buf, RELAY_SSRC_BASE, g_get_real_time(), d->packets,
-                                       d->bytes);
+            size_t len =
+                relay_rtcp_sr(buf, RELAY_SSRC_BASE, g_get_real_time(), d->packets, d->bytes);
             if (odeon_srtp_protect_rtcp(d->srtp, buf, &len, sizeof buf) == 0 &&
                 send(d->fd, buf, len, MSG_DONTWAIT) < 0) {
                 /* the relay is gone: its silence ends the link */
@@ -412,9 +412,9 @@ static void random_hex(char *out, size_t bytes)
 
 static json_t *track_json(const stage_track *t)
 {
-    json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:i, s:b}", "video", t->video, "mid", t->mid,
-                          "pt", t->pt, "codec", t->codec, "clock_rate", (int)t->clock_rate,
-                          "simulcast", t->simulcast);
+    json_t *j =
+        json_pack("{s:b, s:s, s:i, s:s, s:i, s:b}", "video", t->video, "mid", t->mid, "pt", t->pt,
+                  "codec", t->codec, "clock_rate", (int)t->clock_rate, "simulcast", t->simulcast);
     if (t->fmtp)
         json_object_set_new(j, "fmtp", json_string(t->fmtp));
     return j;
@@ -472,7 +472,7 @@ static int downlink_socket(const subscription *sub, uint16_t *port)
         return -1;
     }
     *port = ntohs(local.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&local)->sin6_port
-                                               : ((struct sockaddr_in *)&local)->sin_port);
+                                              : ((struct sockaddr_in *)&local)->sin_port);
     return fd;
 }
 
@@ -505,8 +505,7 @@ static void subscription_complete(stage *s, int status, const char *error, void 
     d->created_us = d->last_heard_us = g_get_monotonic_time();
     d->next = downlink_start(s);
     json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:o}", "link", d->link_id, "node", self_id(),
-                             "port", (int)d->port, "nonce", nonce, "stage",
-                             stage_description(s));
+                             "port", (int)d->port, "nonce", nonce, "stage", stage_description(s));
     g_atomic_int_inc(&s->downlinks);
     g_mutex_lock(&relay_lock);
     g_ptr_array_add(downlinks, d);
@@ -609,13 +608,13 @@ json_t *stage_relay_links_json(void)
     for (guint i = 0; downlinks && i < downlinks->len; i++) {
         relay_downlink *d = g_ptr_array_index(downlinks, i);
         json_array_append_new(
-            links, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "direction",
-                             "down", "link", d->link_id, "stage", (json_int_t)d->stage->id,
-                             "node", d->node_id, "age_ms", (json_int_t)((now - d->created_us) / 1000),
-                             "packets", (json_int_t)d->packets, "bytes", (json_int_t)d->bytes,
-                             "retransmits", (json_int_t)d->retransmits, "nacks",
-                             (json_int_t)d->nacks, "plis", (json_int_t)d->plis, "dropped",
-                             (json_int_t)d->dropped));
+            links,
+            json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "direction",
+                      "down", "link", d->link_id, "stage", (json_int_t)d->stage->id, "node",
+                      d->node_id, "age_ms", (json_int_t)((now - d->created_us) / 1000), "packets",
+                      (json_int_t)d->packets, "bytes", (json_int_t)d->bytes, "retransmits",
+                      (json_int_t)d->retransmits, "nacks", (json_int_t)d->nacks, "plis",
+                      (json_int_t)d->plis, "dropped", (json_int_t)d->dropped));
         json_object_set_new(json_array_get(links, json_array_size(links) - 1), "rtcp",
                             json_pack("{s:I, s:I}", "in", (json_int_t)d->rtcp_in, "refused",
                                       (json_int_t)d->rtcp_bad));
@@ -640,8 +639,8 @@ int stage_relay_start(gint64 grace_seconds, unsigned drop_every_n)
         return 0; /* an older core: no cluster, no relay links */
     g_atomic_int_set(&relay_running, 1);
     relay_thread = g_thread_new("stage-relay", relay_main, NULL);
-    route_added = stage_core->http_route_add(&odeon_plugin_descriptor, RELAY_ROUTE, relay_route,
-                                             NULL) == 0;
+    route_added =
+        stage_core->http_route_add(&odeon_plugin_descriptor, RELAY_ROUTE, relay_route, NULL) == 0;
     return route_added ? 0 : -1;
 }
 

@@ -63,8 +63,7 @@ size_t relay_rtcp_nack(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc, uint16_
     return 16;
 }
 
-size_t relay_rtcp_sr(uint8_t *buf, uint32_t ssrc, int64_t now_us, uint64_t packets,
-                     uint64_t bytes)
+size_t relay_rtcp_sr(uint8_t *buf, uint32_t ssrc, int64_t now_us, uint64_t packets, uint64_t bytes)
 {
     buf[0] = 0x80;
     buf[1] = 200;
@@ -100,8 +99,8 @@ static size_t feedback_part(const uint8_t *p, size_t len, relay_feedback *items,
         for (int b = -1; b < 16 && n < max; b++) {
             if (b >= 0 && !(blp & (1u << b)))
                 continue;
-            items[n++] = (relay_feedback){.kind = RELAY_FEEDBACK_NACK, .lane = (uint8_t)lane,
-                                          .seq = (uint16_t)(pid + b + 1)};
+            items[n++] = (relay_feedback){
+                .kind = RELAY_FEEDBACK_NACK, .lane = (uint8_t)lane, .seq = (uint16_t)(pid + b + 1)};
         }
     }
     return n;

@@ -13,23 +13,25 @@
 #include <sys/socket.h>
 
 #define RELAY_SSRC_BASE 0x4f444e00u /* "ODN\0" */
-#define RELAY_WIRE_LANES 6u          /* tracks (2) x simulcast substreams (3) */
-#define RELAY_MAX_PATH 16            /* nodes a subscription may pass through */
+#define RELAY_WIRE_LANES 6u         /* tracks (2) x simulcast substreams (3) */
+#define RELAY_MAX_PATH 16           /* nodes a subscription may pass through */
 
 /* RTCP into buf (at least 32 bytes); each returns the length. */
 size_t relay_rtcp_rr(uint8_t *buf, uint32_t ssrc);
 size_t relay_rtcp_pli(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc);
 size_t relay_rtcp_nack(uint8_t *buf, uint32_t ssrc, uint32_t media_ssrc, uint16_t seq);
 /* A sender report: wall clock now_us (µs since 1970), packet and octet counts. */
-size_t relay_rtcp_sr(uint8_t *buf, uint32_t ssrc, int64_t now_us, uint64_t packets,
-                     uint64_t bytes);
+size_t relay_rtcp_sr(uint8_t *buf, uint32_t ssrc, int64_t now_us, uint64_t packets, uint64_t bytes);
 
-typedef enum { RELAY_FEEDBACK_NACK, RELAY_FEEDBACK_KEYFRAME } relay_feedback_kind;
+typedef enum {
+    RELAY_FEEDBACK_NACK,
+    RELAY_FEEDBACK_KEYFRAME
+} relay_feedback_kind;
 
 typedef struct relay_feedback {
     relay_feedback_kind kind;
-    uint8_t lane;  /* < RELAY_WIRE_LANES */
-    uint16_t seq;  /* NACK: the missing sequence number */
+    uint8_t lane; /* < RELAY_WIRE_LANES */
+    uint16_t seq; /* NACK: the missing sequence number */
 } relay_feedback;
 
 /* The NACKs (one item per missing packet) and PLI/FIR of a decrypted compound RTCP packet, at

@@ -55,7 +55,11 @@ typedef struct uplink_waiter {
     void *user_data;
 } uplink_waiter;
 
-typedef enum { UPLINK_CONNECTING, UPLINK_UP, UPLINK_RETRY } uplink_state;
+typedef enum {
+    UPLINK_CONNECTING,
+    UPLINK_UP,
+    UPLINK_RETRY
+} uplink_state;
 
 struct relay_uplink {
     uint64_t stage_id;
@@ -85,9 +89,9 @@ struct relay_uplink {
 };
 
 static GMutex uplinks_lock;
-static GHashTable *uplinks;   /* stage id -> relay_uplink * */
-static GPtrArray *graveyard;  /* uplinks out of the table, for the relay thread to free */
-static bool stopping;         /* no new connect threads */
+static GHashTable *uplinks;  /* stage id -> relay_uplink * */
+static GPtrArray *graveyard; /* uplinks out of the table, for the relay thread to free */
+static bool stopping;        /* no new connect threads */
 
 static bool nonce_ok(const char *s)
 {
@@ -213,7 +217,7 @@ static int media_socket(const struct sockaddr_storage *upstream, socklen_t ulen,
                         : (const void *)&((struct sockaddr_in *)&local)->sin_addr;
     inet_ntop(local.ss_family, a, ip, (socklen_t)ip_cap);
     *port = ntohs(local.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&local)->sin6_port
-                                               : ((struct sockaddr_in *)&local)->sin_port);
+                                              : ((struct sockaddr_in *)&local)->sin_port);
     return fd;
 }
 
@@ -224,7 +228,8 @@ static bool track_from_json(stage_track *t, json_t *j)
     json_int_t pt = json_integer_value(json_object_get(j, "pt"));
     if (codec == NULL || mid == NULL || pt < 0 || pt > 127)
         return false;
-    *t = (stage_track){.video = json_is_true(json_object_get(j, "video")), .pt = (uint8_t)pt,
+    *t = (stage_track){.video = json_is_true(json_object_get(j, "video")),
+                       .pt = (uint8_t)pt,
                        .clock_rate = (uint32_t)json_integer_value(json_object_get(j, "clock_rate")),
                        .sockets = {-1, -1, -1},
                        .simulcast = json_is_true(json_object_get(j, "simulcast"))};
@@ -264,8 +269,8 @@ static stage *stage_from_description(uint64_t id, json_t *desc)
 
 typedef struct attempt {
     int status;
-    const char *error;  /* static */
-    char detail[256];   /* the upstream's own error text */
+    const char *error; /* static */
+    char detail[256];  /* the upstream's own error text */
     json_t *answer;
     int fd;
     char link[33], nonce[33];
@@ -279,8 +284,7 @@ static void random_hex(char *out, size_t bytes)
         g_snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-static char *subscription_body(relay_uplink *u, const attempt *a, const char *ip,
-                               uint16_t port)
+static char *subscription_body(relay_uplink *u, const attempt *a, const char *ip, uint16_t port)
 {
     json_t *path = json_array();
     for (char **p = u->path; p && *p; p++)
@@ -387,7 +391,9 @@ static gpointer connect_main(gpointer data)
         if (s == NULL)
             s = stage_from_description(u->stage_id, json_object_get(a.answer, "stage"));
         if (s == NULL)
-            a = (attempt){.status = 502, .error = "unusable stage from upstream", .fd = a.fd,
+            a = (attempt){.status = 502,
+                          .error = "unusable stage from upstream",
+                          .fd = a.fd,
                           .answer = a.answer};
         else
             attempt_hand_over(u, &a, s);
@@ -552,8 +558,8 @@ static bool uplink_rtp(relay_uplink *u, uint8_t *buf, size_t len, gint64 now)
 {
     if (odeon_srtp_unprotect_rtp(u->srtp, buf, &len) != 0 || len < 12)
         return false;
-    uint32_t ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 |
-                    buf[11];
+    uint32_t ssrc =
+        (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
     uint32_t lane = ssrc - RELAY_SSRC_BASE;
     size_t track = lane / STAGE_LAYERS_MAX;
     if (lane >= RELAY_LANES || track >= u->stage->track_count)
@@ -606,8 +612,9 @@ static void uplink_send_nacks(relay_uplink *u, gint64 now)
             n->tries++;
             u->nacks_sent++;
             uint16_t link_seq = n->seq;
-            uplink_send_rtcp(u, buf, relay_rtcp_nack(buf, SELF_SSRC, RELAY_SSRC_BASE + n->lane,
-                                                     link_seq), sizeof buf);
+            uplink_send_rtcp(u, buf,
+                             relay_rtcp_nack(buf, SELF_SSRC, RELAY_SSRC_BASE + n->lane, link_seq),
+                             sizeof buf);
         }
         i++;
     }
@@ -666,8 +673,7 @@ static bool uplink_take_pending_locked(relay_uplink *u, gint64 now)
 static void uplink_lost_locked(relay_uplink *u, gint64 now)
 {
     LOG(ODEON_LOG_WARN, "link %s: nothing from upstream %s for %d ms: subscribing again",
-        u->link_id, u->upstream_node ? u->upstream_node : "?",
-        (int)((now - u->last_rx_us) / 1000));
+        u->link_id, u->upstream_node ? u->upstream_node : "?", (int)((now - u->last_rx_us) / 1000));
     close(u->fd);
     u->fd = -1;
     odeon_srtp_free(u->srtp);
@@ -818,18 +824,19 @@ void relay_uplinks_links_json(json_t *links)
     g_hash_table_iter_init(&it, uplinks);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         relay_uplink *u = value;
-        const char *state = u->state == UPLINK_UP ? "up" : u->state == UPLINK_RETRY ? "retrying"
-                                                                                   : "connecting";
+        const char *state = u->state == UPLINK_UP      ? "up"
+                            : u->state == UPLINK_RETRY ? "retrying"
+                                                       : "connecting";
         json_array_append_new(
-            links, json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                             "direction", "up", "link", u->link_id, "stage",
-                             (json_int_t)u->stage_id, "node",
-                             u->upstream_node ? u->upstream_node : "", "state", state,
-                             "age_ms", (json_int_t)(u->connected_us ? (now - u->connected_us) / 1000 : 0),
-                             "packets", (json_int_t)u->packets, "bytes", (json_int_t)u->bytes,
-                             "lost", (json_int_t)u->lost, "repaired", (json_int_t)u->repaired,
-                             "nacks", (json_int_t)u->nacks_sent, "resubscriptions",
-                             (json_int_t)u->resubscriptions));
+            links,
+            json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "direction",
+                      "up", "link", u->link_id, "stage", (json_int_t)u->stage_id, "node",
+                      u->upstream_node ? u->upstream_node : "", "state", state, "age_ms",
+                      (json_int_t)(u->connected_us ? (now - u->connected_us) / 1000 : 0), "packets",
+                      (json_int_t)u->packets, "bytes", (json_int_t)u->bytes, "lost",
+                      (json_int_t)u->lost, "repaired", (json_int_t)u->repaired, "nacks",
+                      (json_int_t)u->nacks_sent, "resubscriptions",
+                      (json_int_t)u->resubscriptions));
     }
     g_mutex_unlock(&uplinks_lock);
 }

@@ -22,13 +22,13 @@ struct odeon_cluster {
     odeon_db *db;
     guint heartbeat_source;
     guint first_source;
-    GMutex lock;          /* reports, registry, cpu */
-    GHashTable *reports;  /* reporter -> json_t * */
-    json_t *registry;     /* array of node rows as last read */
-    double cpu;           /* cores busy over the last beat */
+    GMutex lock;         /* reports, registry, cpu */
+    GHashTable *reports; /* reporter -> json_t * */
+    json_t *registry;    /* array of node rows as last read */
+    double cpu;          /* cores busy over the last beat */
     gint64 cpu_last_us, wall_last_us;
     bool beat_running;
-    bool started;         /* first heartbeat written (started_at set) */
+    bool started; /* first heartbeat written (started_at set) */
     unsigned beats;
     gint draining; /* atomic */
     odeon_node_info info;
@@ -116,9 +116,8 @@ static json_t *self_json_locked(odeon_cluster *c)
     load_totals_locked(c, &viewers, &bitrate, links);
     json_t *self = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:o, s:b}", "id", c->node_id,
                              "role", c->role, "public_url", c->public_url, "capacity",
-                             (json_int_t)c->capacity, "viewers", viewers, "bitrate_out",
-                             bitrate, "cpu", c->cpu, "links", links, "draining",
-                             odeon_cluster_draining(c));
+                             (json_int_t)c->capacity, "viewers", viewers, "bitrate_out", bitrate,
+                             "cpu", c->cpu, "links", links, "draining", odeon_cluster_draining(c));
     if (c->upstream)
         json_object_set_new(self, "upstream", json_string(c->upstream));
     return self;
@@ -210,9 +209,17 @@ static gboolean on_heartbeat(gpointer data)
     g_ascii_formatd(cpu_s, sizeof cpu_s, "%.3f", cpu);
     char *links_s = json_dumps(links, JSON_COMPACT);
     json_decref(links);
-    const char *params[] = {c->node_id, c->role,    c->public_url, c->upstream, capacity,
-                            viewers_s,  bitrate_s,  cpu_s,         links_s,
-                            c->started ? "f" : "t", odeon_cluster_draining(c) ? "t" : "f"};
+    const char *params[] = {c->node_id,
+                            c->role,
+                            c->public_url,
+                            c->upstream,
+                            capacity,
+                            viewers_s,
+                            bitrate_s,
+                            cpu_s,
+                            links_s,
+                            c->started ? "f" : "t",
+                            odeon_cluster_draining(c) ? "t" : "f"};
     c->beat_running = true;
     odeon_db_query(c->db,
                    "INSERT INTO odeon_nodes (id, role, public_url, upstream, capacity, viewers, "
@@ -225,8 +232,10 @@ static gboolean on_heartbeat(gpointer data)
                    11, params, heartbeat_done, c);
     free(links_s);
     if (++c->beats % PURGE_EVERY_BEATS == 1)
-        odeon_db_query(c->db, "DELETE FROM odeon_placements WHERE placed_at < "
-                              "now() - interval '1 day'", 0, NULL, NULL, NULL);
+        odeon_db_query(c->db,
+                       "DELETE FROM odeon_placements WHERE placed_at < "
+                       "now() - interval '1 day'",
+                       0, NULL, NULL, NULL);
     return G_SOURCE_CONTINUE;
 }
 
@@ -264,11 +273,14 @@ odeon_cluster *odeon_cluster_new(const odeon_config *config, odeon_db *db)
     c->heartbeat_ms = config->cluster.heartbeat_ms;
     c->dead_after_ms = config->cluster.dead_after_ms;
     c->db = db;
-    c->info = (odeon_node_info){.id = c->node_id, .role = c->role, .public_url = c->public_url,
-                                .upstream = c->upstream, .capacity = c->capacity};
+    c->info = (odeon_node_info){.id = c->node_id,
+                                .role = c->role,
+                                .public_url = c->public_url,
+                                .upstream = c->upstream,
+                                .capacity = c->capacity};
     g_mutex_init(&c->lock);
-    c->reports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify)json_decref);
+    c->reports =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_decref);
     c->registry = json_array();
     if (db != NULL && strcmp(c->role, "standalone") != 0) {
         /* The first beat once the main loop runs, i.e. once the transport is up: a node is
@@ -301,8 +313,8 @@ void odeon_cluster_free(odeon_cluster *c)
         /* Leave placement at once rather than after dead_after_ms. */
         bool done = false;
         const char *params[] = {c->node_id};
-        odeon_db_query(c->db, "DELETE FROM odeon_nodes WHERE id = $1", 1, params,
-                       unregister_done, &done);
+        odeon_db_query(c->db, "DELETE FROM odeon_nodes WHERE id = $1", 1, params, unregister_done,
+                       &done);
         gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
         while ((!done || c->beat_running) && g_get_monotonic_time() < deadline) {
             if (!g_main_context_iteration(NULL, FALSE))
@@ -341,8 +353,8 @@ void odeon_cluster_report(odeon_cluster *c, const char *reporter, json_t *report
 json_t *odeon_cluster_nodes_json(odeon_cluster *c)
 {
     g_mutex_lock(&c->lock);
-    json_t *out = json_pack("{s:o, s:O, s:b}", "node", self_json_locked(c), "nodes",
-                            c->registry, "registry", c->db != NULL);
+    json_t *out = json_pack("{s:o, s:O, s:b}", "node", self_json_locked(c), "nodes", c->registry,
+                            "registry", c->db != NULL);
     g_mutex_unlock(&c->lock);
     return out;
 }

@@ -25,15 +25,15 @@ static void hex(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static void signature(const char *secret, const char *node_id, const char *method,
-                      const char *path, const void *body, size_t len, int64_t ts, char out[65])
+static void signature(const char *secret, const char *node_id, const char *method, const char *path,
+                      const void *body, size_t len, int64_t ts, char out[65])
 {
     uint8_t digest[SHA256_DIGEST_LENGTH];
     char body_hex[2 * SHA256_DIGEST_LENGTH + 1];
     SHA256(body ? body : (const void *)"", body ? len : 0, digest);
     hex(digest, sizeof digest, body_hex);
-    char *text = g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT "\n%s\n%s", method, path, ts,
-                                 node_id, body_hex);
+    char *text = g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT "\n%s\n%s", method, path, ts, node_id,
+                                 body_hex);
     unsigned mac_len = 0;
     uint8_t mac[EVP_MAX_MD_SIZE];
     HMAC(EVP_sha256(), secret, (int)strlen(secret), (const uint8_t *)text, strlen(text), mac,

@@ -340,8 +340,8 @@ static bool names_are_short(char **names)
 
 static bool url_is_http(const char *url)
 {
-    return url != NULL && (g_str_has_prefix(url, "http://") || g_str_has_prefix(url, "https://"))
-           && strchr(url, ' ') == NULL;
+    return url != NULL && (g_str_has_prefix(url, "http://") || g_str_has_prefix(url, "https://")) &&
+           strchr(url, ' ') == NULL;
 }
 
 /* Same URL but for a trailing '/'. */
@@ -390,8 +390,7 @@ static int config_validate_cluster(odeon_config *config, char **error)
         return ODEON_EINVAL;
     }
     if (config->cluster.dead_after_ms < 2 * config->cluster.heartbeat_ms) {
-        set_error(error, label, "cluster", "dead_after_ms",
-                  "must be at least twice heartbeat_ms");
+        set_error(error, label, "cluster", "dead_after_ms", "must be at least twice heartbeat_ms");
         return ODEON_EINVAL;
     }
     return 0;

@@ -47,12 +47,12 @@ typedef struct odeon_config {
 
     /* [cluster]: this node's place among relay nodes (docs/scaling.md). */
     struct {
-        char *role;       /* "standalone", "origin" or "relay" */
-        char *node_id;    /* unique among nodes; default "<host name>-<http port>" */
-        char *public_url; /* where clients reach this node's API; default http://<host>:<port> */
-        char *upstream;   /* a relay's upstream node (its public_url) */
-        char *secret;     /* shared by every node: signs node-to-node requests, keys links */
-        unsigned capacity;      /* viewers this node takes; 0: no limit */
+        char *role;        /* "standalone", "origin" or "relay" */
+        char *node_id;     /* unique among nodes; default "<host name>-<http port>" */
+        char *public_url;  /* where clients reach this node's API; default http://<host>:<port> */
+        char *upstream;    /* a relay's upstream node (its public_url) */
+        char *secret;      /* shared by every node: signs node-to-node requests, keys links */
+        unsigned capacity; /* viewers this node takes; 0: no limit */
         unsigned heartbeat_ms;  /* registry heartbeat period */
         unsigned dead_after_ms; /* a node silent this long is out of placement */
     } cluster;

@@ -149,11 +149,12 @@ static int start_database(server *s, char **error)
     if (c->database.conninfo == NULL) {
         if (strcmp(c->cluster.role, "standalone") != 0)
             LOG_WARN("no [database] conninfo: this %s runs without the node registry and "
-                     "placement", c->cluster.role);
+                     "placement",
+                     c->cluster.role);
         return 0;
     }
-    if (odeon_db_migrate(c->database.conninfo, c->paths.sql_dir, c->database.connect_wait,
-                         error) != 0)
+    if (odeon_db_migrate(c->database.conninfo, c->paths.sql_dir, c->database.connect_wait, error) !=
+        0)
         return ODEON_EIO;
     s->db = odeon_db_new(c->database.conninfo, c->database.pool_size, NULL);
     LOG_INFO("database ready (schema from %s)", c->paths.sql_dir);

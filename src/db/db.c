@@ -28,7 +28,12 @@ typedef struct db_query {
     gint64 queued_us;
 } db_query;
 
-typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY } conn_state;
+typedef enum {
+    CONN_DOWN,
+    CONN_CONNECTING,
+    CONN_IDLE,
+    CONN_BUSY
+} conn_state;
 
 typedef struct db_conn {
     odeon_db *db;
@@ -38,13 +43,13 @@ typedef struct db_conn {
     GSource *retry;
     unsigned backoff_ms;
     bool listener;
-    bool flushing;        /* output still queued in libpq */
-    bool listen_pending;  /* the listener must (re)issue its LISTENs */
-    bool listen_running;  /* the statement in flight is the LISTENs */
-    bool reconnected;     /* tell the channels once the LISTENs are back */
+    bool flushing;       /* output still queued in libpq */
+    bool listen_pending; /* the listener must (re)issue its LISTENs */
+    bool listen_running; /* the statement in flight is the LISTENs */
+    bool reconnected;    /* tell the channels once the LISTENs are back */
     db_query *current;
-    PGresult *result;     /* the statement's last result so far */
-    char *error;          /* its first error */
+    PGresult *result; /* the statement's last result so far */
+    char *error;      /* its first error */
 } db_conn;
 
 typedef struct db_channel {
@@ -115,8 +120,7 @@ static void conn_broken(db_conn *c, const char *why)
 {
     bool was_up = c->state == CONN_IDLE || c->state == CONN_BUSY;
     if (!c->db->closing && (was_up || c->backoff_ms >= BACKOFF_MAX_MS))
-        LOG_WARN("%s connection lost: %s (retrying)",
-                  c->listener ? "listener" : "pool", why);
+        LOG_WARN("%s connection lost: %s (retrying)", c->listener ? "listener" : "pool", why);
     conn_watch(c, 0);
     if (c->current != NULL) {
         query_fail(c->current, why);
@@ -184,8 +188,8 @@ static void listener_send(db_conn *c)
 static void conn_send(db_conn *c, db_query *q)
 {
     c->current = q;
-    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                           NULL, NULL, 0)) {
+    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
+                           NULL, 0)) {
         conn_broken(c, PQerrorMessage(c->pg));
         return;
     }

@@ -65,8 +65,7 @@ static GPtrArray *migrations_list(const char *dir, char **error)
     for (guint i = 1; i < list->len; i++) {
         migration *a = g_ptr_array_index(list, i - 1), *b = g_ptr_array_index(list, i);
         if (a->version == b->version) {
-            *error = g_strdup_printf("migrations %s and %s have the same number", a->name,
-                                     b->name);
+            *error = g_strdup_printf("migrations %s and %s have the same number", a->name, b->name);
             g_ptr_array_unref(list);
             return NULL;
         }
@@ -117,8 +116,8 @@ static bool migration_applied(PGconn *pg, const migration *m, char **error)
     char version[16];
     g_snprintf(version, sizeof version, "%d", m->version);
     const char *params[] = {version};
-    PGresult *r = PQexecParams(pg, "SELECT name FROM odeon_schema_migrations WHERE version = $1",
-                               1, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(pg, "SELECT name FROM odeon_schema_migrations WHERE version = $1", 1,
+                               NULL, params, NULL, NULL, 0);
     bool applied = false;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         *error = g_strstrip(g_strdup(PQresultErrorMessage(r)));
@@ -152,8 +151,10 @@ static int migration_apply(PGconn *pg, const char *dir, const migration *m, char
         char version[16];
         g_snprintf(version, sizeof version, "%d", m->version);
         const char *params[] = {version, m->name};
-        PGresult *r = PQexecParams(pg, "INSERT INTO odeon_schema_migrations (version, name) "
-                                       "VALUES ($1, $2)", 2, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(pg,
+                                   "INSERT INTO odeon_schema_migrations (version, name) "
+                                   "VALUES ($1, $2)",
+                                   2, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             failure = g_strstrip(g_strdup(PQresultErrorMessage(r)));
         PQclear(r);

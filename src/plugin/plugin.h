@@ -297,8 +297,8 @@ typedef struct odeon_core_callbacks {
     int (*node_derive_key)(const char *label, uint8_t *out, size_t len);
     /* Where a viewer of stage_key should watch (see odeon_node_place_fn); sticky per
      * client_key; the node ids in exclude (NULL-terminated, may be NULL) are passed over. */
-    void (*node_place)(const char *stage_key, const char *client_key,
-                       const char *const *exclude, odeon_node_place_fn fn, void *user_data);
+    void (*node_place)(const char *stage_key, const char *client_key, const char *const *exclude,
+                       odeon_node_place_fn fn, void *user_data);
     /* The plugin's share of this node's load, written on each registry heartbeat (borrowed):
      * {"viewers": n, "bitrate_out": bit/s, "links": [{...}, ...]}. */
     void (*node_report)(const struct odeon_plugin *plugin, json_t *report);

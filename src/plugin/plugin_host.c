@@ -357,8 +357,8 @@ static char *cb_node_sign(const char *method, const char *path, const void *body
     odeon_cluster *c = odeon_cluster_current();
     if (c == NULL || odeon_cluster_secret(c) == NULL)
         return NULL;
-    char *header = odeon_node_auth_sign(odeon_cluster_secret(c), odeon_cluster_node_id(c),
-                                        method, path, body, len, g_get_real_time() / G_USEC_PER_SEC);
+    char *header = odeon_node_auth_sign(odeon_cluster_secret(c), odeon_cluster_node_id(c), method,
+                                        path, body, len, g_get_real_time() / G_USEC_PER_SEC);
     /* The plugin frees with free(): hand it malloc'd memory. */
     char *out = header ? strdup(header) : NULL;
     g_free(header);
@@ -390,8 +390,8 @@ static int cb_node_derive_key(const char *label, uint8_t *out, size_t len)
     return 0;
 }
 
-static void cb_node_place(const char *stage_key, const char *client_key,
-                          const char *const *exclude, odeon_node_place_fn fn, void *user_data)
+static void cb_node_place(const char *stage_key, const char *client_key, const char *const *exclude,
+                          odeon_node_place_fn fn, void *user_data)
 {
     odeon_cluster *c = odeon_cluster_current();
     if (c == NULL) {

@@ -24,14 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *node = NULL;
     const char *reason = NULL;
     if (odeon_node_auth_verify(SECRET, header, "POST", "/odeon/relay/1", data, size, NOW, &node,
-                               &reason) == 0 && node == NULL)
+                               &reason) == 0 &&
+        node == NULL)
         __builtin_trap();
     g_free(node);
     g_free(header);
     char *signed_header = odeon_node_auth_sign(SECRET, "relay-1", "POST", "/p", data, size, NOW);
-    if (signed_header == NULL ||
-        odeon_node_auth_verify(SECRET, signed_header, "POST", "/p", data, size, NOW, &node,
-                               &reason) != 0)
+    if (signed_header == NULL || odeon_node_auth_verify(SECRET, signed_header, "POST", "/p", data,
+                                                        size, NOW, &node, &reason) != 0)
         __builtin_trap();
     g_free(node);
     node = NULL;

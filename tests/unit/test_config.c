@@ -511,8 +511,8 @@ static void test_cluster_rules(void **state)
     odeon_config_free(c);
     expect_refused(ADMIN "[cluster]\nrole = edge\n", LABEL ": [cluster] role: ");
     /* Origins and relays need a secret, never echoed. */
-    char *error = refused(ADMIN "[cluster]\nrole = origin\nsecret = short\n",
-                          LABEL ": [cluster] secret: ");
+    char *error =
+        refused(ADMIN "[cluster]\nrole = origin\nsecret = short\n", LABEL ": [cluster] secret: ");
     assert_null(strstr(error, "short\n"));
     assert_null(strstr(error, ": short"));
     g_free(error);
@@ -539,7 +539,8 @@ static void test_cluster_rules(void **state)
     assert_int_equal(c->database.pool_size, 8);
     expect_refused(ADMIN "[database]\npool_size = 0\n", LABEL ": [database] pool_size: ");
     /* --database and --sql-dir override the file; "" removes the database. */
-    assert_int_equal(apply(c, (odeon_config_overrides){.database = "", .sql_dir = "/s"}, &error), 0);
+    assert_int_equal(apply(c, (odeon_config_overrides){.database = "", .sql_dir = "/s"}, &error),
+                     0);
     assert_null(c->database.conninfo);
     assert_string_equal(c->paths.sql_dir, "/s");
     odeon_config_free(c);

@@ -18,9 +18,9 @@
 
 #include "db/db.h"
 
-static char *pg_dir;      /* the cluster's folder */
-static bool own_cluster;  /* started here, stopped at the end */
-static char *conninfo;    /* a fresh database for this run */
+static char *pg_dir;     /* the cluster's folder */
+static bool own_cluster; /* started here, stopped at the end */
+static char *conninfo;   /* a fresh database for this run */
 
 static char *pg_script(void)
 {
@@ -34,8 +34,8 @@ static char *run_pg(const char *cmd, const char *arg)
     const char *argv[] = {script, cmd, pg_dir, arg, NULL};
     char *out = NULL;
     int status = 0;
-    gboolean ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               NULL, &status, NULL);
+    gboolean ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, NULL);
     g_free(script);
     if (!ok || !g_spawn_check_wait_status(status, NULL)) {
         g_free(out);
@@ -194,8 +194,10 @@ static void test_listen_notify_and_reconnect(void **state)
     assert_string_equal(h.last, "hello 'world'");
     /* The server drops every other connection of this database: pool and listener come back. */
     outcome o = {0};
-    query(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-              "WHERE datname = current_database() AND pid <> pg_backend_pid()", 0, NULL, &o);
+    query(db,
+          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+          "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+          0, NULL, &o);
     assert_null(o.error);
     int before = h.count;
     gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
@@ -216,8 +218,8 @@ static void test_listen_notify_and_reconnect(void **state)
 static void test_unreachable_server_fails_queued_queries(void **state)
 {
     (void)state;
-    odeon_db *db = odeon_db_new("host=/nonexistent/odeon port=5432 dbname=x connect_timeout=1", 1,
-                                NULL);
+    odeon_db *db =
+        odeon_db_new("host=/nonexistent/odeon port=5432 dbname=x connect_timeout=1", 1, NULL);
     outcome o = {0};
     assert_int_equal(odeon_db_query(db, "SELECT 1", 0, NULL, on_result, &o), 0);
     assert_true(spin_until(&o.done, 8000));
@@ -259,8 +261,10 @@ static void test_migrations_once_in_order_atomic(void **state)
     assert_int_equal(odeon_db_migrate(conninfo, dir, 5, &error), -1);
     assert_non_null(strstr(error, "003_broken.sql"));
     g_clear_pointer(&error, g_free);
-    query(db, "SELECT to_regclass('mig_u') IS NULL, "
-              "(SELECT count(*) FROM odeon_schema_migrations WHERE version = 3)", 0, NULL, &o);
+    query(db,
+          "SELECT to_regclass('mig_u') IS NULL, "
+          "(SELECT count(*) FROM odeon_schema_migrations WHERE version = 3)",
+          0, NULL, &o);
     assert_string_equal(o.value, "t");
     assert_string_equal(o.value2, "0");
     /* A recorded number whose file was renamed is refused. */

@@ -29,8 +29,8 @@ static char *sign(const char *secret, const char *node, const char *method, cons
 static int verify(const char *header, const char *method, const char *path, const char *body,
                   char **node, const char **reason)
 {
-    return odeon_node_auth_verify(SECRET, header, method, path, body, body ? strlen(body) : 0,
-                                  NOW, node, reason);
+    return odeon_node_auth_verify(SECRET, header, method, path, body, body ? strlen(body) : 0, NOW,
+                                  node, reason);
 }
 
 static void test_valid_signature_names_the_node(void **state)
@@ -50,12 +50,13 @@ static void test_any_change_is_refused(void **state)
 {
     (void)state;
     char *h = sign(SECRET, "relay-1", "POST", "/odeon/relay/1", "body", NOW);
-    char *other = sign("another-secret-entirely-different", "relay-1", "POST", "/odeon/relay/1",
-                       "body", NOW);
+    char *other =
+        sign("another-secret-entirely-different", "relay-1", "POST", "/odeon/relay/1", "body", NOW);
     char *node = NULL;
     const char *reason = NULL;
     assert_int_equal(verify(h, "DELETE", "/odeon/relay/1", "body", &node, &reason), -1);
-    assert_string_equal(reason, "bad node signature (is the shared secret the same on both nodes?)");
+    assert_string_equal(reason,
+                        "bad node signature (is the shared secret the same on both nodes?)");
     assert_int_equal(verify(h, "POST", "/odeon/relay/2", "body", &node, &reason), -1);
     assert_int_equal(verify(h, "POST", "/odeon/relay/1", "bodY", &node, &reason), -1);
     assert_int_equal(verify(other, "POST", "/odeon/relay/1", "body", &node, &reason), -1);
@@ -90,10 +91,17 @@ static void test_timestamp_window(void **state)
 static void test_malformed_headers(void **state)
 {
     (void)state;
-    const char *bad[] = {NULL, "", "Bearer x", "OdeonNode ", "OdeonNode id=r, ts=1, sig=00",
-                         "OdeonNode id=r, ts=x, sig=" "0000000000000000000000000000000000000000000000000000000000000000",
-                         "OdeonNode id=bad id, ts=1800000000, sig=" "0000000000000000000000000000000000000000000000000000000000000000",
-                         "OdeonNode ts=1800000000, sig=" "0000000000000000000000000000000000000000000000000000000000000000"};
+    const char *bad[] = {NULL,
+                         "",
+                         "Bearer x",
+                         "OdeonNode ",
+                         "OdeonNode id=r, ts=1, sig=00",
+                         "OdeonNode id=r, ts=x, sig="
+                         "0000000000000000000000000000000000000000000000000000000000000000",
+                         "OdeonNode id=bad id, ts=1800000000, sig="
+                         "0000000000000000000000000000000000000000000000000000000000000000",
+                         "OdeonNode ts=1800000000, sig="
+                         "0000000000000000000000000000000000000000000000000000000000000000"};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         char *node = NULL;
         const char *reason = NULL;
@@ -105,7 +113,8 @@ static void test_malformed_headers(void **state)
     char *h = sign(SECRET, "r", "POST", "/p", NULL, NOW);
     char *node = NULL;
     const char *reason = NULL;
-    assert_int_equal(odeon_node_auth_verify(NULL, h, "POST", "/p", NULL, 0, NOW, &node, &reason), -1);
+    assert_int_equal(odeon_node_auth_verify(NULL, h, "POST", "/p", NULL, 0, NOW, &node, &reason),
+                     -1);
     g_free(h);
     assert_null(odeon_node_auth_sign(SECRET, "bad id", "POST", "/p", NULL, 0, NOW));
 }
@@ -117,8 +126,8 @@ static void test_derived_keys(void **state)
     assert_int_equal(odeon_node_derive_key(SECRET, "link-1", a, sizeof a), 0);
     assert_int_equal(odeon_node_derive_key(SECRET, "link-1", b, sizeof b), 0);
     assert_int_equal(odeon_node_derive_key(SECRET, "link-2", c, sizeof c), 0);
-    assert_int_equal(odeon_node_derive_key("another-secret-entirely-different", "link-1", d,
-                                           sizeof d), 0);
+    assert_int_equal(
+        odeon_node_derive_key("another-secret-entirely-different", "link-1", d, sizeof d), 0);
     assert_memory_equal(a, b, sizeof a);
     assert_memory_not_equal(a, c, sizeof a);
     assert_memory_not_equal(a, d, sizeof a);
