@@ -636,6 +636,8 @@ static void uplink_feedback(relay_uplink *u, gint64 now)
             if (!u->stage->tracks[t].video)
                 continue;
             for (int k = 0; k < STAGE_LAYERS_MAX; k++) {
+                if (!u->lanes[t * STAGE_LAYERS_MAX + (size_t)k].any)
+                    continue; /* a substream the upstream never sent */
                 u->plis_sent++;
                 uint32_t media = RELAY_SSRC_BASE + (uint32_t)(t * STAGE_LAYERS_MAX + (size_t)k);
                 uplink_send_rtcp(u, buf, relay_rtcp_pli(buf, self, media), sizeof buf);
