@@ -3,6 +3,7 @@
  *
  *   odeon-load.c  main: argv, the two modes
  *   viewers.c     "viewers" mode: N WebRTC viewers (WebSocket signalling, ICE, DTLS, SRTP)
+ *   cluster.c     where a viewer is served and how it moves: placement redirects, failover
  *   report.c      the viewers' report: JSON lines, checksum comparison, totals, the table
  *   ws.c          a minimal RFC 6455 WebSocket client for non-blocking sockets
  *   vp8.c         VP8 payload descriptor (RFC 7741), frame reassembly + libvpx decoding,
@@ -21,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <netinet/in.h>
 #include <vpx/vpx_image.h>
 
@@ -104,6 +106,14 @@ void vp8_receiver_get_stats(const vp8_receiver *r, vp8_receiver_stats *out);
  * across viewers must only compare hashes of equal sizes. */
 bool vp8_receiver_frame(const vp8_receiver *r, uint16_t frame_no, uint64_t *hash, uint32_t *size);
 
+/* --frame-times: from now on, remember when each decoded frame completed (the arrival time of
+ * its last packet: the now_us of the push carrying the marker), for the last VP8_FRAME_TIMES
+ * frame numbers (a ring allocated here, once; nothing is allocated per packet). */
+#define VP8_FRAME_TIMES 8192 /* a power of two: 4.5 minutes at 30 fps */
+void vp8_receiver_keep_frame_times(vp8_receiver *r);
+/* When frame frame_no completed; false if it was not decoded or is older than the ring. */
+bool vp8_receiver_frame_time(const vp8_receiver *r, uint16_t frame_no, int64_t *t_us);
+
 /* ----- publish.c: the source over WebRTC (WHIP) ------------------------------------------------
  */
 
@@ -165,7 +175,7 @@ typedef struct {
     uint64_t video_pkts, video_frames; /* frames: video packets with the marker bit */
 } counters;
 
-/* --placement, --failover-after-ms (viewers.c): where a viewer is served and how it moved.
+/* --placement, --failover-after-ms (cluster.c): where a viewer is served and how it moved.
  * A node id is what a redirect names ("entry" for the node the viewers connect to first). */
 #define NODE_ID_MAX 64
 #define MAX_EXCLUDE 4 /* nodes lost in one recovery, excluded when asking for a new one */
@@ -252,6 +262,7 @@ struct viewer {
     ssrc_stat ss[MAX_SSRCS];
     int nss;
     vp8_receiver *rx; /* --decode viewers only */
+    bool stamped;     /* --frame-times decoders: packets carry the kernel's receive time */
 
     /* stalls: the longest time between two video RTP packets (from the cleartext header, so
      * every viewer), and at the end of the window the time since the last one and since the
@@ -275,6 +286,10 @@ struct viewer {
     /* --nack-every (viewer 0): NACKs sent, and the retransmissions that answered them */
     uint64_t nacks_sent, repaired, repair_mismatch;
     uint32_t nack_ctr;
+    /* --pli-every-ms (viewer 0): keyframe requests sent, to the last video SSRC seen */
+    uint64_t plis_sent;
+    int64_t next_pli;
+    uint32_t video_ssrc;
     uint16_t nack_seq[NACK_PENDING];
     uint64_t nack_hash[NACK_PENDING];
     bool nack_live[NACK_PENDING];
@@ -287,6 +302,53 @@ uint64_t ssrc_lost(const ssrc_stat *s);
 /* "odeon-load: " + the message + newline on stderr, one line at a time across threads. */
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* viewers.c: the viewer failed for good (the first reason is kept and reported), and whether
+ * the run is over (the workers are stopping: a session that ends now is no loss). */
+void vfail(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool viewers_stopping(void);
+
+/* ----- cluster.c: --placement, --failover-after-ms, --entry-viewers ---------------------------
+ * Which node a viewer's next session goes to, and what a lost session means. Everything runs on
+ * the viewer's worker thread; nothing here frees or reconnects: a reconnect is marked in
+ * pl.pending and viewers.c runs it on the next tick (cluster_pending_due, cluster_retarget). */
+
+typedef struct {
+    const char *host; /* the entry node: --host/--port (borrowed: lives as long as the run) */
+    int port;
+    bool placement;        /* --placement */
+    int entry_viewers;     /* --entry-viewers: viewers 0..N-1 watch without placement */
+    int failover_after_ms; /* --failover-after-ms; 0: a lost session is a failure */
+    double setup_timeout;  /* seconds: the deadline of a recovery */
+    bool verbose;
+} cluster_opts;
+
+/* Once, before the workers start (copied). */
+void cluster_configure(const cluster_opts *o);
+/* Points the next session at the entry node (where every viewer starts), node "entry". */
+void cluster_entry_target(placement_state *p);
+/* The placement fields of a watch body (body is borrowed): "placement": false at a node a
+ * redirect named; "placement": true, the client key and the excluded nodes at the entry with
+ * --placement or in a recovery; nothing otherwise (--watch as it is). */
+void cluster_watch_fields(const viewer *v, json_t *body);
+/* A plugin result (borrowed): true when it is a redirect before the offer, which is then
+ * handled (a reconnect marked, or a loss when the redirect is unusable or one too many). */
+bool cluster_on_result(viewer *v, json_t *result, bool offer_done);
+/* The server side ended this viewer's session (a WebSocket error or close, a Janus or plugin
+ * error, hangup, a failed DTLS, no media). Without --failover-after-ms, or before the viewer was
+ * ever ok, that is a failure (vfail). Otherwise it is a failover: pl.pending asks the next tick
+ * to go back to the entry node (a retry of a failed recovery waits 250 ms), until the
+ * recovery's deadline. Only marks: safe inside any callback. */
+void session_lost(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether a marked reconnect is due now. */
+bool cluster_pending_due(const viewer *v, int64_t now);
+/* After the old session's teardown: points pl at the new target (the redirect's node, or the
+ * entry for a failover) and clears the mark. */
+void cluster_retarget(viewer *v);
+/* The viewer is ok (again): from now on a loss is a failover; a recovery's times are taken. */
+void cluster_became_ok(viewer *v);
+/* --failover-after-ms: true (and the session lost) when an ok session got no RTP for that long. */
+bool cluster_silent(viewer *v, int64_t now);
+
 /* ----- report.c ------------------------------------------------------------------------------- */
 
 /* What the report reads: the viewers, once the workers are joined, and the options it prints or
@@ -297,6 +359,9 @@ typedef struct {
     const char *label, *plugin, *watch;
     int decode, json;
     bool placement, failover; /* --placement, --failover-after-ms > 0: the cluster line */
+    bool frame_times;         /* --frame-times: frame delay per node (summary, cluster line) */
+    int64_t window_start_us, window_end_us; /* the measured window (monotonic) */
+    const char *source_frame_log; /* --source-frame-log: the source's send time per frame */
     double max_loss_pct, source_fps;
     int64_t cpu_us;   /* odeon-load's own CPU time (user + system) over the window */
     double elapsed_s; /* from the start to the end of the window */

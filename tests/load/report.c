@@ -165,7 +165,11 @@ static double window_rate(const viewer *v, uint64_t c1, uint64_t c0)
     return win_s > 0 ? (double)(c1 - c0) / win_s : 0;
 }
 
-static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
+/* --frame-times (below): per node and decoder, how late each frame completed. */
+typedef struct frame_delay frame_delay;
+static void viewer_json_frame_delay(GString *o, const viewer *v, const frame_delay *fd);
+
+static void viewer_json(const viewer *v, const agreement *ag, int dec_index, const frame_delay *fd)
 {
     GString *o = g_string_new(NULL);
     int st = atomic_load(&v->st);
@@ -202,14 +206,15 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index)
         o,
         ",\"ok_ms\":%.1f,\"window_video_pps\":%.1f,\"window_video_fps\":%.2f,"
         "\"max_video_gap_ms\":%.1f,\"rtcp_sent\":%llu,\"rtcp_errors\":%llu,\"remb_bps\":%llu,"
-        "\"nacks_sent\":%llu,\"repaired\":%llu,\"repair_mismatch\":%llu",
+        "\"nacks_sent\":%llu,\"repaired\":%llu,\"repair_mismatch\":%llu,\"plis_sent\":%llu",
         since_watch_ms(v, v->t_ok), window_rate(v, v->win1.video_pkts, v->win0.video_pkts),
         window_rate(v, v->win1.video_frames, v->win0.video_frames),
         v->last_video_us ? ms(viewer_video_gap(v)) : -1, (unsigned long long)v->rtcp_sent,
         (unsigned long long)v->rtcp_errors, (unsigned long long)v->remb_bps,
         (unsigned long long)v->nacks_sent, (unsigned long long)v->repaired,
-        (unsigned long long)v->repair_mismatch);
+        (unsigned long long)v->repair_mismatch, (unsigned long long)v->plis_sent);
     viewer_json_cluster(o, v);
+    viewer_json_frame_delay(o, v, fd);
     g_string_append(o, ",\"ssrcs\":[");
     for (int i = 0; i < v->nss; i++)
         g_string_append_printf(
@@ -268,7 +273,8 @@ typedef struct {
 } totals;
 
 /* Sums the viewers; prints each viewer's JSON line (--json) and the first error per stage. */
-static void totals_compute(totals *t, const agreement *ag, const report_input *in)
+static void totals_compute(totals *t, const agreement *ag, const frame_delay *fd,
+                           const report_input *in)
 {
     memset(t, 0, sizeof *t);
     t->join = g_new(int64_t, in->n);
@@ -319,7 +325,7 @@ static void totals_compute(totals *t, const agreement *ag, const report_input *i
                   v->error[0] ? v->error : "(no error reported)");
         }
         if (in->json)
-            viewer_json(v, ag, v->rx && vok ? di : -1);
+            viewer_json(v, ag, v->rx && vok ? di : -1, fd);
         di += v->rx && vok;
     }
     qsort(t->join, (size_t)t->nj, sizeof *t->join, cmp_i64);
@@ -390,6 +396,219 @@ static void cluster_compute(cluster *c, const report_input *in)
     qsort(c->key, (size_t)c->nkey, sizeof *c->key, cmp_i64);
 }
 
+/* ----- --frame-times: per-hop latency ----------------------------------------------------------
+ * Each decoder recorded when every frame it decoded completed (vp8_receiver_frame_time: the
+ * kernel's receive time of the frame's last packet). A node's time for a frame is the earliest
+ * among its decoders; the frames of the measured window are those whose time on the entry
+ * node (or, for the source's log, whose send time) lies in the window. A decoder then gives
+ * one sample per window frame it also decoded: its time minus the reference's. Per node, the
+ * samples of its decoders give p50/p95/max of:
+ *   - frame_delay_ms: against the entry node ("entry": the viewers its own node served); the
+ *     entry node's own decoders give their spread (0 for the earliest);
+ *   - frame_delay_pairs_ms: against every other node (relay of a relay against its relay);
+ *   - source_latency_ms (--source-frame-log): against the source's send time of the frame,
+ *     the same monotonic clock (one machine).
+ * Decoders that failed over are left out (their frames came from more than one node). */
+#define NO_TIME INT64_MAX
+
+typedef struct {
+    double p50, p95, max;
+    unsigned n;
+} delay_stats;
+
+struct frame_delay {
+    int nnodes, entry; /* entry: the index of node "entry", or -1 */
+    char node[MAX_NODES][NODE_ID_MAX];
+    int decoders[MAX_NODES];
+    int64_t *first[MAX_NODES];          /* per frame number: the node's earliest time, or NO_TIME */
+    int64_t *source;                    /* per frame number: the source's send time, or NULL */
+    uint64_t ref_frames, source_frames; /* window frames on the entry node, from the source */
+    delay_stats pair[MAX_NODES][MAX_NODES]; /* [node][reference node] */
+    delay_stats from_source[MAX_NODES];
+};
+
+static bool frame_delay_viewer(const viewer *v)
+{
+    return v->rx && viewer_ok(v) && !v->pl.failovers;
+}
+
+static int frame_delay_node(frame_delay *fd, const char *node)
+{
+    for (int i = 0; i < fd->nnodes; i++)
+        if (strcmp(fd->node[i], node) == 0)
+            return i;
+    if (fd->nnodes == MAX_NODES)
+        return -1;
+    g_strlcpy(fd->node[fd->nnodes], node, NODE_ID_MAX);
+    fd->first[fd->nnodes] = g_new(int64_t, 65536);
+    for (unsigned f = 0; f < 65536; f++)
+        fd->first[fd->nnodes][f] = NO_TIME;
+    if (strcmp(node, "entry") == 0)
+        fd->entry = fd->nnodes;
+    return fd->nnodes++;
+}
+
+/* --source-frame-log: "<frame number> <monotonic us>" per line, as odeon-load source
+ * --frame-log writes it; the frames sent in the window, by 16-bit number (the latest wins: a
+ * run shorter than the 36 minutes after which the numbers wrap). NULL if unreadable. */
+static int64_t *source_times(const report_input *in)
+{
+    FILE *f = fopen(in->source_frame_log, "r");
+    if (!f) {
+        logf_("cannot read --source-frame-log %s", in->source_frame_log);
+        return NULL;
+    }
+    int64_t *t = g_new(int64_t, 65536);
+    for (unsigned i = 0; i < 65536; i++)
+        t[i] = NO_TIME;
+    unsigned long no;
+    long long us;
+    while (fscanf(f, "%lu %lld", &no, &us) == 2)
+        if (us >= in->window_start_us && us <= in->window_end_us)
+            t[no & 0xffff] = us;
+    fclose(f);
+    return t;
+}
+
+/* Samples of viewer v against the reference times ref (microseconds), appended to out. */
+static void delay_samples(const viewer *v, const int64_t *ref, GArray *out)
+{
+    for (unsigned f = 0; f < 65536; f++) {
+        int64_t t;
+        if (ref[f] != NO_TIME && vp8_receiver_frame_time(v->rx, (uint16_t)f, &t)) {
+            int64_t d = t - ref[f];
+            g_array_append_val(out, d);
+        }
+    }
+}
+
+static delay_stats delay_of(GArray *samples)
+{
+    g_array_sort(samples, cmp_i64);
+    const int64_t *s = (const int64_t *)(const void *)samples->data;
+    int n = (int)samples->len;
+    return (delay_stats){pct_ms(s, n, 0.5), pct_ms(s, n, 0.95), pct_ms(s, n, 1.0), samples->len};
+}
+
+/* The samples of node k's decoders against ref. */
+static delay_stats node_delay(const frame_delay *fd, const report_input *in, int k,
+                              const int64_t *ref)
+{
+    GArray *a = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    for (int i = 0; i < in->n; i++) {
+        const viewer *v = &in->viewers[i];
+        if (frame_delay_viewer(v) && strcmp(v->pl.node, fd->node[k]) == 0)
+            delay_samples(v, ref, a);
+    }
+    delay_stats d = delay_of(a);
+    g_array_free(a, TRUE);
+    return d;
+}
+
+static void frame_delay_compute(frame_delay *fd, const report_input *in)
+{
+    memset(fd, 0, sizeof *fd);
+    fd->entry = -1;
+    if (!in->frame_times)
+        return;
+    for (int i = 0; i < in->n; i++) {
+        const viewer *v = &in->viewers[i];
+        int k = frame_delay_viewer(v) ? frame_delay_node(fd, v->pl.node) : -1;
+        if (k < 0)
+            continue;
+        fd->decoders[k]++;
+        for (unsigned f = 0; f < 65536; f++) {
+            int64_t t;
+            if (vp8_receiver_frame_time(v->rx, (uint16_t)f, &t) && t < fd->first[k][f])
+                fd->first[k][f] = t;
+        }
+    }
+    /* a reference counts the frames whose time lies in the window: on the entry node for the
+     * main figure; for the pairs, each node's own (the same frames, give or take the edges) */
+    for (int k = 0; k < fd->nnodes; k++)
+        for (unsigned f = 0; f < 65536; f++)
+            if (fd->first[k][f] < in->window_start_us || fd->first[k][f] > in->window_end_us)
+                fd->first[k][f] = NO_TIME;
+            else if (k == fd->entry)
+                fd->ref_frames++;
+    for (int k = 0; k < fd->nnodes; k++)
+        for (int r = 0; r < fd->nnodes; r++)
+            fd->pair[k][r] = node_delay(fd, in, k, fd->first[r]);
+    if (in->source_frame_log && (fd->source = source_times(in)) != NULL) {
+        for (unsigned f = 0; f < 65536; f++)
+            fd->source_frames += fd->source[f] != NO_TIME;
+        for (int k = 0; k < fd->nnodes; k++)
+            fd->from_source[k] = node_delay(fd, in, k, fd->source);
+    }
+}
+
+static void frame_delay_free(frame_delay *fd)
+{
+    for (int k = 0; k < fd->nnodes; k++)
+        g_free(fd->first[k]);
+    g_free(fd->source);
+}
+
+/* A decoder's own figures in its JSON line: against the entry node and the source. */
+static void viewer_json_frame_delay(GString *o, const viewer *v, const frame_delay *fd)
+{
+    if (!v->rx || !v->stamped)
+        return;
+    delay_stats d[2] = {{-1, -1, -1, 0}, {-1, -1, -1, 0}};
+    const int64_t *ref[2] = {fd->entry >= 0 ? fd->first[fd->entry] : NULL, fd->source};
+    for (int i = 0; i < 2; i++)
+        if (ref[i] && frame_delay_viewer(v)) {
+            GArray *a = g_array_new(FALSE, FALSE, sizeof(int64_t));
+            delay_samples(v, ref[i], a);
+            d[i] = delay_of(a);
+            g_array_free(a, TRUE);
+        }
+    g_string_append_printf(o,
+                           ",\"frame_delay_ms\":{\"p50\":%.2f,\"p95\":%.2f,\"frames\":%u},"
+                           "\"source_latency_ms\":{\"p50\":%.2f,\"p95\":%.2f,\"frames\":%u}",
+                           d[0].p50, d[0].p95, d[0].n, d[1].p50, d[1].p95, d[1].n);
+}
+
+static void print_delay(const char *name, const delay_stats *d, bool comma)
+{
+    printf("%s\"%s\":{\"p50\":%.2f,\"p95\":%.2f,\"max\":%.2f,\"frames\":%u}", comma ? "," : "",
+           name, d->p50, d->p95, d->max, d->n);
+}
+
+static void print_frame_delay_json(const frame_delay *fd, const report_input *in)
+{
+    if (!in->frame_times) {
+        printf("\"frame_delay_ms\":null,\"frame_delay_pairs_ms\":null,"
+               "\"source_latency_ms\":null,");
+        return;
+    }
+    printf("\"frame_delay_ref_frames\":%llu,\"frame_delay_decoders\":{",
+           (unsigned long long)fd->ref_frames);
+    for (int k = 0; k < fd->nnodes; k++)
+        printf("%s\"%s\":%d", k ? "," : "", fd->node[k], fd->decoders[k]);
+    printf("},\"frame_delay_ms\":{");
+    for (int k = 0; fd->entry >= 0 && k < fd->nnodes; k++)
+        print_delay(fd->node[k], &fd->pair[k][fd->entry], k > 0);
+    printf("},\"frame_delay_pairs_ms\":{");
+    for (int k = 0; k < fd->nnodes; k++) {
+        printf("%s\"%s\":{", k ? "," : "", fd->node[k]);
+        for (int r = 0, n = 0; r < fd->nnodes; r++)
+            if (r != k)
+                print_delay(fd->node[r], &fd->pair[k][r], n++ > 0);
+        printf("}");
+    }
+    printf("},\"source_frames\":%llu,\"source_latency_ms\":",
+           (unsigned long long)fd->source_frames);
+    if (!fd->source) {
+        printf("null,");
+        return;
+    }
+    printf("{");
+    for (int k = 0; k < fd->nnodes; k++)
+        print_delay(fd->node[k], &fd->from_source[k], k > 0);
+    printf("},");
+}
+
 static void print_cluster_json(const cluster *c)
 {
     printf("\"nodes\":{");
@@ -409,9 +628,9 @@ static void print_cluster_json(const cluster *c)
            pct_ms(c->key, c->nkey, 1.0), c->max_gap_others_us >= 0 ? ms(c->max_gap_others_us) : -1);
 }
 
-/* The table's cluster line (--placement or --failover-after-ms only: the table is otherwise
- * as it always was). */
-static void print_cluster_line(const cluster *c)
+/* The table's cluster line (--placement, --failover-after-ms or --frame-times only: the
+ * table is otherwise as it always was). */
+static void print_cluster_line(const cluster *c, const frame_delay *fd, const report_input *in)
 {
     printf("cluster: ok viewers per node:");
     for (int i = 0; i < c->nnodes; i++)
@@ -425,10 +644,27 @@ static void print_cluster_line(const cluster *c)
            pct_ms(c->gap, c->ngap, 0), pct_ms(c->gap, c->ngap, 0.5), pct_ms(c->gap, c->ngap, 0.95),
            pct_ms(c->gap, c->ngap, 1.0), pct_ms(c->key, c->nkey, 0.5), pct_ms(c->key, c->nkey, 1.0),
            c->max_gap_others_us >= 0 ? ms(c->max_gap_others_us) : -1);
+    if (!in->frame_times)
+        return;
+    printf("cluster: frame delay vs the entry node, ms p50/p95 (decoders; %llu frames of the "
+           "window on the entry):",
+           (unsigned long long)fd->ref_frames);
+    for (int k = 0; fd->entry >= 0 && k < fd->nnodes; k++)
+        printf("%s %s %.1f / %.1f (%d)", k ? "," : "", fd->node[k], fd->pair[k][fd->entry].p50,
+               fd->pair[k][fd->entry].p95, fd->decoders[k]);
+    if (fd->entry < 0)
+        printf(" no decoder on the entry node");
+    if (fd->source) {
+        printf("; from the source:");
+        for (int k = 0; k < fd->nnodes; k++)
+            printf("%s %s %.1f / %.1f", k ? "," : "", fd->node[k], fd->from_source[k].p50,
+                   fd->from_source[k].p95);
+    }
+    printf("\n");
 }
 
 static void print_summary_json(const totals *t, const agreement *ag, const cluster *c,
-                               const report_input *in)
+                               const frame_delay *fd, const report_input *in)
 {
     printf("{\"summary\":true,\"label\":\"%s\",\"plugin\":\"%s\",\"viewers\":%d,\"ok\":%d,"
            "\"webrtcup\":%d,\"join_ms_p50\":%.1f,\"join_ms_p95\":%.1f,\"join_ms_max\":%.1f,"
@@ -447,6 +683,7 @@ static void print_summary_json(const totals *t, const agreement *ag, const clust
            t->max_video_gap_us >= 0 ? ms(t->max_video_gap_us) : -1, t->min_video_pps,
            t->min_video_fps);
     print_cluster_json(c);
+    print_frame_delay_json(fd, in);
     if (in->source_fps > 0 && t->min_video_fps >= 0)
         printf("\"min_delivered_pct\":%.1f}\n", 100.0 * t->min_video_fps / in->source_fps);
     else
@@ -497,20 +734,23 @@ int viewers_report(const report_input *in)
 {
     agreement ag;
     compute_agreement(&ag, in);
+    frame_delay fd;
+    frame_delay_compute(&fd, in);
     totals t;
-    totals_compute(&t, &ag, in);
+    totals_compute(&t, &ag, &fd, in);
     cluster c;
     cluster_compute(&c, in);
     if (in->json)
-        print_summary_json(&t, &ag, &c, in);
+        print_summary_json(&t, &ag, &c, &fd, in);
     print_table(&t, &ag, in);
-    if (in->placement || in->failover)
-        print_cluster_line(&c);
+    if (in->placement || in->failover || in->frame_times)
+        print_cluster_line(&c, &fd, in);
     fflush(stdout);
     g_free(t.join);
     g_free(t.offer);
     g_free(c.gap);
     g_free(c.key);
+    frame_delay_free(&fd);
     bool pass = t.ok == in->n && t.loss_pct <= in->max_loss_pct && t.auth == 0 &&
                 (in->decode == 0 || ag.agree);
     return pass ? 0 : 1;

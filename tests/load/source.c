@@ -42,6 +42,7 @@
 
 static struct {
     const char *video, *audio, *whip, *token;
+    const char *frame_log; /* "<frame number> <monotonic us>" per frame sent */
     int width, height, fps, kbps, video_pt, audio_pt, mtu, opus_kbps, cpu_used, verbose;
     int simulcast, kbps_half, kbps_quarter; /* 0: kbps/3, kbps/8 */
     double keyint, duration, tone;
@@ -65,6 +66,7 @@ static struct {
 
 static atomic_bool g_quit;
 static bool g_keyframe_asked; /* --whip: the server sent a PLI or FIR */
+static FILE *g_frame_log;     /* --frame-log */
 
 static void on_signal(int sig)
 {
@@ -313,6 +315,9 @@ static void video_frame(video_src *v)
         layer_encode(l, v->frame, force_key);
         l->out.ts += (uint32_t)(90000 / opt.fps);
     }
+    /* the frame's last packet is sent: the viewers' --frame-times measure from here */
+    if (g_frame_log)
+        fprintf(g_frame_log, "%u %lld\n", v->frame, (long long)rtcc_now_us());
     v->frame++;
 }
 
@@ -376,6 +381,8 @@ static void usage(FILE *f)
             "  --tone HZ           sine frequency (default 440)\n"
             "  --mtu N             largest RTP packet (default 1200)\n"
             "  --duration S        stop after S seconds (default 0: until SIGINT/SIGTERM)\n"
+            "  --frame-log FILE    write \"<frame number> <monotonic us>\" per frame, once its\n"
+            "                      last packet is sent (viewers --source-frame-log reads it)\n"
             "  --whip URL          publish over WebRTC instead of plain RTP: WHIP (RFC 9725) to\n"
             "                      http://IPv4:PORT/whip/<stage> (one VP8 layer and Opus; a\n"
             "                      PLI or FIR brings a keyframe); --video/--audio are ignored\n"
@@ -405,6 +412,7 @@ static const rtcc_option specs[] = {
     {"duration", 'd', &opt.duration},
     {"whip", 's', &opt.whip},
     {"token", 's', &opt.token},
+    {"frame-log", 's', &opt.frame_log},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -576,6 +584,13 @@ int source_main(int argc, char **argv)
         fprintf(stderr, "odeon-load source: cannot create the encoders\n");
         return 1;
     }
+    if (opt.frame_log) {
+        if ((g_frame_log = fopen(opt.frame_log, "w")) == NULL) {
+            fprintf(stderr, "odeon-load source: cannot write %s\n", opt.frame_log);
+            return 2;
+        }
+        setvbuf(g_frame_log, NULL, _IOLBF, 0); /* read while the source still runs */
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -647,5 +662,7 @@ int source_main(int argc, char **argv)
             close(a.out.fd);
     }
     whip_pub_close(pub);
+    if (g_frame_log)
+        fclose(g_frame_log);
     return 0;
 }

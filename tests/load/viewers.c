@@ -18,13 +18,10 @@
  * decrypted: all video until the first keyframe, all video of the --decode viewers (which
  * decode it with libvpx, see vp8.c), and 1 in --sample of the rest.
  *
- * Clusters (--placement, --failover-after-ms): the first node asked (--host/--port, the entry)
- * may answer the watch with a redirect to another node; the viewer then drops that session and
- * runs the whole flow again there. With --failover-after-ms, a viewer that was ok and then
- * loses its node (no RTP for that long, or its WebSocket or session ends) tears everything
- * down and goes back to the entry, excluding the lost node. A reconnect is always decided in a
- * callback and run by the next tick, never inside the WebSocket or packet callback that saw the
- * loss (that callback still runs on the connection being torn down).
+ * Clusters (--placement, --failover-after-ms): cluster.c decides where the next session goes
+ * (the entry node, --host/--port, or the node a redirect named) and whether a lost session is a
+ * failure or a failover; here a reconnect it marked (pl.pending) is run by the next tick: the
+ * session torn down and the whole flow started again at the new target.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,11 +58,16 @@
 
 static struct {
     const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
-    const char *remb; /* "SECONDS:BPS,..." */
+    const char *remb;             /* "SECONDS:BPS,..." */
+    const char *source_frame_log; /* odeon-load source --frame-log's file */
     int port, viewers, threads, sample, decode, json, verbose, window_marker, nack;
+    int decode_last; /* the last N viewers decode too (the end of a node's fan-out order) */
     int placement, failover_after_ms; /* cluster: redirects from the entry node, failover */
+    int entry_viewers;                /* viewers 0..N-1 watch on the entry, no placement */
+    int frame_times;                  /* decoders: per-frame arrival times, delay per node */
     int drop_every, corrupt_every;    /* self-tests of the loss and checksum accounting */
     int nack_every;                   /* viewer 0 NACKs every Nth video packet (repair test) */
+    int pli_every_ms;                 /* viewer 0 asks for a keyframe this often (PLI test) */
     double ramp_ms, setup_timeout, duration, max_loss_pct, source_fps;
 } opt = {
     .host = "127.0.0.1",
@@ -91,8 +93,6 @@ static struct {
 #define CONSENT_US (2LL * 1000 * 1000)
 #define RTCP_US (500 * 1000)
 #define REMB_STEPS 32
-#define MAX_HOPS 4            /* redirects in a row from the entry on: a placement loop */
-#define RETRY_US (250 * 1000) /* between failed recovery attempts: no hammering of the entry */
 
 /* --remb, parsed: from at_us after a viewer became ok, it asks for bps. Sorted by time. */
 static struct {
@@ -131,8 +131,7 @@ static viewer *g_viewers;
 
 static void dtls_send(void *user, const uint8_t *data, size_t len);
 
-static void vfail(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vfail(viewer *v, const char *fmt, ...)
+void vfail(viewer *v, const char *fmt, ...)
 {
     if (atomic_load(&v->failed))
         return;
@@ -146,63 +145,14 @@ static void vfail(viewer *v, const char *fmt, ...)
               v->error);
 }
 
+bool viewers_stopping(void)
+{
+    return atomic_load(&g_phase) == PHASE_STOP;
+}
+
 static bool vdone(const viewer *v)
 {
     return atomic_load(&v->failed) || atomic_load(&v->st) == ST_OK;
-}
-
-/* Adds a node to the exclusion list of the current recovery (once; "entry" is not a node id
- * the server knows, so it is never sent). */
-static void exclude_add(placement_state *p, const char *node)
-{
-    if (!node[0] || strcmp(node, "entry") == 0 || p->nexcl == MAX_EXCLUDE)
-        return;
-    for (int i = 0; i < p->nexcl; i++)
-        if (strcmp(p->excl[i], node) == 0)
-            return;
-    g_strlcpy(p->excl[p->nexcl++], node, NODE_ID_MAX);
-}
-
-/* The server side ended this viewer's session (a WebSocket error or close, a Janus or plugin
- * error, hangup, a failed DTLS, no media). Without --failover-after-ms, or before the viewer
- * was ever ok, that is a failure, as it always was. Otherwise it is a failover: pl.pending asks
- * the next tick to go back to the entry node (a retry of a failed recovery waits RETRY_US),
- * until the recovery's deadline. Only marks: safe inside any callback. */
-static void session_lost(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void session_lost(viewer *v, const char *fmt, ...)
-{
-    placement_state *p = &v->pl;
-    if (atomic_load(&v->failed) || p->pending)
-        return; /* the first loss decides; a reconnect is already on its way */
-    char why[sizeof v->error];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    int64_t now = rtcc_now_us();
-    if (opt.failover_after_ms <= 0 || !p->up_once || atomic_load(&g_phase) == PHASE_STOP) {
-        vfail(v, "%s", why);
-        return;
-    }
-    if (p->recovering && now > p->deadline) {
-        vfail(v, "failover: not recovered in %.0f s (%s; then %s)", opt.setup_timeout, p->why, why);
-        return;
-    }
-    bool retry = p->recovering; /* a session tried for the recovery failed too */
-    if (!retry) {               /* a new loss */
-        p->recovering = true;
-        p->failovers++;
-        p->lost_at = 0; /* taken at the teardown: packets may still come until then */
-        p->deadline = now + (int64_t)(opt.setup_timeout * 1e6);
-        p->nexcl = 0;
-        g_strlcpy(p->why, why, sizeof p->why); /* (truncated: a log line) */
-    }
-    exclude_add(p, p->node);
-    p->pending = PEND_FAILOVER;
-    p->pending_at = retry ? now + RETRY_US : now;
-    if (opt.verbose)
-        logf_("viewer %d: lost node %s (%s): %s", v->idx, p->node, why,
-              retry ? "asking the entry again" : "failing over");
 }
 
 /* ----- signalling ----------------------------------------------------------------------------- */
@@ -249,21 +199,7 @@ static json_t *watch_body(viewer *v)
 {
     json_error_t je;
     json_t *body = json_loads(opt.watch, 0, &je);
-    placement_state *p = &v->pl;
-    if (p->redirected) {
-        json_object_set_new(body, "placement", json_false());
-    } else if (opt.placement || p->recovering) {
-        char key[48];
-        snprintf(key, sizeof key, "load-%d-%d", (int)getpid(), v->idx);
-        json_object_set_new(body, "placement", json_true());
-        json_object_set_new(body, "client", json_string(key));
-        if (p->nexcl) {
-            json_t *ex = json_array();
-            for (int i = 0; i < p->nexcl; i++)
-                json_array_append_new(ex, json_string(p->excl[i]));
-            json_object_set_new(body, "exclude", ex);
-        }
-    }
+    cluster_watch_fields(v, body);
     return body;
 }
 
@@ -424,46 +360,6 @@ static void handle_offer(viewer *v, const char *text)
     g_free(answer);
 }
 
-/* Copies a node id the server sent, keeping [A-Za-z0-9._:-] (the rest becomes '_'), so the
- * report can print it in JSON as it is. */
-static void node_id_copy(char *dst, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i < NODE_ID_MAX - 1; i++)
-        dst[i] = g_ascii_isalnum(src[i]) || strchr("._:-", src[i]) ? src[i] : '_';
-    dst[i] = '\0';
-}
-
-/* {"status":"redirect","node":{"id","url"}}: another node serves this viewer. The session
- * here is dropped and the whole flow runs again there (by the next tick, see session_lost). */
-static void on_redirect(viewer *v, json_t *result)
-{
-    placement_state *p = &v->pl;
-    json_t *node = json_object_get(result, "node");
-    const char *id = json_string_value(json_object_get(node, "id"));
-    const char *url = json_string_value(json_object_get(node, "url"));
-    if (!id || !url || ws_parse_url(url, &p->pend_to, p->pend_hdr, sizeof p->pend_hdr) != 0) {
-        session_lost(v, "redirect without a usable node (id, url http://IPv4:port): %s",
-                     url ? url : "no url");
-        return;
-    }
-    if (++p->hops > MAX_HOPS) {
-        session_lost(v, "redirect loop: %u redirects in a row (last to %s)", p->hops, id);
-        return;
-    }
-    node_id_copy(p->pend_node, id);
-    p->pending = PEND_REDIRECT;
-    p->pending_at = 0;
-    if (opt.verbose)
-        logf_("viewer %d: redirected from %s to %s (%s)", v->idx, p->node, p->pend_node, url);
-}
-
-static bool is_redirect(json_t *result)
-{
-    const char *status = json_string_value(json_object_get(result, "status"));
-    return status && strcmp(status, "redirect") == 0;
-}
-
 static void plugin_event(viewer *v, json_t *msg)
 {
     json_t *data = json_object_get(json_object_get(msg, "plugindata"), "data");
@@ -473,11 +369,8 @@ static void plugin_event(viewer *v, json_t *msg)
                      (long long)json_integer_value(json_object_get(data, "error_code")), perr);
         return;
     }
-    json_t *result = json_object_get(data, "result");
-    if (is_redirect(result) && !v->offer_done) {
-        on_redirect(v, result);
+    if (cluster_on_result(v, json_object_get(data, "result"), v->offer_done))
         return;
-    }
     json_t *jsep = json_object_get(msg, "jsep");
     const char *type = json_string_value(json_object_get(jsep, "type"));
     const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
@@ -743,6 +636,23 @@ static void nack_send(viewer *v, const uint8_t *rtp, size_t rtp_len)
     v->nack_live[slot] = true;
 }
 
+/* --pli-every-ms: viewer 0 asks for a keyframe now and then, as a browser does after a loss. */
+static void pli_maybe(viewer *v, int64_t now)
+{
+    if (opt.pli_every_ms <= 0 || v->idx != 0 || !v->srtp || !v->video_ssrc || now < v->next_pli)
+        return;
+    v->next_pli = now + (int64_t)opt.pli_every_ms * 1000;
+    _Alignas(16) uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM];
+    int n = odeon_rtcp_build_pli(buf, 64, v->rtcp_ssrc, v->video_ssrc);
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
+        v->rtcp_errors++;
+        return;
+    }
+    udp_send(v, &v->remote, buf, len);
+    v->plis_sent++;
+}
+
 /* Whether the packet is viewer 0's simulated loss (NACKed now), and counts repairs. */
 static bool nack_every_drops(viewer *v, const uint8_t *buf, size_t len, uint8_t kind)
 {
@@ -791,6 +701,7 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
     if (kind == KIND_AUDIO) {
         v->audio_pkts++;
     } else if (kind == KIND_VIDEO) {
+        v->video_ssrc = odeon_be32(buf + 8);
         v->video_pkts++;
         v->c.video_pkts++;
         v->c.video_frames += (buf[1] & 0x80) != 0; /* the marker ends a frame */
@@ -871,18 +782,59 @@ static void on_datagram(viewer *v, uint8_t *buf, size_t len, const struct sockad
     }
 }
 
+static int64_t timespec_us(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
+}
+
+/* --frame-times (the decoders): one datagram with the kernel's receive time (SO_TIMESTAMPNS,
+ * CLOCK_REALTIME, moved onto the monotonic clock by real_to_mono), so that a frame's arrival
+ * time is when it reached this machine, not when a busy worker got round to reading it. The
+ * time falls back to now when the kernel gave none (or one from the future). */
+static ssize_t recv_stamped(viewer *v, uint8_t *buf, struct sockaddr_in *from, int64_t now,
+                            int64_t real_to_mono, int64_t *at)
+{
+    _Alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = {.iov_base = buf, .iov_len = 1600};
+    struct msghdr mh = {.msg_name = from,
+                        .msg_namelen = sizeof *from,
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl,
+                        .msg_controllen = sizeof ctl};
+    ssize_t n = recvmsg(v->udp, &mh, MSG_DONTWAIT);
+    *at = now;
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            int64_t t = timespec_us(&ts) + real_to_mono;
+            if (t > 0 && t <= now)
+                *at = t;
+        }
+    return n;
+}
+
 static void drain_udp(viewer *v)
 {
     _Alignas(16) uint8_t buf[PKT_CAP];
-    int64_t now = rtcc_now_us();
+    int64_t now = rtcc_now_us(), real_to_mono = 0;
+    if (v->stamped) {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        real_to_mono = now - timespec_us(&rt);
+    }
     for (int i = 0; i < 256; i++) {
-        struct sockaddr_in from;
+        struct sockaddr_in from = {0};
         socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(v->udp, buf, 1600, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        int64_t at = now;
+        ssize_t n = v->stamped
+                        ? recv_stamped(v, buf, &from, now, real_to_mono, &at)
+                        : recvfrom(v->udp, buf, 1600, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
         if (n <= 0)
             return;
         if (from.sin_family == AF_INET)
-            on_datagram(v, buf, (size_t)n, &from, now);
+            on_datagram(v, buf, (size_t)n, &from, at);
     }
 }
 
@@ -956,23 +908,14 @@ static void send_rtcp(viewer *v, int64_t now)
 
 /* ----- per-viewer life ------------------------------------------------------------------------ */
 
-/* Points the next session at the entry node, --host/--port (where every viewer starts). */
-static void entry_target(placement_state *p)
-{
-    p->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
-    inet_pton(AF_INET, opt.host, &p->to.sin_addr);
-    snprintf(p->host_hdr, sizeof p->host_hdr, "%s:%d", opt.host, opt.port);
-    snprintf(p->node, sizeof p->node, "entry");
-    p->redirected = false;
-    p->hops = 0;
-}
-
 /* The session's UDP socket (ICE, DTLS, media), on --local-ip. 0, or -1 and the viewer failed. */
 static int udp_open(viewer *v)
 {
     v->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int sz = 1 << 20;
+    int sz = 1 << 20, on = 1;
     setsockopt(v->udp, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    if (v->stamped) /* --frame-times: the kernel's receive time of each datagram */
+        setsockopt(v->udp, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     struct sockaddr_in a = {.sin_family = AF_INET};
     inet_pton(AF_INET, opt.local_ip, &a.sin_addr);
     socklen_t l = sizeof v->local;
@@ -1067,22 +1010,10 @@ static void session_teardown(viewer *v)
  * entry node (placement on, excluding the lost nodes). */
 static void run_pending(viewer *v, int64_t now)
 {
-    placement_state *p = &v->pl;
-    if (now < p->pending_at)
+    if (!cluster_pending_due(v, now))
         return;
     session_teardown(v); /* with pending still set, its errors are not a new loss */
-    if (p->pending == PEND_REDIRECT) {
-        p->to = p->pend_to;
-        memcpy(p->host_hdr, p->pend_hdr, sizeof p->host_hdr);
-        memcpy(p->node, p->pend_node, sizeof p->node);
-        p->redirected = true;
-    } else {
-        entry_target(p);
-        p->attempts++;
-        if (!p->lost_at) /* the gap runs from the last packet of the lost session */
-            p->lost_at = v->last_rtp_us;
-    }
-    p->pending = PEND_NONE;
+    cluster_retarget(v);
     atomic_store(&v->st, ST_CONNECT);
     if (udp_open(v) == 0)
         ws_connect(v);
@@ -1117,23 +1048,11 @@ static void on_ws_event(viewer *v, uint32_t events)
  * failover, whose recovery times are taken here, from the session that made it. */
 static void became_ok(viewer *v, int64_t now)
 {
-    placement_state *p = &v->pl;
     if (!v->t_ok) /* the first time: the --remb schedule and the sizes' t_ms count from it */
         v->t_ok = now;
     v->next_rtcp = now;
     atomic_store(&v->st, ST_OK);
-    p->up_once = true;
-    if (!p->recovering)
-        return;
-    p->recovering = false;
-    p->nexcl = 0;
-    if (p->lost_at && p->sess_first_rtp - p->lost_at > p->max_recovery_us)
-        p->max_recovery_us = p->sess_first_rtp - p->lost_at;
-    if (p->lost_at && p->sess_first_key && p->sess_first_key - p->lost_at > p->max_recovery_key_us)
-        p->max_recovery_key_us = p->sess_first_key - p->lost_at;
-    if (opt.verbose)
-        logf_("viewer %d: recovered on %s, %.0f ms after its last packet", v->idx, p->node,
-              (double)(p->sess_first_rtp - p->lost_at) / 1000.0);
+    cluster_became_ok(v);
 }
 
 static void viewer_tick(viewer *v, int64_t now)
@@ -1149,13 +1068,8 @@ static void viewer_tick(viewer *v, int64_t now)
         run_pending(v, now);
         return;
     }
-    /* --failover-after-ms: a session that delivered media and went silent has lost its node
-     * (a relay that died sends nothing, not even a hangup) */
-    if (opt.failover_after_ms > 0 && v->pl.up_once && v->pl.sess_last_rtp &&
-        now - v->pl.sess_last_rtp > (int64_t)opt.failover_after_ms * 1000) {
-        session_lost(v, "no RTP for %d ms", opt.failover_after_ms);
+    if (cluster_silent(v, now)) /* --failover-after-ms: its node went quiet */
         return;
-    }
     if (v->session_id && now >= v->next_keepalive) {
         v->next_keepalive = now + KEEPALIVE_US;
         send_req(v, "keepalive", json_pack("{s:s}", "janus", "keepalive"));
@@ -1170,6 +1084,8 @@ static void viewer_tick(viewer *v, int64_t now)
     }
     dtls_step(v, now);
     int st = atomic_load(&v->st);
+    if (st == ST_OK)
+        pli_maybe(v, now);
     if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio)) {
         became_ok(v, now);
     } else if (st == ST_OK && g_remb.n && now >= v->next_rtcp) {
@@ -1310,9 +1226,13 @@ static void usage(FILE *f)
             "keyframe\n"
             "                       (default 16; 1 = all; 0 = none)\n"
             "  --decode N           viewers 0..N-1 decode all video with libvpx (default 2)\n"
+            "  --decode-last N      so do the last N viewers (a server that fans out in join\n"
+            "                       order sends to viewers 0.. first and to these last)\n"
             "  --max-loss-pct P     loss above P%% fails the run (default 1.0)\n"
             "  --label NAME         server label in the output (default server)\n"
             "  --drop-every N       self-test: viewer 0 ignores every Nth RTP packet (loss)\n"
+            "  --pli-every-ms N     viewer 0 sends a PLI for its video every N ms once it is ok\n"
+            "                       (report: plis_sent; the source's keyframes tell the rest)\n"
             "  --nack-every N       with --nack: viewer 0 treats every Nth video packet as lost\n"
             "                       and NACKs it at once; the server's retransmission repairs\n"
             "                       it (report: nacks_sent, repaired; lost counts the rest)\n"
@@ -1333,6 +1253,18 @@ static void usage(FILE *f)
             "                       loses its WebSocket or session, goes back to the entry node\n"
             "                       (placement, excluding the lost node) and follows the redirect\n"
             "                       (report: failovers, recovery gaps; default 0 = off)\n"
+            "  --entry-viewers N    viewers 0..N-1 watch on the entry node itself: no\n"
+            "                       \"placement\" in their watch even with --placement (a plain\n"
+            "                       watch, served where it lands unless that node is full);\n"
+            "                       with --decode >= N they are the --frame-times reference\n"
+            "  --frame-times        the decoders record when each decoded frame completed (the\n"
+            "                       kernel's receive time of its last packet); the report gives,\n"
+            "                       per node, how much later than the earliest decoder on the\n"
+            "                       entry node each frame completed (p50/p95 over the window's\n"
+            "                       frames: frame_delay_ms, and in the cluster line)\n"
+            "  --source-frame-log F with --frame-times: the file odeon-load source --frame-log\n"
+            "                       writes (the send time of each frame); the report adds the\n"
+            "                       latency from the source per node (source_latency_ms)\n"
             "  --window-marker      print {\"window\":\"start\"} and {\"window\":\"end\"}\n"
             "                       on stdout when the measured window starts and ends\n"
             "  --json               one JSON line per viewer and a summary line on stdout\n"
@@ -1356,6 +1288,7 @@ static const rtcc_option specs[] = {
     {"threads", 'i', &opt.threads},
     {"sample", 'i', &opt.sample},
     {"decode", 'i', &opt.decode},
+    {"decode-last", 'i', &opt.decode_last},
     {"ramp-ms", 'd', &opt.ramp_ms},
     {"setup-timeout", 'd', &opt.setup_timeout},
     {"duration", 'd', &opt.duration},
@@ -1368,8 +1301,12 @@ static const rtcc_option specs[] = {
     {"window-marker", 'f', &opt.window_marker},
     {"nack", 'f', &opt.nack},
     {"nack-every", 'i', &opt.nack_every},
+    {"pli-every-ms", 'i', &opt.pli_every_ms},
     {"placement", 'f', &opt.placement},
     {"failover-after-ms", 'i', &opt.failover_after_ms},
+    {"entry-viewers", 'i', &opt.entry_viewers},
+    {"frame-times", 'f', &opt.frame_times},
+    {"source-frame-log", 's', &opt.source_frame_log},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -1412,9 +1349,9 @@ static int parse_args(int argc, char **argv)
     json_decref(s);
     struct in_addr tmp;
     if (!json_ok || opt.viewers < 1 || opt.viewers > 20000 || opt.threads < 1 || opt.threads > 64 ||
-        opt.sample < 0 || opt.decode < 0 || opt.duration < 0 || opt.setup_timeout <= 0 ||
-        opt.failover_after_ms < 0 || inet_pton(AF_INET, opt.host, &tmp) != 1 ||
-        inet_pton(AF_INET, opt.local_ip, &tmp) != 1) {
+        opt.sample < 0 || opt.decode < 0 || opt.decode_last < 0 || opt.duration < 0 ||
+        opt.setup_timeout <= 0 || opt.failover_after_ms < 0 || opt.entry_viewers < 0 ||
+        inet_pton(AF_INET, opt.host, &tmp) != 1 || inet_pton(AF_INET, opt.local_ip, &tmp) != 1) {
         fprintf(stderr, "odeon-load: an option is out of range (--watch/--start must be JSON "
                         "objects, --host/--local-ip IPv4 addresses)\n");
         return -1;
@@ -1428,6 +1365,10 @@ static int parse_args(int argc, char **argv)
     }
     if (opt.decode > 64)
         opt.decode = 64;
+    if (opt.decode_last > 64 - opt.decode) /* the report compares at most 64 decoders */
+        opt.decode_last = 64 - opt.decode;
+    if (opt.decode_last > opt.viewers - opt.decode)
+        opt.decode_last = opt.viewers - opt.decode;
     return 0;
 }
 
@@ -1475,6 +1416,13 @@ int viewers_main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    cluster_configure(&(cluster_opts){.host = opt.host,
+                                      .port = opt.port,
+                                      .placement = opt.placement,
+                                      .entry_viewers = opt.entry_viewers,
+                                      .failover_after_ms = opt.failover_after_ms,
+                                      .setup_timeout = opt.setup_timeout,
+                                      .verbose = opt.verbose});
     char *err = NULL;
     g_identity = odeon_dtls_identity_generate(&err);
     if (!g_identity || odeon_srtp_global_init() != 0) {
@@ -1496,7 +1444,7 @@ int viewers_main(int argc, char **argv)
         v->udp = -1;
         v->ws.fd = -1;
         v->wsref = (fdref){v, false};
-        entry_target(&v->pl);
+        cluster_entry_target(&v->pl);
         v->pl.max_recovery_us = v->pl.max_recovery_key_us = -1;
         v->udpref = (fdref){v, true};
         v->start_at = t0 + (int64_t)(opt.ramp_ms * 1000 * i);
@@ -1505,8 +1453,13 @@ int viewers_main(int argc, char **argv)
         RAND_bytes(v->txid_prefix, 4);
         RAND_bytes((uint8_t *)&v->tie_breaker, 8);
         RAND_bytes((uint8_t *)&v->rtcp_ssrc, 4);
-        if (i < opt.decode)
+        if (i < opt.decode || i >= opt.viewers - opt.decode_last) {
             v->rx = vp8_receiver_new();
+            if (opt.frame_times) {
+                vp8_receiver_keep_frame_times(v->rx);
+                v->stamped = true;
+            }
+        }
         w->vs[w->n++] = v;
     }
     for (int t = 0; t < opt.threads; t++)
@@ -1521,11 +1474,13 @@ int viewers_main(int argc, char **argv)
     logf_("%s: %d/%d viewers receiving after %.1f s; measuring %.0f s", opt.label, ok, opt.viewers,
           (double)(rtcc_now_us() - t0) / 1e6, ok ? opt.duration : 0.0);
     atomic_store(&g_phase, PHASE_MEASURE);
+    int64_t win_start = rtcc_now_us();
     int64_t cpu_win0 = self_cpu_us();
     window_marker("start");
     if (ok)
         sleep_us((int64_t)(opt.duration * 1e6));
     int64_t cpu_win1 = self_cpu_us();
+    int64_t win_end = rtcc_now_us();
     atomic_store(&g_phase, PHASE_STOP);
     window_marker("end");
     for (int t = 0; t < opt.threads; t++)
@@ -1536,10 +1491,14 @@ int viewers_main(int argc, char **argv)
         .label = opt.label,
         .plugin = opt.plugin,
         .watch = opt.watch,
-        .decode = opt.decode,
+        .decode = opt.decode + opt.decode_last,
         .json = opt.json,
         .placement = opt.placement,
         .failover = opt.failover_after_ms > 0,
+        .frame_times = opt.frame_times,
+        .window_start_us = win_start,
+        .window_end_us = win_end,
+        .source_frame_log = opt.source_frame_log,
         .max_loss_pct = opt.max_loss_pct,
         .source_fps = opt.source_fps,
         .cpu_us = cpu_win1 - cpu_win0,

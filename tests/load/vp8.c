@@ -176,6 +176,16 @@ uint64_t frame_hash(const vpx_image_t *img)
 
 #define FRAME_MAX (2u << 20)
 
+/* --frame-times: when a decoded frame completed */
+typedef struct {
+    int64_t t_us;
+    uint16_t no;
+    bool set;
+} frame_time;
+
+#define REORDER_SLOTS 64
+#define REORDER_WAIT_US 150000 /* a relay repairs a loss in well under this on a LAN */
+
 struct vp8_receiver {
     vpx_codec_ctx_t codec;
     bool codec_ok;
@@ -190,6 +200,23 @@ struct vp8_receiver {
     uint32_t *sizes;    /* width << 16 | height, same index */
     uint8_t *have;
     vp8_receiver_stats st;
+    /* Packets that came ahead of a gap, held for REORDER_WAIT_US in case the missing ones
+     * arrive late (a retransmission, a relay's repair), as a browser's jitter buffer would:
+     * indexed by sequence number modulo REORDER_SLOTS. */
+    struct held_packet {
+        bool used;
+        bool marker;
+        uint16_t seq;
+        uint32_t ts;
+        size_t len;
+        int64_t at_us;
+        uint8_t data[1500];
+    } *held;
+    unsigned held_count;
+    /* --frame-times: when each of the last VP8_FRAME_TIMES decoded frames completed, in the
+     * slot of its frame number modulo VP8_FRAME_TIMES (numbers grow by one per frame, so a
+     * slot holds the latest frame of its residue); NULL when not kept */
+    frame_time *times;
 };
 
 vp8_receiver *vp8_receiver_new(void)
@@ -202,6 +229,7 @@ vp8_receiver *vp8_receiver_new(void)
     vpx_codec_dec_cfg_t cfg = {.threads = 1};
     r->codec_ok = vpx_codec_dec_init(&r->codec, vpx_codec_vp8_dx(), &cfg, 0) == VPX_CODEC_OK;
     r->need_keyframe = true;
+    r->held = calloc(REORDER_SLOTS, sizeof *r->held);
     return r;
 }
 
@@ -215,7 +243,26 @@ void vp8_receiver_free(vp8_receiver *r)
     free(r->hashes);
     free(r->sizes);
     free(r->have);
+    free(r->times);
+    free(r->held);
     free(r);
+}
+
+void vp8_receiver_keep_frame_times(vp8_receiver *r)
+{
+    if (!r->times)
+        r->times = calloc(VP8_FRAME_TIMES, sizeof *r->times);
+}
+
+bool vp8_receiver_frame_time(const vp8_receiver *r, uint16_t frame_no, int64_t *t_us)
+{
+    if (!r->times)
+        return false;
+    unsigned slot = frame_no & (VP8_FRAME_TIMES - 1);
+    if (!r->times[slot].set || r->times[slot].no != frame_no)
+        return false;
+    *t_us = r->times[slot].t_us;
+    return true;
 }
 
 /* Timing and size of one decoded frame. */
@@ -269,11 +316,14 @@ static void decode_frame(vp8_receiver *r, int64_t now_us)
         r->hashes[no] = frame_hash(img);
         r->sizes[no] = (img->d_w << 16) | img->d_h;
         r->have[no] = 1;
+        if (r->times) /* now_us: when the marker packet, the frame's last, arrived */
+            r->times[no & (VP8_FRAME_TIMES - 1)] = (frame_time){now_us, no, true};
     }
 }
 
-void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
-                       const uint8_t *payload, size_t len, int64_t now_us)
+/* One packet in sequence order (or after a gap given up on). */
+static void receiver_take(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
+                          const uint8_t *payload, size_t len, int64_t now_us)
 {
     if (r->have_seq && seq != (uint16_t)(r->last_seq + 1)) {
         /* a gap (or reordering, which we treat the same): this frame is lost, and every frame
@@ -315,8 +365,73 @@ void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
     }
 }
 
+/* Takes the held packets that are next in sequence. */
+static void held_drain(vp8_receiver *r, int64_t now_us)
+{
+    while (r->held_count > 0) {
+        struct held_packet *h = &r->held[(uint16_t)(r->last_seq + 1) % REORDER_SLOTS];
+        if (!h->used || h->seq != (uint16_t)(r->last_seq + 1))
+            return;
+        h->used = false;
+        r->held_count--;
+        receiver_take(r, h->seq, h->marker, h->ts, h->data, h->len, now_us);
+    }
+}
+
+/* The gap before the oldest held packet is given up on: take it (receiver_take counts the
+ * loss) and what follows it. */
+static void held_skip_gap(vp8_receiver *r, int64_t now_us)
+{
+    for (int d = 1; d < REORDER_SLOTS; d++) {
+        struct held_packet *h = &r->held[(uint16_t)(r->last_seq + d) % REORDER_SLOTS];
+        if (h->used && h->seq == (uint16_t)(r->last_seq + d)) {
+            h->used = false;
+            r->held_count--;
+            receiver_take(r, h->seq, h->marker, h->ts, h->data, h->len, now_us);
+            held_drain(r, now_us);
+            return;
+        }
+    }
+    memset(r->held, 0, REORDER_SLOTS * sizeof *r->held); /* unreachable: nothing in range */
+    r->held_count = 0;
+}
+
+static int64_t held_oldest_us(const vp8_receiver *r)
+{
+    int64_t oldest = INT64_MAX;
+    for (unsigned i = 0; i < REORDER_SLOTS && r->held_count > 0; i++)
+        if (r->held[i].used && r->held[i].at_us < oldest)
+            oldest = r->held[i].at_us;
+    return oldest;
+}
+
+void vp8_receiver_push(vp8_receiver *r, uint16_t seq, bool marker, uint32_t ts,
+                       const uint8_t *payload, size_t len, int64_t now_us)
+{
+    int ahead = (int16_t)(seq - (uint16_t)(r->last_seq + 1));
+    if (!r->have_seq || ahead <= 0 || ahead >= REORDER_SLOTS || len > sizeof r->held[0].data) {
+        if (r->have_seq && ahead >= REORDER_SLOTS) /* too far: no repair will come in time */
+            while (r->held_count > 0)
+                held_skip_gap(r, now_us);
+        receiver_take(r, seq, marker, ts, payload, len, now_us);
+        held_drain(r, now_us);
+        return;
+    }
+    struct held_packet *h = &r->held[seq % REORDER_SLOTS];
+    if (!h->used) {
+        *h = (struct held_packet){.used = true, .marker = marker, .seq = seq, .ts = ts,
+                                  .len = len, .at_us = now_us};
+        memcpy(h->data, payload, len);
+        r->held_count++;
+    }
+    while (r->held_count > 0 && now_us - held_oldest_us(r) > REORDER_WAIT_US)
+        held_skip_gap(r, now_us);
+}
+
 void vp8_receiver_new_stream(vp8_receiver *r)
 {
+    memset(r->held, 0, REORDER_SLOTS * sizeof *r->held);
+    r->held_count = 0;
     /* a frame cut off by the loss was not decoded: dropped, as after a gap */
     if (r->in_frame && r->st.frames_decoded)
         r->st.frames_dropped++;
