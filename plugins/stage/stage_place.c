@@ -173,9 +173,18 @@ odeon_plugin_result stage_watch_placed(stage_request *r, uint64_t id)
 {
     json_t *placement = json_object_get(r->body, "placement");
     /* "placement": false is a client that placement sent here: it is served even if the node
-     * filled up meanwhile (a little over capacity rather than redirects in a circle). */
-    if (json_is_false(placement))
+     * filled up meanwhile (a little over capacity rather than redirects in a circle), and
+     * placement hears that it arrived. */
+    if (json_is_false(placement)) {
+        if (clustered()) {
+            char stage_key[24];
+            g_snprintf(stage_key, sizeof stage_key, "%" G_GUINT64_FORMAT, id);
+            char *client = client_key(r);
+            stage_core->node_arrived(stage_key, client);
+            g_free(client);
+        }
         return watch_here(r, id);
+    }
     bool full = clustered() && node_full();
     if (clustered() && (json_is_true(placement) || full)) {
         place(r, id, false, full);
@@ -206,7 +215,7 @@ void stage_report_load(void)
 {
     static gint64 last;
     gint64 now = g_get_monotonic_time();
-    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_report) + sizeof(void *) ||
+    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_arrived) + sizeof(void *) ||
         now - last < G_USEC_PER_SEC)
         return;
     last = now;

@@ -65,7 +65,7 @@ gint64 relay_grace_us(void)
 const odeon_node_info *stage_node_info(void)
 {
     /* A core older than ABI 1.5 has no cluster: the field is past its table's end. */
-    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_report) + sizeof(void *))
+    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_arrived) + sizeof(void *))
         return NULL;
     return stage_core->node_info();
 }
@@ -635,7 +635,7 @@ int stage_relay_start(gint64 grace_seconds, unsigned drop_every_n)
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0)
         return -1;
-    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_report) + sizeof(void *))
+    if (stage_core->struct_size < offsetof(odeon_core_callbacks, node_arrived) + sizeof(void *))
         return 0; /* an older core: no cluster, no relay links */
     g_atomic_int_set(&relay_running, 1);
     relay_thread = g_thread_new("stage-relay", relay_main, NULL);

@@ -385,14 +385,15 @@ static void place_done(const PGresult *res, const char *error, void *data)
 
 /* One statement: the sticky node if it is still live and has room, else the least-loaded
  * live relay with room, else an origin with room; the choice is recorded. A node's load is
- * its last reported viewers plus the placements made since that report and in the 3 s before
- * it: a viewer joins a moment after it is placed, so a heartbeat in between would not count
- * it yet. Counting such a viewer twice for a few seconds errs on the side of room. */
+ * the viewers of its last heartbeat plus the viewers placed on it that have not arrived yet
+ * (for at most 30 s) or arrived after that heartbeat (odeon_cluster_arrived): so a crowd
+ * joining between two heartbeats spreads out, and nobody is counted twice. */
 static const char place_sql[] =
     "WITH live AS ("
     " SELECT n.id, n.public_url, n.capacity, n.role, n.viewers + (SELECT count(*) FROM "
-    "  odeon_placements p WHERE p.node_id = n.id"
-    "  AND p.placed_at > n.heartbeat_at - interval '3 seconds') AS load"
+    "  odeon_placements p WHERE p.node_id = n.id AND ((p.arrived_at IS NULL"
+    "  AND p.placed_at > now() - interval '30 seconds') OR p.arrived_at > n.heartbeat_at))"
+    "  AS load"
     " FROM odeon_nodes n WHERE NOT n.draining AND n.role IN ('relay', 'origin')"
     " AND n.heartbeat_at > now() - make_interval(secs => $3::int / 1000.0)"
     " AND n.id <> ALL ($4::text[])),"
@@ -403,8 +404,19 @@ static const char place_sql[] =
     " LIMIT 1),"
     " recorded AS (INSERT INTO odeon_placements (client_key, stage_key, node_id)"
     " SELECT $1, $2, id FROM chosen ON CONFLICT (client_key, stage_key) DO UPDATE"
-    " SET node_id = EXCLUDED.node_id, placed_at = now())"
+    " SET node_id = EXCLUDED.node_id, placed_at = now(), arrived_at = NULL)"
     " SELECT id, public_url FROM chosen";
+
+void odeon_cluster_arrived(odeon_cluster *c, const char *stage_key, const char *client_key)
+{
+    if (c->db == NULL || strcmp(c->role, "standalone") == 0)
+        return;
+    const char *params[] = {client_key, stage_key, c->node_id};
+    odeon_db_query(c->db,
+                   "UPDATE odeon_placements SET arrived_at = now() WHERE client_key = $1 "
+                   "AND stage_key = $2 AND node_id = $3 AND arrived_at IS NULL",
+                   3, params, NULL, NULL);
+}
 
 /* A text[] literal of the excluded ids (ids are checked: letters, digits, - _ . :). */
 static char *array_literal(const char *const *items)

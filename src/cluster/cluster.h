@@ -64,6 +64,10 @@ typedef void (*odeon_cluster_place_fn)(const char *node_id, const char *url, con
 void odeon_cluster_place(odeon_cluster *cluster, const char *stage_key, const char *client_key,
                          const char *const *exclude, odeon_cluster_place_fn fn, void *user_data);
 
+/* The viewer placed as (client_key, stage_key) arrived here: it now counts in this node's
+ * viewers, not as a placement on its way (see place_sql in cluster.c). */
+void odeon_cluster_arrived(odeon_cluster *cluster, const char *stage_key, const char *client_key);
+
 /* The registry as last read (at most one heartbeat old) with this node's own live load:
  * {"node": {...this node...}, "nodes": [...]} (new reference). */
 json_t *odeon_cluster_nodes_json(odeon_cluster *cluster);

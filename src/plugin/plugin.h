@@ -302,6 +302,9 @@ typedef struct odeon_core_callbacks {
     /* The plugin's share of this node's load, written on each registry heartbeat (borrowed):
      * {"viewers": n, "bitrate_out": bit/s, "links": [{...}, ...]}. */
     void (*node_report)(const struct odeon_plugin *plugin, json_t *report);
+    /* A viewer that placement sent here (same stage_key and client_key) arrived: it counts in
+     * this node's reported viewers from now on, not as a placement on its way. */
+    void (*node_arrived)(const char *stage_key, const char *client_key);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -408,6 +408,13 @@ static void cb_node_report(const odeon_plugin *plugin, json_t *report)
         odeon_cluster_report(c, plugin->package, report);
 }
 
+static void cb_node_arrived(const char *stage_key, const char *client_key)
+{
+    odeon_cluster *c = odeon_cluster_current();
+    if (c != NULL && stage_key != NULL && client_key != NULL)
+        odeon_cluster_arrived(c, stage_key, client_key);
+}
+
 static const odeon_core_callbacks core_callbacks = {
     .abi_major = ODEON_PLUGIN_ABI_MAJOR,
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
@@ -455,6 +462,7 @@ static const odeon_core_callbacks core_callbacks = {
     .node_derive_key = cb_node_derive_key,
     .node_place = cb_node_place,
     .node_report = cb_node_report,
+    .node_arrived = cb_node_arrived,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)
