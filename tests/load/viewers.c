@@ -619,17 +619,27 @@ static bool nack_take(viewer *v, const uint8_t *buf, size_t len)
 }
 
 /* A generic NACK (RFC 4585) for the video packet rtp (len bytes, as received), as SRTCP. */
+/* Protects the n bytes of RTCP that a builder wrote into buf (cap bytes; n <= 0: it failed)
+ * and sends them to the server; false (counted in rtcp_errors) when that failed. */
+static bool rtcp_send(viewer *v, uint8_t *buf, int n, size_t cap)
+{
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, cap) != 0) {
+        v->rtcp_errors++;
+        return false;
+    }
+    udp_send(v, &v->remote, buf, len);
+    return true;
+}
+
 static void nack_send(viewer *v, const uint8_t *rtp, size_t rtp_len)
 {
     _Alignas(16) uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM];
     uint16_t seq = odeon_be16(rtp + 2);
-    int n = odeon_rtcp_build_nack(buf, 64, v->rtcp_ssrc, odeon_be32(rtp + 8), &seq, 1);
-    size_t len = n > 0 ? (size_t)n : 0;
-    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
-        v->rtcp_errors++;
+    if (!rtcp_send(v, buf,
+                   odeon_rtcp_build_nack(buf, 64, v->rtcp_ssrc, odeon_be32(rtp + 8), &seq, 1),
+                   sizeof buf))
         return;
-    }
-    udp_send(v, &v->remote, buf, len);
     unsigned slot = (unsigned)(v->nacks_sent++ % NACK_PENDING);
     v->nack_seq[slot] = seq;
     v->nack_hash[slot] = datagram_hash(rtp, rtp_len);
@@ -643,14 +653,8 @@ static void pli_maybe(viewer *v, int64_t now)
         return;
     v->next_pli = now + (int64_t)opt.pli_every_ms * 1000;
     _Alignas(16) uint8_t buf[64 + ODEON_SRTP_RTCP_TAIL_ROOM];
-    int n = odeon_rtcp_build_pli(buf, 64, v->rtcp_ssrc, v->video_ssrc);
-    size_t len = n > 0 ? (size_t)n : 0;
-    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
-        v->rtcp_errors++;
-        return;
-    }
-    udp_send(v, &v->remote, buf, len);
-    v->plis_sent++;
+    if (rtcp_send(v, buf, odeon_rtcp_build_pli(buf, 64, v->rtcp_ssrc, v->video_ssrc), sizeof buf))
+        v->plis_sent++;
 }
 
 /* Whether the packet is viewer 0's simulated loss (NACKed now), and counts repairs. */
@@ -897,13 +901,8 @@ static void send_rtcp(viewer *v, int64_t now)
         n = r > 0 ? n + r : r;
         v->remb_bps = bps;
     }
-    size_t len = n > 0 ? (size_t)n : 0;
-    if (n <= 0 || odeon_srtp_protect_rtcp(v->srtp, buf, &len, sizeof buf) != 0) {
-        v->rtcp_errors++;
-        return;
-    }
-    udp_send(v, &v->remote, buf, len);
-    v->rtcp_sent++;
+    if (rtcp_send(v, buf, n, sizeof buf))
+        v->rtcp_sent++;
 }
 
 /* ----- per-viewer life ------------------------------------------------------------------------ */
