@@ -360,7 +360,9 @@ static gpointer relay_main(gpointer data)
     poll_rebuild(fds, owners);
     gint64 last_tick = 0;
     while (g_atomic_int_get(&relay_running)) {
-        if (poll((struct pollfd *)(void *)fds->data, fds->len, 20) < 0 && errno != EINTR)
+        /* With links: a 20 ms tick (NACK retries, keepalives); without: only wake-ups. */
+        int timeout = fds->len > 2 ? 20 : 500;
+        if (poll((struct pollfd *)(void *)fds->data, fds->len, timeout) < 0 && errno != EINTR)
             break;
         if (g_array_index(fds, struct pollfd, 0).revents & POLLIN) {
             uint64_t count;

@@ -24,13 +24,17 @@ struct odeon_cluster {
     guint first_source;
     GMutex lock;         /* reports, registry, cpu */
     GHashTable *reports; /* reporter -> json_t * */
+    GHashTable *report_times; /* reporter -> gint64 * (monotonic µs of its last report) */
     json_t *registry;    /* array of node rows as last read */
     double cpu;          /* cores busy over the last beat */
     gint64 cpu_last_us, wall_last_us;
     bool beat_running;
     bool started; /* first heartbeat written (started_at set) */
     unsigned beats;
-    gint draining; /* atomic */
+    gint draining;       /* atomic */
+    gint places_running; /* placements whose answer is still to come (atomic) */
+    GQueue place_queue;  /* place_call * waiting their turn; under lock */
+    bool place_inflight; /* under lock */
     odeon_node_info info;
 };
 
@@ -190,6 +194,18 @@ static void cpu_sample_locked(odeon_cluster *c)
     c->wall_last_us = wall;
 }
 
+/* How old the oldest plugin report is: the viewers it counts are as of that time. */
+static gint64 report_age_ms_locked(odeon_cluster *c)
+{
+    gint64 now = g_get_monotonic_time(), oldest = now;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, c->report_times);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        oldest = MIN(oldest, *(gint64 *)value);
+    return (now - oldest) / 1000;
+}
+
 static gboolean on_heartbeat(gpointer data)
 {
     odeon_cluster *c = data;
@@ -201,8 +217,12 @@ static gboolean on_heartbeat(gpointer data)
     json_t *links = json_array();
     load_totals_locked(c, &viewers, &bitrate, links);
     double cpu = c->cpu;
+    /* 200 ms more than the report's age: the statement may run a little after this, and a
+     * viewer counted twice for a moment is better than one counted nowhere. */
+    gint64 age_ms = report_age_ms_locked(c) + 200;
     g_mutex_unlock(&c->lock);
-    char capacity[16], viewers_s[24], bitrate_s[24], cpu_s[32];
+    char capacity[16], viewers_s[24], bitrate_s[24], cpu_s[32], age_s[24];
+    g_snprintf(age_s, sizeof age_s, "%" G_GINT64_FORMAT, age_ms);
     g_snprintf(capacity, sizeof capacity, "%u", c->capacity);
     g_snprintf(viewers_s, sizeof viewers_s, "%" JSON_INTEGER_FORMAT, viewers);
     g_snprintf(bitrate_s, sizeof bitrate_s, "%" JSON_INTEGER_FORMAT, bitrate);
@@ -219,17 +239,20 @@ static gboolean on_heartbeat(gpointer data)
                             cpu_s,
                             links_s,
                             c->started ? "f" : "t",
-                            odeon_cluster_draining(c) ? "t" : "f"};
+                            odeon_cluster_draining(c) ? "t" : "f",
+                            age_s};
     c->beat_running = true;
     odeon_db_query(c->db,
                    "INSERT INTO odeon_nodes (id, role, public_url, upstream, capacity, viewers, "
-                   "bitrate_out, cpu, links, draining, started_at, heartbeat_at) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $11, now(), now()) "
+                   "bitrate_out, cpu, links, draining, started_at, heartbeat_at, counted_at) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $11, now(), now(), "
+                   "now() - make_interval(secs => $12::int / 1000.0)) "
                    "ON CONFLICT (id) DO UPDATE SET role = $2, public_url = $3, upstream = $4, "
                    "capacity = $5, viewers = $6, bitrate_out = $7, cpu = $8, links = $9::jsonb, "
                    "draining = $11, started_at = CASE WHEN $10::boolean THEN now() "
-                   "ELSE odeon_nodes.started_at END, heartbeat_at = now()",
-                   11, params, heartbeat_done, c);
+                   "ELSE odeon_nodes.started_at END, heartbeat_at = now(), "
+                   "counted_at = now() - make_interval(secs => $12::int / 1000.0)",
+                   12, params, heartbeat_done, c);
     free(links_s);
     if (++c->beats % PURGE_EVERY_BEATS == 1)
         odeon_db_query(c->db,
@@ -281,6 +304,7 @@ odeon_cluster *odeon_cluster_new(const odeon_config *config, odeon_db *db)
     g_mutex_init(&c->lock);
     c->reports =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_decref);
+    c->report_times = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     c->registry = json_array();
     if (db != NULL && strcmp(c->role, "standalone") != 0) {
         /* The first beat once the main loop runs, i.e. once the transport is up: a node is
@@ -289,6 +313,15 @@ odeon_cluster *odeon_cluster_new(const odeon_config *config, odeon_db *db)
         c->heartbeat_source = g_timeout_add(c->heartbeat_ms, on_heartbeat, c);
     }
     return c;
+}
+
+void odeon_cluster_quiesce(odeon_cluster *c)
+{
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    while (g_atomic_int_get(&c->places_running) > 0 && g_get_monotonic_time() < deadline) {
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(2000);
+    }
 }
 
 static void unregister_done(const PGresult *res, const char *error, void *data)
@@ -322,6 +355,7 @@ void odeon_cluster_free(odeon_cluster *c)
         }
     }
     g_hash_table_unref(c->reports);
+    g_hash_table_unref(c->report_times);
     json_decref(c->registry);
     g_mutex_clear(&c->lock);
     g_free(c->node_id);
@@ -347,6 +381,9 @@ void odeon_cluster_report(odeon_cluster *c, const char *reporter, json_t *report
 {
     g_mutex_lock(&c->lock);
     g_hash_table_replace(c->reports, g_strdup(reporter), json_deep_copy(report));
+    gint64 *at = g_new(gint64, 1);
+    *at = g_get_monotonic_time();
+    g_hash_table_replace(c->report_times, g_strdup(reporter), at);
     g_mutex_unlock(&c->lock);
 }
 
@@ -361,38 +398,17 @@ json_t *odeon_cluster_nodes_json(odeon_cluster *c)
 
 /* ---- placement ---- */
 
-typedef struct place_call {
-    odeon_cluster *cluster;
-    odeon_cluster_place_fn fn;
-    void *user_data;
-} place_call;
-
-static void place_done(const PGresult *res, const char *error, void *data)
-{
-    place_call *call = data;
-    odeon_cluster *c = call->cluster;
-    if (res != NULL && PQntuples(res) == 1)
-        call->fn(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), NULL, call->user_data);
-    else {
-        /* No live node with room, or the database is away: this node serves. Availability
-         * first; the registry's balance comes back with the database. */
-        if (error != NULL)
-            LOG_WARN("placement without the registry: %s", error);
-        call->fn(c->node_id, c->public_url, NULL, call->user_data);
-    }
-    g_free(call);
-}
-
 /* One statement: the sticky node if it is still live and has room, else the least-loaded
  * live relay with room, else an origin with room; the choice is recorded. A node's load is
  * the viewers of its last heartbeat plus the viewers placed on it that have not arrived yet
- * (for at most 30 s) or arrived after that heartbeat (odeon_cluster_arrived): so a crowd
+ * (for at most 10 s) or arrived after the time that count is from (counted_at: plugins
+ * report their viewers about once a second; odeon_cluster_arrived): so a crowd
  * joining between two heartbeats spreads out, and nobody is counted twice. */
 static const char place_sql[] =
     "WITH live AS ("
     " SELECT n.id, n.public_url, n.capacity, n.role, n.viewers + (SELECT count(*) FROM "
     "  odeon_placements p WHERE p.node_id = n.id AND ((p.arrived_at IS NULL"
-    "  AND p.placed_at > now() - interval '30 seconds') OR p.arrived_at > n.heartbeat_at))"
+    "  AND p.placed_at > now() - interval '10 seconds') OR p.arrived_at > n.counted_at))"
     "  AS load"
     " FROM odeon_nodes n WHERE NOT n.draining AND n.role IN ('relay', 'origin')"
     " AND n.heartbeat_at > now() - make_interval(secs => $3::int / 1000.0)"
@@ -406,6 +422,61 @@ static const char place_sql[] =
     " SELECT $1, $2, id FROM chosen ON CONFLICT (client_key, stage_key) DO UPDATE"
     " SET node_id = EXCLUDED.node_id, placed_at = now(), arrived_at = NULL)"
     " SELECT id, public_url FROM chosen";
+
+typedef struct place_call {
+    odeon_cluster *cluster;
+    odeon_cluster_place_fn fn;
+    void *user_data;
+    char *params[4]; /* client key, stage key, dead_after_ms, excluded ids */
+} place_call;
+
+static void place_send_next(odeon_cluster *c);
+
+static void place_call_free(place_call *call)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(call->params); i++)
+        g_free(call->params[i]);
+    g_free(call);
+}
+
+static void place_done(const PGresult *res, const char *error, void *data)
+{
+    place_call *call = data;
+    odeon_cluster *c = call->cluster;
+    g_atomic_int_add(&c->places_running, -1);
+    bool queued = call->params[0] != NULL;
+    if (res != NULL && PQntuples(res) == 1)
+        call->fn(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), NULL, call->user_data);
+    else {
+        /* No live node with room, or the database is away: this node serves. Availability
+         * first; the registry's balance comes back with the database. */
+        if (error != NULL)
+            LOG_WARN("placement without the registry: %s", error);
+        call->fn(c->node_id, c->public_url, NULL, call->user_data);
+    }
+    place_call_free(call);
+    if (queued) {
+        g_mutex_lock(&c->lock);
+        c->place_inflight = false;
+        g_mutex_unlock(&c->lock);
+        place_send_next(c);
+    }
+}
+
+/* One placement at a time from this node: concurrent statements would not see each other's
+ * choice and could all pick the same relay. Each takes a millisecond or so. */
+static void place_send_next(odeon_cluster *c)
+{
+    g_mutex_lock(&c->lock);
+    place_call *call = c->place_inflight ? NULL : g_queue_pop_head(&c->place_queue);
+    c->place_inflight = call != NULL;
+    g_mutex_unlock(&c->lock);
+    if (call != NULL &&
+        odeon_db_query(c->db, place_sql, 4, (const char *const *)call->params, place_done,
+                       call) != 0)
+        place_done(NULL, "the database pool is closing", call);
+}
+
 
 void odeon_cluster_arrived(odeon_cluster *c, const char *stage_key, const char *client_key)
 {
@@ -441,15 +512,17 @@ void odeon_cluster_place(odeon_cluster *c, const char *stage_key, const char *cl
 {
     place_call *call = g_new0(place_call, 1);
     *call = (place_call){.cluster = c, .fn = fn, .user_data = user_data};
+    g_atomic_int_inc(&c->places_running);
     if (c->db == NULL || strcmp(c->role, "standalone") == 0) {
         place_done(NULL, NULL, call);
         return;
     }
-    char dead[16];
-    g_snprintf(dead, sizeof dead, "%u", c->dead_after_ms);
-    char *excluded = array_literal(exclude);
-    const char *params[] = {client_key, stage_key, dead, excluded};
-    if (odeon_db_query(c->db, place_sql, 4, params, place_done, call) != 0)
-        place_done(NULL, "the database pool is closing", call);
-    g_free(excluded);
+    call->params[0] = g_strdup(client_key);
+    call->params[1] = g_strdup(stage_key);
+    call->params[2] = g_strdup_printf("%u", c->dead_after_ms);
+    call->params[3] = array_literal(exclude);
+    g_mutex_lock(&c->lock);
+    g_queue_push_tail(&c->place_queue, call);
+    g_mutex_unlock(&c->lock);
+    place_send_next(c);
 }

@@ -68,6 +68,10 @@ void odeon_cluster_place(odeon_cluster *cluster, const char *stage_key, const ch
  * viewers, not as a placement on its way (see place_sql in cluster.c). */
 void odeon_cluster_arrived(odeon_cluster *cluster, const char *stage_key, const char *client_key);
 
+/* Waits (up to 2 s, running the main context) until every placement has been answered: before
+ * the plugins that asked are unloaded. */
+void odeon_cluster_quiesce(odeon_cluster *cluster);
+
 /* The registry as last read (at most one heartbeat old) with this node's own live load:
  * {"node": {...this node...}, "nodes": [...]} (new reference). */
 json_t *odeon_cluster_nodes_json(odeon_cluster *cluster);

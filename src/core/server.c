@@ -196,6 +196,9 @@ static int start_plugins(server *s, char **error)
 
 static void stop_plugins(server *s)
 {
+    /* A placement answered after its plugin is gone would call into unloaded code. */
+    if (s->cluster != NULL)
+        odeon_cluster_quiesce(s->cluster);
     g_clear_pointer(&s->plugins, odeon_plugin_host_free);
 }
 

@@ -172,6 +172,11 @@ test('a relay with no viewers closes its link after the grace period', { skip },
 // origin for placement again without it, and are back on media on another node within 5 s;
 // viewers on the other relays see no gap at all.
 test('a relay killed mid-stream: its viewers are back on another node within 5 s', { skip }, async (t) => {
+  // The previous test's viewers are gone from the registry first (so placement has room).
+  await waitFor('the relays to report no viewers', async () => {
+    const list = await listNodes(nodes.origin);
+    return list.nodes.filter((n) => n.role === 'relay' && n.live && n.viewers === 0).length === 3;
+  }, 10000);
   const run = runLoad(viewersArgs(nodes.origin, '--placement', '--failover-after-ms', '800', '--viewers', '9',
     '--decode', '9', '--duration', '10', '--setup-timeout', '20', '--json'), 90000);
   await waitFor('viewers on relay-2', async () => (await listNodes(nodes['relay-2'])).node.viewers >= 3, 15000);

@@ -102,14 +102,16 @@ void session_lost(viewer *v, const char *fmt, ...)
 void cluster_watch_fields(const viewer *v, json_t *body)
 {
     const placement_state *p = &v->pl;
+    char key[48];
+    snprintf(key, sizeof key, "load-%d-%d", (int)getpid(), v->idx);
     if (p->redirected) {
+        /* The same key where placement sent it: the node tells placement it arrived. */
         json_object_set_new(body, "placement", json_false());
+        json_object_set_new(body, "client", json_string(key));
         return;
     }
     if (!(g_opt.placement && v->idx >= g_opt.entry_viewers) && !p->recovering)
         return;
-    char key[48];
-    snprintf(key, sizeof key, "load-%d-%d", (int)getpid(), v->idx);
     json_object_set_new(body, "placement", json_true());
     json_object_set_new(body, "client", json_string(key));
     if (p->nexcl) {
