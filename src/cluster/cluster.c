@@ -38,6 +38,9 @@ struct odeon_cluster {
     odeon_node_info info;
 };
 
+typedef struct place_call place_call;
+static void place_call_free(place_call *call);
+
 static odeon_cluster *current;
 
 void odeon_cluster_set_current(odeon_cluster *cluster)
@@ -354,6 +357,9 @@ void odeon_cluster_free(odeon_cluster *c)
                 g_usleep(2000);
         }
     }
+    place_call *left;
+    while ((left = g_queue_pop_head(&c->place_queue)) != NULL)
+        place_call_free(left); /* never sent: quiesce ran out of time (the database away) */
     g_hash_table_unref(c->reports);
     g_hash_table_unref(c->report_times);
     json_decref(c->registry);
@@ -423,12 +429,12 @@ static const char place_sql[] =
     " SET node_id = EXCLUDED.node_id, placed_at = now(), arrived_at = NULL)"
     " SELECT id, public_url FROM chosen";
 
-typedef struct place_call {
+struct place_call {
     odeon_cluster *cluster;
     odeon_cluster_place_fn fn;
     void *user_data;
     char *params[4]; /* client key, stage key, dead_after_ms, excluded ids */
-} place_call;
+};
 
 static void place_send_next(odeon_cluster *c);
 
