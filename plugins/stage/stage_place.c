@@ -100,6 +100,13 @@ static bool node_full(void)
     return n != NULL && n->capacity > 0 && stage_viewers_total() >= n->capacity;
 }
 
+/* The stage as placement names it (buf: 24 bytes). */
+static const char *stage_key_of(uint64_t id, char buf[24])
+{
+    g_snprintf(buf, 24, "%" G_GUINT64_FORMAT, id);
+    return buf;
+}
+
 static char *client_key(stage_request *r)
 {
     const char *key = json_string_value(json_object_get(r->body, "client"));
@@ -161,10 +168,9 @@ static void place(stage_request *r, uint64_t id, bool placement_only, bool full)
     pending_request *p = pending_new(r, id);
     p->placement_only = placement_only;
     char stage_key[24];
-    g_snprintf(stage_key, sizeof stage_key, "%" G_GUINT64_FORMAT, id);
     char *client = client_key(r);
     char **exclude = exclusions(r->body, full);
-    stage_core->node_place(stage_key, client, (const char *const *)exclude, placed, p);
+    stage_core->node_place(stage_key_of(id, stage_key), client, (const char *const *)exclude, placed, p);
     g_strfreev(exclude);
     g_free(client);
 }
@@ -178,19 +184,18 @@ odeon_plugin_result stage_watch_placed(stage_request *r, uint64_t id)
     if (json_is_false(placement)) {
         if (clustered()) {
             char stage_key[24];
-            g_snprintf(stage_key, sizeof stage_key, "%" G_GUINT64_FORMAT, id);
             char *client = client_key(r);
-            stage_core->node_arrived(stage_key, client);
+            stage_core->node_arrived(stage_key_of(id, stage_key), client);
             g_free(client);
         }
         return watch_here(r, id);
     }
-    bool full = clustered() && node_full();
+    bool full = node_full();
     if (clustered() && (json_is_true(placement) || full)) {
         place(r, id, false, full);
         return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT};
     }
-    if (node_full())
+    if (full)
         return stage_async_reply(r, stage_error_event(STAGE_ERROR_CANT_CREATE, "This node is full"),
                                  NULL);
     return watch_here(r, id);

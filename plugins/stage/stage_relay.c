@@ -617,6 +617,8 @@ json_t *stage_relay_links_json(void)
                       (json_int_t)d->packets, "bytes", (json_int_t)d->bytes, "retransmits",
                       (json_int_t)d->retransmits, "nacks", (json_int_t)d->nacks, "plis",
                       (json_int_t)d->plis, "dropped", (json_int_t)d->dropped));
+        json_object_set_new(json_array_get(links, json_array_size(links) - 1), "skipped",
+                            json_integer((json_int_t)d->skipped));
         json_object_set_new(json_array_get(links, json_array_size(links) - 1), "rtcp",
                             json_pack("{s:I, s:I}", "in", (json_int_t)d->rtcp_in, "refused",
                                       (json_int_t)d->rtcp_bad));

@@ -67,7 +67,6 @@ struct relay_uplink {
     char **path;  /* the nodes the first request came through (loop detection) */
     uplink_state state;
     bool connecting; /* a relay-connect thread runs */
-    bool dead;       /* its first subscription failed: the relay thread frees it */
     GThread *connect_thread;
     GPtrArray *waiters; /* uplink_waiter * */
     /* handed over by the connect thread */
@@ -410,7 +409,6 @@ static gpointer connect_main(gpointer data)
     u->waiters = g_ptr_array_new();
     bool first_failed = a.status != 200 && u->stage == NULL;
     if (first_failed) {
-        u->dead = true;
         g_hash_table_steal(uplinks, &u->stage_id);
         g_ptr_array_add(graveyard, u); /* the relay thread frees it */
     }

@@ -961,6 +961,25 @@ static void ssrc_retire(viewer *v)
     v->nss = 0;
 }
 
+/* What a viewer's connection holds: the WebSocket, the UDP socket (closing it takes it out of
+ * the epoll set), DTLS, SRTP and the remote's ICE and fingerprint strings. */
+static void session_release(viewer *v)
+{
+    if (v->ws.fd >= 0)
+        ws_close(&v->ws);
+    if (v->udp >= 0)
+        close(v->udp);
+    v->udp = -1;
+    odeon_dtls_endpoint_free(v->dtls);
+    odeon_srtp_free(v->srtp);
+    g_free(v->rufrag);
+    g_free(v->rpwd);
+    g_free(v->fp_hash);
+    g_free(v->fp_value);
+    v->dtls = NULL, v->srtp = NULL;
+    v->rufrag = v->rpwd = v->fp_hash = v->fp_value = NULL;
+}
+
 /* Ends the current session on our side: destroy (best effort) and close the WebSocket, DTLS
  * close_notify, close the UDP socket, free ICE, DTLS and SRTP state, retire the SSRCs, and
  * make the decoder wait for a keyframe of the next stream. What the report reads about the
@@ -978,17 +997,7 @@ static void session_teardown(viewer *v)
     }
     if (v->dtls && odeon_dtls_endpoint_state(v->dtls) == ODEON_DTLS_STATE_CONNECTED)
         odeon_dtls_endpoint_close(v->dtls);
-    if (v->udp >= 0)
-        close(v->udp); /* (which takes it out of the epoll set) */
-    v->udp = -1;
-    odeon_dtls_endpoint_free(v->dtls);
-    odeon_srtp_free(v->srtp);
-    g_free(v->rufrag);
-    g_free(v->rpwd);
-    g_free(v->fp_hash);
-    g_free(v->fp_value);
-    v->dtls = NULL, v->srtp = NULL;
-    v->rufrag = v->rpwd = v->fp_hash = v->fp_value = NULL;
+    session_release(v);
     v->session_id = v->handle_id = 0;
     v->offer_done = v->ice_ok = v->nominated = v->got_key = v->audio_ok = false;
     v->has_audio = v->has_video = false;
@@ -1112,16 +1121,7 @@ static void viewer_stop(viewer *v)
 
 static void viewer_free(viewer *v)
 {
-    if (v->ws.fd >= 0)
-        ws_close(&v->ws);
-    if (v->udp >= 0)
-        close(v->udp);
-    odeon_dtls_endpoint_free(v->dtls);
-    odeon_srtp_free(v->srtp);
-    g_free(v->rufrag);
-    g_free(v->rpwd);
-    g_free(v->fp_hash);
-    g_free(v->fp_value);
+    session_release(v);
 }
 
 /* ----- workers -------------------------------------------------------------------------------- */
