@@ -17,6 +17,7 @@ ODEON_APT_PACKAGES=(
     libglib2.0-dev libjansson-dev libwebsockets-dev libnice-dev libssl-dev libpq-dev
     libcurl4-openssl-dev libopus-dev libvpx-dev libcmocka-dev
     postgresql        # the server: scripts/pg runs a private cluster (quick start and tests)
+    curl python3      # scripts/demo-seed: the quick start's demo event, through the API
     dpkg-dev          # dpkg-source, used by `apt-get source libsrtp2`
     clang libclang-rt-dev   # libFuzzer targets and clang's sanitizer runtimes
 )

@@ -49,6 +49,7 @@ void stage_unref(stage *s)
     g_free(s->description);
     g_free(s->pin);
     g_free(s->secret);
+    g_free(s->event);
     g_free(s);
 }
 
@@ -466,9 +467,15 @@ static bool tracks_from_body(stage *s, json_t *body)
 
 static odeon_plugin_result req_create(request *r)
 {
-    if (!organiser_ok(r->handle, r->body))
+    const char *event = json_string_value(json_object_get(r->body, "event"));
+    if (json_object_get(r->body, "event") != NULL && !stage_event_id_valid(event))
+        return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
+                                            "Invalid element (event: an event id as a string)"));
+    if (!organiser_ok(r->handle, r->body) &&
+        !stage_event_role_at_least(r->handle, event, "organiser"))
         return sync_reply(stage_error_event(STAGE_ERROR_UNAUTHORIZED,
-                                            "Unauthorized (an organiser's request: admin_key)"));
+                                            "Unauthorized (an organiser's request: admin_key, "
+                                            "or an organiser of the event)"));
     const char *type = json_string_value(json_object_get(r->body, "type"));
     if (type == NULL || strcmp(type, "rtp") != 0)
         return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
@@ -480,6 +487,7 @@ static odeon_plugin_result req_create(request *r)
     s->description = g_strdup(json_string_value(json_object_get(r->body, "description")));
     s->pin = g_strdup(json_string_value(json_object_get(r->body, "pin")));
     s->secret = g_strdup(json_string_value(json_object_get(r->body, "secret")));
+    s->event = g_strdup(event);
     if (!tracks_from_body(s, r->body)) {
         stage_unref(s);
         return sync_reply(stage_error_event(STAGE_ERROR_INVALID_ELEMENT,
@@ -554,8 +562,9 @@ static odeon_plugin_result req_destroy(request *r)
         return sync_reply(
             stage_error_event(STAGE_ERROR_NO_SUCH_MOUNTPOINT, "No such mountpoint/stream"));
     const char *secret = json_string_value(json_object_get(r->body, "secret"));
-    bool allowed = organiser_ok(r->handle, r->body) || (s->secret != NULL && secret != NULL &&
-                                         strcmp(s->secret, secret) == 0);
+    bool allowed = organiser_ok(r->handle, r->body) ||
+                   (s->secret != NULL && secret != NULL && strcmp(s->secret, secret) == 0) ||
+                   stage_event_role_at_least(r->handle, s->event, "organiser");
     if (!allowed) {
         stage_unref(s);
         return sync_reply(
@@ -613,6 +622,14 @@ odeon_plugin_result stage_watch_stage(stage_request *r, stage *s)
 {
     stage_viewer *v = viewer_of(r->handle);
     const char *pin = json_string_value(json_object_get(r->body, "pin"));
+    if (s->event != NULL && !stage_event_role_at_least(r->handle, s->event, "participant") &&
+        !organiser_ok(r->handle, r->body)) {
+        stage_unref(s);
+        return stage_async_reply(
+            r, stage_error_event(STAGE_ERROR_UNAUTHORIZED,
+                                 "Unauthorized (sign in with a ticket for this event)"),
+            NULL);
+    }
     if (s->pin != NULL && (pin == NULL || strcmp(pin, s->pin) != 0)) {
         stage_unref(s);
         return stage_async_reply(
@@ -874,7 +891,8 @@ static bool may_publish(stage *s, request *r)
     const char *secret = json_string_value(json_object_get(r->body, "secret"));
     if (s->secret != NULL && secret != NULL && strcmp(secret, s->secret) == 0)
         return true;
-    return organiser_ok(r->handle, r->body);
+    return organiser_ok(r->handle, r->body) ||
+           stage_event_role_at_least(r->handle, s->event, "host");
 }
 
 int stage_host_start(odeon_plugin_handle *handle, stage *s, json_t **answer,
@@ -1377,7 +1395,8 @@ static int load_config(const char *path)
         s->description = g_key_file_get_string(kf, groups[i], "description", NULL);
         s->pin = g_key_file_get_string(kf, groups[i], "pin", NULL);
         s->secret = g_key_file_get_string(kf, groups[i], "secret", NULL);
-        bool ok = id > 0;
+        s->event = g_key_file_get_string(kf, groups[i], "event", NULL);
+        bool ok = id > 0 && (s->event == NULL || stage_event_id_valid(s->event));
         if (ok && g_key_file_has_key(kf, groups[i], "audio_port", NULL)) {
             char *codec = g_key_file_get_string(kf, groups[i], "audio_codec", NULL);
             ok = track_from(&s->tracks[s->track_count++], false, "a",

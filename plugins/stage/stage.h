@@ -181,6 +181,7 @@ typedef struct stage {
     char *description;
     char *pin;    /* viewers must give it; NULL: none */
     char *secret; /* to destroy it; NULL: none */
+    char *event;  /* the event it belongs to (tickets' id): rights by role; NULL: none */
     stage_track tracks[STAGE_MAX_TRACKS];
     size_t track_count;
     GMutex lock;          /* viewers, the ring's writer side */
@@ -306,6 +307,11 @@ odeon_plugin_result stage_watch_placed(stage_request *r, uint64_t id);
 odeon_plugin_result stage_placement(stage_request *r, uint64_t id);
 /* The node report (viewers, bit rate out, links), at most once a second. */
 void stage_report_load(void);
+
+/* stage_access.c: rights in a stage bound to an event, by the session's role in it
+ * ("participant" < "host" < "organiser" < "owner"). */
+bool stage_event_role_at_least(odeon_plugin_handle *handle, const char *event, const char *min);
+bool stage_event_id_valid(const char *event);
 
 /* stage_whip.c: WHIP ingest (RFC 9725) on /whip/<stage>, WHEP egress on /whep/<stage>. */
 int stage_whip_start(void);

@@ -431,6 +431,9 @@ static json_t *stage_description(stage *s)
                           s->description ? s->description : "", "tracks", tracks);
     if (s->pin)
         json_object_set_new(j, "pin", json_string(s->pin));
+    /* Relays authorise its viewers as the origin does. */
+    if (s->event)
+        json_object_set_new(j, "event", json_string(s->event));
     return j;
 }
 

@@ -252,7 +252,9 @@ static stage *stage_from_description(uint64_t id, json_t *desc)
     const char *pin = json_string_value(json_object_get(desc, "pin"));
     s->description = g_strdup(text ? text : "");
     s->pin = pin ? g_strdup(pin) : NULL;
-    bool ok = true;
+    const char *event = json_string_value(json_object_get(desc, "event"));
+    s->event = event ? g_strdup(event) : NULL;
+    bool ok = event == NULL || stage_event_id_valid(event);
     for (size_t i = 0; i < n && ok; i++)
         ok = track_from_json(&s->tracks[s->track_count++], json_array_get(tracks, i));
     char *error = NULL;

@@ -498,12 +498,29 @@ static json_t *call_parse_envelope(api_call *call)
 }
 
 /* Janus accepts a request carrying either the api secret or a valid token. On success with a
- * token, *identity holds the resolved identity (caller frees). */
-static bool call_authorised(api_call *call, odeon_auth_identity *identity)
+ * token, *identity holds the resolved identity (caller frees). creating: the request creates
+ * a session, which takes the identity of its token for its whole life. */
+static bool call_authorised(api_call *call, odeon_auth_identity *identity, bool creating)
 {
     odeon_auth *auth = call->api->auth;
     bool needs_secret = !odeon_auth_check_api_secret(auth, NULL);
     bool needs_token = odeon_auth_token_required(auth);
+    const char *token = json_string_value(json_object_get(call->message, "token"));
+    /* With a plugin's provider (tickets) a token is an identity, not an access key: a client
+     * that creates a session with one means to be that person, so a bad or expired one is
+     * refused rather than silently treated as anonymous, also when token_auth is off. Later
+     * requests on the session are checked as Janus does (the token only with token_auth), so
+     * a session outlives the short credential it was created with. */
+    if (creating && token != NULL && odeon_auth_has_plugin_provider(auth)) {
+        if (odeon_auth_resolve(auth, token, identity) != 0)
+            return false;
+        /* As in Janus a valid token alone passes when token_auth is on; otherwise the api
+         * secret, if there is one, is still needed. */
+        if (needs_token || !needs_secret)
+            return true;
+        return odeon_auth_check_api_secret(
+            auth, json_string_value(json_object_get(call->message, "apisecret")));
+    }
     if (!needs_secret && !needs_token)
         return true;
     if (needs_secret &&
@@ -511,7 +528,6 @@ static bool call_authorised(api_call *call, odeon_auth_identity *identity)
                                                                             "apisecret"))))
         return true;
     if (needs_token) {
-        const char *token = json_string_value(json_object_get(call->message, "token"));
         if (odeon_auth_resolve(auth, token, identity) == 0)
             return true;
     }
@@ -526,7 +542,7 @@ static json_t *call_sessionless(api_call *call)
         return call_error(call, ODEON_API_ERROR_INVALID_REQUEST_PATH,
                           "Unhandled request '%s' at this path", call->verb);
     odeon_auth_identity identity = {0};
-    if (!call_authorised(call, &identity))
+    if (!call_authorised(call, &identity, true))
         return call_error(call, ODEON_API_ERROR_UNAUTHORIZED, NULL);
     json_t *reply = verb_create(call, &identity);
     odeon_auth_identity_free(&identity);
@@ -536,7 +552,7 @@ static json_t *call_sessionless(api_call *call)
 static json_t *call_on_session(api_call *call)
 {
     odeon_auth_identity identity = {0};
-    bool authorised = call_authorised(call, &identity);
+    bool authorised = call_authorised(call, &identity, false);
     odeon_auth_identity_free(&identity);
     if (!authorised)
         return call_error(call, ODEON_API_ERROR_UNAUTHORIZED, NULL);

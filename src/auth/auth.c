@@ -26,6 +26,7 @@ struct odeon_auth {
     odeon_auth_provider static_provider;
     GMutex lock;
     const odeon_auth_provider *plugin_provider;
+    bool plugin_roles;
 };
 
 static int static_resolve(void *user_data, const char *token, odeon_identity **out)
@@ -137,7 +138,8 @@ void odeon_auth_identity_free(odeon_auth_identity *id)
     id->provider = NULL;
 }
 
-int odeon_auth_set_provider(odeon_auth *auth, const odeon_auth_provider *provider)
+int odeon_auth_set_provider(odeon_auth *auth, const odeon_auth_provider *provider,
+                            bool has_roles)
 {
     if (provider == NULL || provider->resolve == NULL || provider->identity_free == NULL)
         return ODEON_EINVAL;
@@ -145,16 +147,42 @@ int odeon_auth_set_provider(odeon_auth *auth, const odeon_auth_provider *provide
     g_mutex_lock(&auth->lock);
     if (auth->plugin_provider != NULL)
         rc = ODEON_EEXIST;
-    else
+    else {
         auth->plugin_provider = provider;
+        auth->plugin_roles = has_roles && provider->event_role != NULL;
+    }
     g_mutex_unlock(&auth->lock);
     return rc;
+}
+
+bool odeon_auth_has_plugin_provider(odeon_auth *auth)
+{
+    g_mutex_lock(&auth->lock);
+    bool has = auth->plugin_provider != NULL;
+    g_mutex_unlock(&auth->lock);
+    return has;
+}
+
+const char *odeon_auth_event_role(odeon_auth *auth, const odeon_auth_identity *id,
+                                  const char *event_id)
+{
+    if (id == NULL || id->identity == NULL || event_id == NULL)
+        return NULL;
+    g_mutex_lock(&auth->lock);
+    /* Only the provider that made the identity can read its claims. */
+    bool ask = auth->plugin_roles && id->provider == auth->plugin_provider;
+    g_mutex_unlock(&auth->lock);
+    if (!ask)
+        return NULL;
+    return id->provider->event_role(id->provider->user_data, id->identity, event_id);
 }
 
 void odeon_auth_clear_provider(odeon_auth *auth, const odeon_auth_provider *provider)
 {
     g_mutex_lock(&auth->lock);
-    if (auth->plugin_provider == provider)
+    if (auth->plugin_provider == provider) {
         auth->plugin_provider = NULL;
+        auth->plugin_roles = false;
+    }
     g_mutex_unlock(&auth->lock);
 }

@@ -37,8 +37,17 @@ bool odeon_auth_check_api_secret(const odeon_auth *auth, const char *secret);
 int odeon_auth_resolve(odeon_auth *auth, const char *token, odeon_auth_identity *out);
 void odeon_auth_identity_free(odeon_auth_identity *id);
 
-/* Install a plugin's provider (only one may be registered). */
-int odeon_auth_set_provider(odeon_auth *auth, const odeon_auth_provider *provider);
+/* Install a plugin's provider (only one may be registered). has_roles: the provider table
+ * has event_role (its plugin was built for ABI 1.6 or later). */
+int odeon_auth_set_provider(odeon_auth *auth, const odeon_auth_provider *provider,
+                            bool has_roles);
+/* Whether a plugin's provider is installed (a token is then resolved whenever a client gives
+ * one, even with token_auth off). */
+bool odeon_auth_has_plugin_provider(odeon_auth *auth);
+/* id's role in event_id ("owner", "organiser", "host", "participant"; static strings) from
+ * the provider that resolved it, or NULL. */
+const char *odeon_auth_event_role(odeon_auth *auth, const odeon_auth_identity *id,
+                                  const char *event_id);
 /* Remove it again (plugin shutdown); no-op if another one is active. */
 void odeon_auth_clear_provider(odeon_auth *auth, const odeon_auth_provider *provider);
 

@@ -187,7 +187,7 @@ static void stop_cluster(server *s)
 
 static int start_plugins(server *s, char **error)
 {
-    odeon_core_services services = {s->sessions, s->bus, s->routes, s->auth};
+    odeon_core_services services = {s->sessions, s->bus, s->routes, s->auth, s->db};
     s->plugins = odeon_plugin_host_new(&services);
     return odeon_plugin_host_load(s->plugins, s->config->paths.plugins_dir,
                                   s->config->paths.plugins_config_dir,

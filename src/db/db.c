@@ -499,6 +499,14 @@ int odeon_db_listen(odeon_db *db, const char *channel, odeon_db_notify_fn fn, vo
     return 0;
 }
 
+void odeon_db_unlisten(odeon_db *db, const char *channel)
+{
+    /* The server keeps sending until the session ends; notifications on a channel without a
+     * callback are dropped in listener_deliver. */
+    if (db != NULL && channel != NULL)
+        g_hash_table_remove(db->channels, channel);
+}
+
 unsigned odeon_db_connected(odeon_db *db)
 {
     unsigned n = 0;

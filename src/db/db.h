@@ -53,6 +53,9 @@ int odeon_db_notify(odeon_db *db, const char *channel, const char *payload);
  * the pool's context. Call it from that context's thread (at start-up, or from a callback). */
 int odeon_db_listen(odeon_db *db, const char *channel, odeon_db_notify_fn fn, void *user_data);
 
+/* fn is not called for channel any more (same thread as odeon_db_listen). */
+void odeon_db_unlisten(odeon_db *db, const char *channel);
+
 /* Connections currently open and idle or busy (a snapshot: for status pages and tests). */
 unsigned odeon_db_connected(odeon_db *db);
 

@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 5
+#define ODEON_PLUGIN_ABI_MINOR 6
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -149,7 +149,21 @@ typedef struct odeon_auth_provider {
     int (*resolve)(void *user_data, const char *token, odeon_identity **out);
     void (*identity_free)(void *user_data, odeon_identity *identity);
     void *user_data;
+    /* ABI 1.6 (read only from a plugin built for 1.6 or later): the identity's role in
+     * event_id: a static string "owner", "organiser", "host" or "participant", or NULL (none).
+     * Runs on any thread and must not block. */
+    const char *(*event_role)(void *user_data, const odeon_identity *identity,
+                              const char *event_id);
 } odeon_auth_provider;
+
+/* ABI 1.6: a statement's result rows, borrowed for the callback (see db_query). */
+typedef struct odeon_db_rows odeon_db_rows;
+/* rows is NULL and error set when the statement failed (server error, lost connection). */
+typedef void (*odeon_plugin_db_done_fn)(const odeon_db_rows *rows, const char *error,
+                                        void *user_data);
+/* payload NULL: the listener reconnected and notifications may have been missed. */
+typedef void (*odeon_plugin_db_notify_fn)(const char *channel, const char *payload,
+                                          void *user_data);
 
 /* The core's side of the contract, handed to init(). Every function is safe from any thread. */
 /* This node of the cluster (ABI 1.5). role: "standalone", "origin" or "relay". */
@@ -305,6 +319,24 @@ typedef struct odeon_core_callbacks {
     /* A viewer that placement sent here (same stage_key and client_key) arrived: it counts in
      * this node's reported viewers from now on, not as a placement on its way. */
     void (*node_arrived)(const char *stage_key, const char *client_key);
+
+    /* ---- ABI 1.6: PostgreSQL ([database] in odeon.conf) and roles ---- */
+
+    /* Runs one parameterised statement ($1..$n, text values copied; NULL is SQL NULL) on the
+     * core's pool; done runs once on the core's main thread. Never splice values into sql.
+     * 0, ODEON_ENOTSUP without a database, ODEON_EIO when the pool is closing. */
+    int (*db_query)(const char *sql, int nparams, const char *const *params,
+                    odeon_plugin_db_done_fn done, void *user_data);
+    int (*db_rows_count)(const odeon_db_rows *rows);
+    /* The text of a field, or NULL for SQL NULL or a row/column out of range. */
+    const char *(*db_rows_value)(const odeon_db_rows *rows, int row, int column);
+    /* fn runs on the main thread for each notification on channel (letters, digits, '_').
+     * Call from init or from the main thread. 0, ODEON_ENOTSUP, ODEON_EINVAL. */
+    int (*db_listen)(const char *channel, odeon_plugin_db_notify_fn fn, void *user_data);
+    int (*db_notify)(const char *channel, const char *payload);
+    /* The role of the handle's session in event_id, as the auth provider says ("owner",
+     * "organiser", "host", "participant"), or NULL: anonymous, or no role in that event. */
+    const char *(*event_role)(odeon_plugin_handle *handle, const char *event_id);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

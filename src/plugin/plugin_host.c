@@ -30,6 +30,7 @@ struct odeon_plugin_host {
     odeon_core_services services;
     GPtrArray *loaded;    /* loaded_plugin *, in load order */
     GHashTable *packages; /* package -> loaded_plugin * */
+    GPtrArray *listeners; /* plugin_listener *, freed with the host */
 };
 
 /* The callbacks are plain function pointers: they find the host here. */
@@ -235,7 +236,7 @@ static int cb_auth_provider_register(const odeon_plugin *plugin,
     loaded_plugin *lp = host_find_loaded(host, plugin);
     if (lp == NULL)
         return ODEON_EINVAL;
-    int rc = odeon_auth_set_provider(host->services.auth, provider);
+    int rc = odeon_auth_set_provider(host->services.auth, provider, plugin->abi_minor >= 6);
     if (rc == 0) {
         lp->provider = provider;
         LOG_INFO("%s provides authentication (%s)", plugin->package, provider->name);
@@ -415,6 +416,136 @@ static void cb_node_arrived(const char *stage_key, const char *client_key)
         odeon_cluster_arrived(c, stage_key, client_key);
 }
 
+/* ---- ABI 1.6: the database and roles ---- */
+
+/* The pool's callback carries the plugin's; an odeon_db_rows is a PGresult. */
+typedef struct plugin_query {
+    odeon_plugin_db_done_fn done;
+    void *user_data;
+} plugin_query;
+
+/* Plugin code must not run once its module is unloaded: the host waits for the plugins'
+ * queries before unloading them, and from then on drops their callbacks and notifications. */
+static gint plugin_queries_in_flight;
+static gint plugin_db_closed;
+
+static void plugin_query_done(const PGresult *result, const char *error, void *user_data)
+{
+    plugin_query *q = user_data;
+    if (q->done != NULL && !g_atomic_int_get(&plugin_db_closed))
+        q->done((const odeon_db_rows *)result, result ? NULL : error, q->user_data);
+    g_free(q);
+    g_atomic_int_dec_and_test(&plugin_queries_in_flight);
+}
+
+typedef struct plugin_listener {
+    char *channel;
+    odeon_plugin_db_notify_fn fn;
+    void *user_data;
+} plugin_listener;
+
+static void plugin_listener_free(gpointer data)
+{
+    plugin_listener *l = data;
+    odeon_plugin_host *host = current_host;
+    if (host != NULL && host->services.db != NULL)
+        odeon_db_unlisten(host->services.db, l->channel);
+    g_free(l->channel);
+    g_free(l);
+}
+
+static void plugin_listener_notify(const char *channel, const char *payload, void *user_data)
+{
+    plugin_listener *l = user_data;
+    if (!g_atomic_int_get(&plugin_db_closed))
+        l->fn(channel, payload, l->user_data);
+}
+
+/* Runs the main context until the plugins' queries answered (at most timeout_ms). */
+static void plugin_queries_drain(unsigned timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (g_atomic_int_get(&plugin_queries_in_flight) > 0 &&
+           g_get_monotonic_time() < deadline) {
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(1000);
+    }
+}
+
+static int cb_db_query(const char *sql, int nparams, const char *const *params,
+                       odeon_plugin_db_done_fn done, void *user_data)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || host->services.db == NULL)
+        return ODEON_ENOTSUP;
+    if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL))
+        return ODEON_EINVAL;
+    if (g_atomic_int_get(&plugin_db_closed))
+        return ODEON_EIO;
+    plugin_query *q = g_new(plugin_query, 1);
+    *q = (plugin_query){done, user_data};
+    g_atomic_int_inc(&plugin_queries_in_flight);
+    if (odeon_db_query(host->services.db, sql, nparams, params, plugin_query_done, q) != 0) {
+        g_atomic_int_dec_and_test(&plugin_queries_in_flight);
+        g_free(q);
+        return ODEON_EIO;
+    }
+    return 0;
+}
+
+static int cb_db_rows_count(const odeon_db_rows *rows)
+{
+    return rows ? PQntuples((const PGresult *)rows) : 0;
+}
+
+static const char *cb_db_rows_value(const odeon_db_rows *rows, int row, int column)
+{
+    const PGresult *r = (const PGresult *)rows;
+    if (r == NULL || row < 0 || column < 0 || row >= PQntuples(r) || column >= PQnfields(r) ||
+        PQgetisnull(r, row, column))
+        return NULL;
+    return PQgetvalue(r, row, column);
+}
+
+static int cb_db_listen(const char *channel, odeon_plugin_db_notify_fn fn, void *user_data)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || host->services.db == NULL)
+        return ODEON_ENOTSUP;
+    if (channel == NULL || fn == NULL)
+        return ODEON_EINVAL;
+    plugin_listener *l = g_new(plugin_listener, 1);
+    *l = (plugin_listener){g_strdup(channel), fn, user_data};
+    if (odeon_db_listen(host->services.db, channel, plugin_listener_notify, l) != 0) {
+        g_free(l->channel);
+        g_free(l);
+        return ODEON_EINVAL;
+    }
+    g_ptr_array_add(host->listeners, l);
+    return 0;
+}
+
+static int cb_db_notify(const char *channel, const char *payload)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || host->services.db == NULL)
+        return ODEON_ENOTSUP;
+    if (channel == NULL)
+        return ODEON_EINVAL;
+    return odeon_db_notify(host->services.db, channel, payload ? payload : "") == 0 ? 0
+                                                                                 : ODEON_EIO;
+}
+
+static const char *cb_event_role(odeon_plugin_handle *handle, const char *event_id)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || host->services.auth == NULL || handle == NULL)
+        return NULL;
+    return odeon_auth_event_role(host->services.auth,
+                                 odeon_session_auth_identity(odeon_handle_session(handle)),
+                                 event_id);
+}
+
 static const odeon_core_callbacks core_callbacks = {
     .abi_major = ODEON_PLUGIN_ABI_MAJOR,
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
@@ -463,6 +594,12 @@ static const odeon_core_callbacks core_callbacks = {
     .node_place = cb_node_place,
     .node_report = cb_node_report,
     .node_arrived = cb_node_arrived,
+    .db_query = cb_db_query,
+    .db_rows_count = cb_db_rows_count,
+    .db_rows_value = cb_db_rows_value,
+    .db_listen = cb_db_listen,
+    .db_notify = cb_db_notify,
+    .event_role = cb_event_role,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)
@@ -479,6 +616,8 @@ odeon_plugin_host *odeon_plugin_host_new(const odeon_core_services *services)
     host->services = *services;
     host->loaded = g_ptr_array_new();
     host->packages = g_hash_table_new(g_str_hash, g_str_equal);
+    host->listeners = g_ptr_array_new_with_free_func(plugin_listener_free);
+    g_atomic_int_set(&plugin_db_closed, 0);
     current_host = host;
     return host;
 }
@@ -588,6 +727,9 @@ void odeon_plugin_host_free(odeon_plugin_host *host)
 {
     if (host == NULL)
         return;
+    /* Answers to queries the plugins made run while they are still loaded, also those their
+     * own threads make while they stop. */
+    plugin_queries_drain(5000);
     for (guint i = host->loaded->len; i > 0; i--) {
         loaded_plugin *lp = g_ptr_array_index(host->loaded, i - 1);
         if (host->services.routes)
@@ -596,11 +738,14 @@ void odeon_plugin_host_free(odeon_plugin_host *host)
             odeon_auth_clear_provider(host->services.auth, lp->provider);
         if (lp->plugin->destroy)
             lp->plugin->destroy();
+        plugin_queries_drain(5000);
         LOG_VERBOSE("unloaded %s", lp->plugin->package);
         odeon_module_close(lp->module);
         g_free(lp);
     }
+    g_atomic_int_set(&plugin_db_closed, 1);
     g_ptr_array_free(host->loaded, TRUE);
+    g_ptr_array_free(host->listeners, TRUE);
     g_hash_table_destroy(host->packages);
     if (current_host == host)
         current_host = NULL;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "auth/auth.h"
+#include "db/db.h"
 #include "events/eventbus.h"
 #include "plugin/plugin.h"
 #include "session/session.h"
@@ -24,6 +25,7 @@ typedef struct odeon_core_services {
     odeon_eventbus *bus;
     odeon_http_routes *routes;
     odeon_auth *auth;
+    odeon_db *db; /* NULL without [database] */
 } odeon_core_services;
 
 odeon_plugin_host *odeon_plugin_host_new(const odeon_core_services *services);

@@ -349,6 +349,11 @@ const odeon_identity *odeon_session_identity(const odeon_session *session)
     return session->identity.identity;
 }
 
+const odeon_auth_identity *odeon_session_auth_identity(const odeon_session *session)
+{
+    return session ? &session->identity : NULL;
+}
+
 void odeon_session_push(odeon_session *session, json_t *event)
 {
     odeon_event_sink *sink = odeon_session_sink(session);

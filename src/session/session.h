@@ -67,6 +67,8 @@ odeon_event_sink *odeon_session_sink(odeon_session *session);
 /* Send future events to another sink (Janus "claim"); sink is referenced. */
 void odeon_session_set_sink(odeon_session *session, odeon_event_sink *sink);
 const odeon_identity *odeon_session_identity(const odeon_session *session); /* borrowed */
+/* The identity with the provider that resolved it (borrowed; identity NULL: anonymous). */
+const odeon_auth_identity *odeon_session_auth_identity(const odeon_session *session);
 /* Deliver an event to the session's client (borrowed). */
 void odeon_session_push(odeon_session *session, json_t *event);
 /* A session a plugin made for a client that speaks plain HTTP (WHIP, WHEP): it never times

@@ -1032,6 +1032,67 @@ static void test_secret_or_token(void **state)
     expect_error(api(fx, "{'janus':'create','transaction':'c','apisecret':'x','token':'y'}"), 403);
 }
 
+/* A plugin's provider (the tickets plugin's kind): a token at create is an identity even with
+ * token_auth off, refused with 403 when it does not resolve; later requests on the session are
+ * not checked against it; roles come from the provider that made the identity. */
+static int provider_resolve(void *user_data, const char *token, odeon_identity **out)
+{
+    (void)user_data;
+    if (strcmp(token, "good") != 0)
+        return ODEON_EPERM;
+    odeon_identity *id = g_new0(odeon_identity, 1);
+    id->subject = "participant:1";
+    id->provider = "unit";
+    *out = id;
+    return 0;
+}
+
+static void provider_identity_free(void *user_data, odeon_identity *identity)
+{
+    (void)user_data;
+    g_free(identity);
+}
+
+static const char *provider_event_role(void *user_data, const odeon_identity *identity,
+                                       const char *event_id)
+{
+    (void)user_data;
+    (void)identity;
+    return strcmp(event_id, "7") == 0 ? "participant" : NULL;
+}
+
+static const odeon_auth_provider unit_provider = {
+    .name = "unit",
+    .resolve = provider_resolve,
+    .identity_free = provider_identity_free,
+    .event_role = provider_event_role,
+};
+
+static void test_plugin_provider(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(odeon_auth_set_provider(fx->auth, &unit_provider, true), 0);
+    assert_int_equal(odeon_auth_set_provider(fx->auth, &unit_provider, true), ODEON_EEXIST);
+    expect_janus(api(fx, "{'janus':'create','transaction':'c'}"), "success");
+    expect_error(api(fx, "{'janus':'create','transaction':'c','token':'bad'}"), 403);
+    expect_error(api(fx, "{'janus':'create','transaction':'c','token':'tok'}"), 403);
+    json_t *reply = api(fx, "{'janus':'create','transaction':'c','token':'good'}");
+    expect_janus(reply, "success");
+    fx->session_id = (uint64_t)int_at(json_object_get(reply, "data"), "id");
+    odeon_session *s = odeon_sessions_lookup(fx->sessions, fx->session_id);
+    assert_string_equal(odeon_session_identity(s)->subject, "participant:1");
+    const odeon_auth_identity *id = odeon_session_auth_identity(s);
+    assert_string_equal(odeon_auth_event_role(fx->auth, id, "7"), "participant");
+    assert_null(odeon_auth_event_role(fx->auth, id, "8"));
+    odeon_session_unref(s);
+    /* The session outlives its credential: later requests do not re-check it. */
+    expect_janus(api(fx, "{'janus':'keepalive','transaction':'k','session_id':$S,"
+                         "'token':'expired'}"),
+                 "ack");
+    odeon_auth_clear_provider(fx->auth, &unit_provider);
+    expect_janus(api(fx, "{'janus':'create','transaction':'c','token':'whatever'}"), "success");
+}
+
 static void test_session_timeout_setting(void **state)
 {
     fixture *fx = *state;
@@ -1293,6 +1354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_secret, setup_secret, teardown),
         cmocka_unit_test_setup_teardown(test_token_auth, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_secret_or_token, setup_secret_token, teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_provider, setup, teardown),
         T(test_session_timeout_setting),
         T(test_admin_basics),
         T(test_admin_sessions),
