@@ -357,6 +357,10 @@ void tickets_call_fail(tickets_call *call, int code, const char *format, ...)
     va_start(ap, format);
     char *reason = g_strdup_vprintf(format, ap);
     va_end(ap);
+    /* Once per refusal, without the request's values (they may be personal data); failures
+     * of our own (488) were logged with their cause where they happened. */
+    if (code != TICKETS_ERROR_UNAVAILABLE)
+        TICKETS_LOG(ODEON_LOG_INFO, "%s refused (%d): %s", call->request, code, reason);
     json_t *event = json_pack("{s:s, s:s, s:i, s:s}", "tickets", "error", "request",
                               call->request, "error_code", code, "error", reason);
     tickets_core->push_event(call->handle, call->transaction, event, NULL);
@@ -490,7 +494,6 @@ static odeon_plugin_result tickets_handle_message(odeon_plugin_handle *handle,
     tickets_who_from_identity(tickets_core->identity(handle), &call->who);
     tickets_request_fn fn = name ? request_find(name) : NULL;
     if (fn == NULL) {
-        TICKETS_LOG(ODEON_LOG_VERBOSE, "unknown request");
         tickets_call_fail(call, name ? TICKETS_ERROR_INVALID_REQUEST : TICKETS_ERROR_MISSING,
                           name ? "Unknown request" : "Missing element (request)");
     } else {

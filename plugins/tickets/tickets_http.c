@@ -99,8 +99,12 @@ static memo_entry *memo_make(const char *path, const char *query, uint64_t gener
     int status = 500;
     const char *error = "internal error";
     json_t *out = render(path, query, &status, &error);
-    if (out == NULL)
+    if (out == NULL) {
+        /* Logged when rendered: a repeated bad query is answered from the memo, unlogged. */
+        if (status == 400)
+            TICKETS_LOG(ODEON_LOG_INFO, "GET %s refused: %s", path, error);
         out = json_pack("{s:s}", "error", error);
+    }
     memo_entry *m = g_new0(memo_entry, 1);
     m->generation = generation;
     m->made_us = g_get_monotonic_time();

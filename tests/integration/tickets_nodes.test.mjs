@@ -61,18 +61,22 @@ async function waitFor(what, fn, timeoutMs = 5000) {
   }
 }
 
-/** The newest email to `to` in the shared outbox, decoded (quoted-printable soft breaks). */
-function newestMail(to) {
-  const mails = fs.readdirSync(outbox).filter((f) => f.endsWith('.eml')).map((f) => {
+/** The newest email to `to` in the shared outbox, decoded (quoted-printable soft breaks);
+ * waits for it: the mailer writes after the reply. */
+async function newestMail(to, count = 1) {
+  const read = () => fs.readdirSync(outbox).filter((f) => f.endsWith('.eml')).map((f) => {
     const file = path.join(outbox, f);
     return { text: fs.readFileSync(file, 'utf8'), mtime: fs.statSync(file).mtimeMs };
   }).filter((m) => m.text.includes(`To: ${to}`)).sort((a, b) => a.mtime - b.mtime);
-  assert.ok(mails.length > 0, `no email to ${to}`);
+  const mails = await waitFor(`${count} email(s) to ${to}`, () => {
+    const m = read();
+    return m.length >= count ? m : null;
+  });
   return mails[mails.length - 1].text.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
 }
 
-const linkTo = (to) => newestMail(to).match(/token=([A-Za-z0-9_-]+)/)[1];
-const inviteTo = (to) => newestMail(to).match(/invite=([A-Za-z0-9_-]+)/)[1];
+const linkTo = async (to) => (await newestMail(to)).match(/token=([A-Za-z0-9_-]+)/)[1];
+const inviteTo = async (to) => (await newestMail(to)).match(/invite=([A-Za-z0-9_-]+)/)[1];
 
 const skip = isJanus ? ODEON_ONLY : false;
 let owner;
@@ -130,7 +134,7 @@ test('tokens work on every node; a removed member is refused on the other node a
   assert.equal(who.identity.role, 'owner');
   const invited = await ask(nodeA, owner.token, { request: 'add_member', email: 'host@a.example', role: 'host' });
   assert.equal(invited.invited, true, JSON.stringify(invited));
-  const host = await ask(nodeB, null, { request: 'accept_invite', invite: inviteTo('host@a.example'), name: 'Host A', password: 'host-password-1' });
+  const host = await ask(nodeB, null, { request: 'accept_invite', invite: await inviteTo('host@a.example'), name: 'Host A', password: 'host-password-1' });
   assert.equal(host.role, 'host', JSON.stringify(host));
   assert.equal((await ask(nodeA, host.token, { request: 'whoami' })).identity.role, 'host');
   const removed = await ask(nodeA, owner.token, { request: 'remove_member', user_id: host.user.id });
@@ -145,7 +149,7 @@ test('a stage of an event is watched by its participants and members only', { sk
     accept_terms: true, accept_data_sharing: true, terms_version: '2026-01', consent_version: '2026-01',
   });
   assert.equal(reg.email_sent, true, JSON.stringify(reg));
-  const redeemed = await ask(nodeA, null, { request: 'redeem_link', token: linkTo('viewer@example.org') });
+  const redeemed = await ask(nodeA, null, { request: 'redeem_link', token: await linkTo('viewer@example.org') });
   assert.ok(redeemed.credential, JSON.stringify(redeemed));
 
   // A participant of another event (its own, of Org B).
@@ -163,7 +167,7 @@ test('a stage of an event is watched by its participants and members only', { sk
     request: 'register', event_id: other.event.id, ticket_type_id: types[0].id, email: 'stranger@example.org',
     display_name: 'Stranger', accept_terms: true, accept_data_sharing: true, terms_version: '2026-01', consent_version: '2026-01',
   });
-  const strangerCred = (await ask(nodeB, null, { request: 'redeem_link', token: linkTo('stranger@example.org') })).credential;
+  const strangerCred = (await ask(nodeB, null, { request: 'redeem_link', token: await linkTo('stranger@example.org') })).credential;
   assert.ok(strangerCred);
 
   const watch = { request: 'watch', id: 71 };
