@@ -21,6 +21,12 @@
 //   const viewer = new Odeon.StageViewer('ws://host:8088/janus', 1, { video, pin });
 //   viewer.on('state', (state, detail) => ...); viewer.on('node', (node) => ...);
 //   await viewer.start(); ... await viewer.stop();
+//
+// Tickets (odeon.plugin.tickets: events, registration, sign-in) and the public event listing:
+//   const tickets = new Odeon.Tickets({ credential: 'organiser' });
+//   await tickets.connect(); const data = await tickets.request('my_events');
+//   await tickets.signIn(token); await tickets.signOut();
+//   const { events } = await Odeon.fetchEvents({ business_type: 'meetup' });
 
 (function (global) {
   'use strict';
@@ -1036,8 +1042,374 @@
     }
   }
 
+  // ---------------------------------------------------------------------------------------
+  // Tickets: odeon.plugin.tickets (organisers, events, ticket types, registration, magic-link
+  // sign-in) and the public GET /api/events routes.
+  //
+  //   const tickets = new Odeon.Tickets({ credential: 'organiser' });
+  //   const me = await tickets.connect();                      // whoami's identity, or null
+  //   const r = await tickets.request('login', { email, password });   // the reply's data
+  //   await tickets.signIn(r.token, { expires_at: r.expires_at });      // a new session
+  //   const { events } = await tickets.request('my_events');
+  //   await tickets.signOut();
+  //   const page = await Odeon.fetchEvents({ business_type: 'meetup', page: 2 });
+  //   const { event, ticket_types } = await Odeon.fetchEvent(12);
+  //
+  // The plugin answers every request with an ack and then an event carrying the request's
+  // transaction (Handle.request waits for it); `{"tickets":"error","error_code","error"}`
+  // rejects with an OdeonError whose code/error_code and reason/error are the plugin's (and
+  // `plugin` is true). Core errors (403: a token the server no longer accepts) reject too.
+  //
+  // Who the caller is belongs to the session: one created with "token" is that organiser or
+  // participant, one without is anonymous. signIn() checks the token with a new session, stores
+  // it and keeps that session; signOut() forgets it and goes back to an anonymous session.
+  // Credentials are bearer tokens, kept as { token, kind, expires_at, event_id, name }:
+  //   - organiser tokens in localStorage ("odeon.tickets.organiser"): the console is used over
+  //     days and in several tabs; a token lives [general] organiser_token_hours (12) and
+  //     connect() refreshes it when less than an hour is left.
+  //   - participant credentials in sessionStorage ("odeon.tickets.participant"): they belong to
+  //     the tab that followed the magic link and go when it closes, so a shared computer does
+  //     not keep an attendee signed in; a new link is one email away.
+  // A stored token that expired, or that the server refuses (403), is forgotten and the client
+  // goes on anonymously ('signedout' event with the reason: 'expired' or 'refused').
+
+  const TICKETS_PLUGIN = 'odeon.plugin.tickets';
+  const CREDENTIAL_KEYS = { organiser: 'odeon.tickets.organiser',
+                            participant: 'odeon.tickets.participant' };
+  const REFRESH_BEFORE_MS = 3600 * 1000;
+
+  function credentialStore(kind) {
+    try {
+      return kind === 'organiser' ? global.localStorage : global.sessionStorage;
+    } catch (e) {
+      return null; // storage disabled: credentials live as long as the page
+    }
+  }
+
+  function forgetCredential(kind) {
+    const store = credentialStore(kind);
+    try { if (store) store.removeItem(CREDENTIAL_KEYS[kind]); } catch (e) { /* disabled */ }
+  }
+
+  // The stored credential of kind ('organiser' | 'participant'), or null (none, expired).
+  function storedCredential(kind) {
+    const store = credentialStore(kind);
+    if (!store || !CREDENTIAL_KEYS[kind]) return null;
+    let record = null;
+    try {
+      record = JSON.parse(store.getItem(CREDENTIAL_KEYS[kind]) || 'null');
+    } catch (e) {
+      return null;
+    }
+    if (!record || typeof record.token !== 'string' || !record.token) return null;
+    if (record.expires_at && Date.parse(record.expires_at) <= Date.now()) {
+      forgetCredential(kind);
+      return null;
+    }
+    record.kind = kind;
+    return record;
+  }
+
+  function storeCredential(record) {
+    const store = credentialStore(record.kind);
+    try {
+      if (store) store.setItem(CREDENTIAL_KEYS[record.kind], JSON.stringify(record));
+    } catch (e) { /* disabled or full: the session still has the token */ }
+  }
+
+  // The data of a tickets reply; throws its error.
+  function ticketsData(reply) {
+    const data = reply && reply.jsep && reply.data !== undefined ? reply.data : reply || {};
+    if (data.tickets === 'error' || data.error_code) {
+      const e = new OdeonError(data.error_code || 0, data.error || 'tickets error');
+      e.plugin = true;
+      e.error_code = e.code;
+      e.error = e.reason;
+      throw e;
+    }
+    return data;
+  }
+
+  // A tickets client: one session and one handle attached to odeon.plugin.tickets, opened on
+  // the first request. Options: url (the Janus API; default Odeon.defaultUrl()), transport
+  // ('ws' | 'http'), credential ('organiser' | 'participant': which stored token to use; by
+  // default this tab's participant credential, else an organiser token), timeoutMs (per
+  // request, 30000), keepaliveMs. Events: 'identity' (identity or null), 'signedout' (reason).
+  class Tickets extends Emitter {
+    constructor(options = {}) {
+      super();
+      this.options = options;
+      this.url = options.url || defaultUrl();
+      this.credential = null;  // the record the session was created with; null: anonymous
+      this.identity = null;    // whoami's last answer
+      this.session = null;
+      this.handle = null;
+      this.opening = null;
+    }
+
+    static stored(kind) { return storedCredential(kind); }
+
+    pickCredential() {
+      const kind = this.options.credential;
+      if (kind) return storedCredential(kind);
+      return storedCredential('participant') || storedCredential('organiser');
+    }
+
+    // Opens the session and resolves with the identity (null when anonymous). An organiser
+    // token close to its expiry is refreshed first.
+    async connect() {
+      await this.ready();
+      const record = this.credential;
+      if (record && record.expires_at &&
+          Date.parse(record.expires_at) - Date.now() < REFRESH_BEFORE_MS) {
+        try {
+          await this.refresh();
+        } catch (e) { /* keep the old one while it lasts */ }
+      }
+      return this.whoami();
+    }
+
+    // The handle, once the session is open (reopened when it closed: a restart, a timeout).
+    ready() {
+      if (this.opening) return this.opening;
+      if (this.handle && this.session && !this.session.closed) return Promise.resolve(this.handle);
+      const opening = this.open(undefined);
+      this.opening = opening;
+      const done = () => { if (this.opening === opening) this.opening = null; };
+      opening.then(done, done);
+      return opening;
+    }
+
+    // record: the credential to use (undefined: the stored one; null: anonymous). A stored one
+    // that the server refuses is forgotten and the session opens anonymously; an explicit one
+    // (signIn) rejects instead.
+    async open(record) {
+      const explicit = record !== undefined;
+      if (!explicit) record = this.pickCredential();
+      const ms = this.options.timeoutMs || 30000;
+      for (;;) {
+        const connecting = connect(this.url, { token: record ? record.token : undefined,
+                                               transport: this.options.transport,
+                                               keepaliveMs: this.options.keepaliveMs });
+        let session;
+        try {
+          session = await withTimeout(connecting, ms, `connect to ${this.url}`);
+        } catch (e) {
+          connecting.then((s) => closeSession(s), () => {});
+          if (record && e.code === 403 && !explicit) {
+            this.forget(record.kind, 'refused');
+            record = null;
+            continue;
+          }
+          throw e;
+        }
+        let handle;
+        try {
+          handle = await withTimeout(session.attach(TICKETS_PLUGIN), ms, 'attach');
+        } catch (e) {
+          closeSession(session);
+          throw e;
+        }
+        const old = this.session;
+        this.session = session;
+        this.handle = handle;
+        this.credential = record;
+        if (old && old !== session) closeSession(old);
+        session.on('closed', () => {
+          if (this.session !== session) return;
+          this.session = null;
+          this.handle = null;
+        });
+        return handle;
+      }
+    }
+
+    forget(kind, reason) {
+      if (!kind) return;
+      forgetCredential(kind);
+      if (this.credential && this.credential.kind === kind) this.credential = null;
+      this.identity = null;
+      this.emit('signedout', reason);
+      this.emit('identity', null);
+    }
+
+    // Sends { request: name, ...body } and resolves with the reply's data.
+    async request(name, body = {}) {
+      const handle = await this.ready();
+      const ms = this.options.timeoutMs || 30000;
+      const session = this.session;
+      let reply;
+      try {
+        reply = await withTimeout(handle.request(Object.assign({}, body, { request: name })),
+                                  ms, name);
+      } catch (e) {
+        // The core no longer accepts the session's token (expired, member removed).
+        if (e.code === 403 && !e.plugin && this.credential && this.session === session) {
+          const kind = this.credential.kind;
+          this.close();
+          this.forget(kind, 'refused');
+        }
+        throw e;
+      }
+      return ticketsData(reply);
+    }
+
+    // Resolves with the session's identity (null: anonymous) and remembers it.
+    async whoami() {
+      const data = await this.request('whoami');
+      this.identity = data.identity || null;
+      this.emit('identity', this.identity);
+      return this.identity;
+    }
+
+    // Signs in with a token from login, signup, accept_invite (organisers) or redeem_link
+    // (participants): a new session is created with it, whoami tells its kind, and the token
+    // is stored (see above). info: { kind, expires_at, event_id, organisation } when known
+    // (organisation: login's { id, name }, kept since whoami names only its id). Resolves with
+    // the identity; rejects (and keeps the previous session) when the server refuses the token.
+    async signIn(token, info = {}) {
+      if (typeof token !== 'string' || !token) throw new OdeonError(0, 'no token to sign in with');
+      const record = { token, kind: info.kind || null, expires_at: info.expires_at || null };
+      if (info.event_id !== undefined && info.event_id !== null) record.event_id = info.event_id;
+      if (info.organisation) record.organisation = info.organisation;
+      if (this.opening) await this.opening.catch(() => {});
+      const opening = this.open(record);
+      this.opening = opening; // requests meanwhile wait for this session
+      try {
+        await opening;
+      } finally {
+        if (this.opening === opening) this.opening = null;
+      }
+      const identity = await this.whoami();
+      if (!identity) throw new OdeonError(0, 'the server did not recognise the token');
+      record.kind = identity.kind === 'participant' ? 'participant' : 'organiser';
+      record.expires_at = identity.expires_at || record.expires_at;
+      record.name = identity.name;
+      if (identity.event_id !== undefined && identity.event_id !== null) {
+        record.event_id = identity.event_id;
+      }
+      storeCredential(record);
+      this.credential = record;
+      return identity;
+    }
+
+    // Exchanges the session's token for a fresh one (same identity) and signs in with it.
+    async refresh() {
+      const data = await this.request('refresh');
+      const old = this.credential || {};
+      return this.signIn(data.token, { kind: old.kind, expires_at: data.expires_at,
+                                       organisation: old.organisation });
+    }
+
+    // Forgets the stored credential in use (or the one of kind) and goes back to an anonymous
+    // session (opened on the next request).
+    async signOut(kind) {
+      const which = kind || (this.credential && this.credential.kind) || this.options.credential;
+      await this.close();
+      if (which) forgetCredential(which);
+      this.credential = null;
+      this.identity = null;
+      this.emit('identity', null);
+    }
+
+    // Closes the session (a later request opens a new one).
+    close() {
+      const session = this.session;
+      this.session = null;
+      this.handle = null;
+      return closeSession(session);
+    }
+  }
+
+  // Business types of events, with labels for people.
+  Tickets.BUSINESS_TYPES = Object.freeze({
+    conference: 'Conference', hackathon: 'Hackathon', town_hall: 'Town hall',
+    workshop: 'Workshop', meetup: 'Meetup', webinar: 'Webinar', other: 'Other',
+  });
+
+  // Digits after the decimal point of a currency (2 for eur, 0 for jpy, 3 for kwd).
+  Tickets.currencyDigits = function currencyDigits(currency) {
+    try {
+      return new Intl.NumberFormat('en', { style: 'currency', currency: String(currency) })
+        .resolvedOptions().maximumFractionDigits;
+    } catch (e) {
+      return 2;
+    }
+  };
+
+  // A price in minor units for people ('Free' for 0): formatPrice(1500, 'eur') -> '€15.00'.
+  Tickets.formatPrice = function formatPrice(price, currency) {
+    if (!price) return 'Free';
+    const digits = Tickets.currencyDigits(currency);
+    try {
+      return new Intl.NumberFormat(undefined, { style: 'currency',
+                                                currency: String(currency).toUpperCase() })
+        .format(price / 10 ** digits);
+    } catch (e) {
+      return `${(price / 10 ** digits).toFixed(digits)} ${String(currency).toUpperCase()}`;
+    }
+  };
+
+  // An event's time span in its own time zone: 'Mar 1, 2027, 18:00 – 20:00 (Europe/Berlin)'.
+  Tickets.formatWhen = function formatWhen(startsAt, endsAt, timezone) {
+    const start = new Date(startsAt);
+    const end = endsAt ? new Date(endsAt) : null;
+    if (Number.isNaN(start.getTime())) return '';
+    let fmt;
+    let zone = timezone || 'UTC';
+    try {
+      fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short',
+                                                 timeZone: zone });
+    } catch (e) {
+      zone = 'UTC';
+      fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short',
+                                                 timeZone: zone });
+    }
+    const text = end && !Number.isNaN(end.getTime()) && fmt.formatRange
+      ? fmt.formatRange(start, end) : fmt.format(start);
+    return `${text} (${zone})`;
+  };
+
+  // GET on this site (options.base: another origin, e.g. 'http://host:8088'); resolves with
+  // the JSON answer, rejects with an OdeonError whose code is the HTTP status.
+  async function fetchJson(path, options = {}) {
+    let res;
+    try {
+      res = await fetch(`${options.base || ''}${path}`,
+                        { headers: { Accept: 'application/json' }, signal: options.signal });
+    } catch (e) {
+      throw new OdeonError(0, `${path}: ${e.message}`);
+    }
+    let body = null;
+    try { body = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) {
+      const e = new OdeonError(res.status, (body && body.error) || `HTTP ${res.status}`);
+      e.status = res.status;
+      throw e;
+    }
+    return body;
+  }
+
+  // The public listing (GET /api/events): params business_type, from, to (dates), q, page,
+  // per_page (empty ones are left out). Resolves with { events, total, page, per_page }.
+  function fetchEvents(params = {}, options = {}) {
+    const query = new URLSearchParams();
+    for (const key of ['business_type', 'from', 'to', 'q', 'page', 'per_page']) {
+      const v = params[key];
+      if (v !== undefined && v !== null && v !== '') query.set(key, String(v));
+    }
+    const qs = query.toString();
+    return fetchJson(`/api/events${qs ? `?${qs}` : ''}`, options);
+  }
+
+  // One live event (GET /api/events/<id>): { event, ticket_types }; 404 when not live.
+  function fetchEvent(id, options = {}) {
+    return fetchJson(`/api/events/${encodeURIComponent(id)}`, options);
+  }
+
   global.Odeon = {
     connect, defaultUrl, OdeonError, Session, Handle,
     StageViewer, placeViewer, nodeUrl, clientKey,
+    Tickets, fetchEvents, fetchEvent,
   };
 })(typeof window !== 'undefined' ? window : globalThis);

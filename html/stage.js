@@ -139,8 +139,12 @@
 
   function startViewer(id) {
     const substream = params.get('substream');
+    // Signed in on this site (signin.html, console.html)? The stage of an event lets its
+    // participants, hosts and organisers watch, by the identity of this token.
+    const credential = Odeon.Tickets ? (Odeon.Tickets.stored('participant') || Odeon.Tickets.stored('organiser')) : null;
     const viewer = new Odeon.StageViewer(serverUrl, id, {
       video: $('video'), transport, pin: params.get('pin') || undefined,
+      token: credential ? credential.token : undefined,
       configure: substream !== null ? { substream: Number(substream) } : undefined,
     });
     page.viewer = viewer;

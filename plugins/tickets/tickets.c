@@ -290,11 +290,13 @@ bool tickets_who_from_identity(const odeon_identity *identity, tickets_who *who)
     g_strlcpy(who->name, identity->display_name ? identity->display_name : "",
               sizeof who->name);
     if (strcmp(typ, "participant") == 0) {
+        who->expires_at = json_integer_value(json_object_get(c, "exp"));
         who->kind = TICKETS_PARTICIPANT;
         who->id = json_integer_value(json_object_get(c, "pid"));
         who->event_id = json_integer_value(json_object_get(c, "ev"));
         return true;
     }
+    who->expires_at = json_integer_value(json_object_get(c, "exp"));
     who->kind = TICKETS_ORGANISER;
     who->id = json_integer_value(json_object_get(c, "uid"));
     who->organisation_id = json_integer_value(json_object_get(c, "org"));
@@ -387,6 +389,11 @@ int tickets_db_error_code(const char *error, const char **reason)
         {"tickets:sales_closed", TICKETS_ERROR_STATE, "Ticket sales are closed"},
         {"tickets:sold_out", TICKETS_ERROR_SOLD_OUT, "Sold out"},
         {"tickets:invalid_link", TICKETS_ERROR_INVALID, "This link is invalid, used or expired"},
+        /* What the plugin cannot check alone, e.g. an update's new end before the event's
+         * stored start: the table's CHECK refuses it and nothing is stored. */
+        {"violates check constraint", TICKETS_ERROR_INVALID,
+         "Invalid element (a value out of range: an end before its start, a quantity below "
+         "what was sold)"},
     };
     for (size_t i = 0; error != NULL && i < G_N_ELEMENTS(known); i++)
         if (strstr(error, known[i].key) != NULL) {
@@ -451,9 +458,8 @@ void tickets_call_offload(tickets_call *call, void (*fn)(tickets_call *call))
     g_thread_pool_push(workers, job, NULL);
 }
 
-bool tickets_body_id(json_t *body, const char *key, int64_t *out)
+static bool body_id(json_t *v, int64_t *out)
 {
-    json_t *v = json_object_get(body, key);
     if (json_is_integer(v) && json_integer_value(v) > 0) {
         *out = json_integer_value(v);
         return true;
@@ -466,6 +472,20 @@ bool tickets_body_id(json_t *body, const char *key, int64_t *out)
             return false;
     *out = g_ascii_strtoll(s, NULL, 10);
     return *out > 0;
+}
+
+bool tickets_call_id(tickets_call *call, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(call->body, key);
+    if (v == NULL) {
+        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (%s)", key);
+        return false;
+    }
+    if (!body_id(v, out)) {
+        tickets_call_fail(call, TICKETS_ERROR_INVALID, "Invalid element (%s must be an id)", key);
+        return false;
+    }
+    return true;
 }
 
 /* ---- requests ---- */

@@ -89,6 +89,7 @@ typedef struct tickets_who {
     tickets_role role;       /* organisers */
     int64_t event_id;        /* participants */
     char name[128];
+    int64_t expires_at; /* of the token the session was created with */
 } tickets_who;
 
 /* One request in flight. Owned by the code that holds it; ends in reply or fail. */
@@ -151,8 +152,8 @@ void tickets_users_revoke(int64_t user_id);
 /* A field of a result parsed as JSON (new reference), NULL for SQL NULL or no such row. */
 json_t *tickets_rows_json(const odeon_db_rows *rows, int row, int column);
 
-/* Integer helpers for JSON bodies: true with *out when key holds an integer, or a string of
- * digits (ids travel as strings too). */
-bool tickets_body_id(json_t *body, const char *key, int64_t *out);
+/* An id of the body: a positive integer, or a string of digits (ids travel as strings too).
+ * false after answering 481 (missing) or 482 (anything else). */
+bool tickets_call_id(tickets_call *call, const char *key, int64_t *out);
 
 #endif

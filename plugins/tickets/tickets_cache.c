@@ -10,6 +10,7 @@
 #include "tickets.h"
 #include "tickets_valid.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct ticket_window {
@@ -25,13 +26,19 @@ typedef struct cache_entry {
     char *business_type;
     char *text; /* lower-cased title and description, for q */
     json_t *event;
-    json_t *types; /* array, without on_sale */
+    char *event_text; /* event as compact JSON: listings join these, not re-serialise */
+    size_t event_len;
+    int type_index;   /* in tickets_business_types, or -1 */
+    json_t *types;    /* array, without on_sale */
     GArray *windows; /* ticket_window, same order as types */
 } cache_entry;
 
 static GRWLock lock;
 static GHashTable *entries; /* int64 id -> cache_entry */
 static GPtrArray *live;     /* cache_entry *, by starts then id */
+/* The same per business type (the index in tickets_business_types), so that a filter by type
+ * walks only its own events and a date range is two binary searches. */
+static GPtrArray *live_by_type[16];
 static uint64_t generation;
 static bool ready;
 static GHashTable *dirty; /* int64 ids waiting for a re-read (main thread) */
@@ -49,6 +56,7 @@ static void entry_free(gpointer data)
     g_free(e->business_type);
     g_free(e->text);
     json_decref(e->event);
+    free(e->event_text);
     json_decref(e->types);
     g_array_unref(e->windows);
     g_free(e);
@@ -67,6 +75,7 @@ static cache_entry *entry_from_row(const odeon_db_rows *rows, int i)
     json_t *event = json_loads(v(rows, i, 7), 0, NULL);
     json_t *types = json_loads(v(rows, i, 8), 0, NULL);
     if (!json_is_object(event) || !json_is_array(types)) {
+        /* Not from our own SQL functions: nothing to show. */
         json_decref(event);
         json_decref(types);
         return NULL;
@@ -80,6 +89,12 @@ static cache_entry *entry_from_row(const odeon_db_rows *rows, int i)
     e->business_type = g_strdup(v(rows, i, 5));
     e->text = g_strdup(v(rows, i, 6));
     e->event = event;
+    e->event_text = json_dumps(event, JSON_COMPACT);
+    e->event_len = e->event_text ? strlen(e->event_text) : 0;
+    e->type_index = -1;
+    for (int t = 0; tickets_business_types[t] != NULL; t++)
+        if (strcmp(tickets_business_types[t], e->business_type) == 0)
+            e->type_index = t;
     e->types = types;
     e->windows = g_array_new(FALSE, TRUE, sizeof(ticket_window));
     size_t k;
@@ -104,13 +119,22 @@ static gint live_order(gconstpointer a, gconstpointer b)
 static void rebuild_live(void)
 {
     g_ptr_array_set_size(live, 0);
+    for (size_t t = 0; t < G_N_ELEMENTS(live_by_type); t++)
+        g_ptr_array_set_size(live_by_type[t], 0);
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, entries);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-        if (((cache_entry *)value)->live)
-            g_ptr_array_add(live, value);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        cache_entry *e = value;
+        if (!e->live || e->event_text == NULL)
+            continue;
+        g_ptr_array_add(live, e);
+        if (e->type_index >= 0 && (size_t)e->type_index < G_N_ELEMENTS(live_by_type))
+            g_ptr_array_add(live_by_type[e->type_index], e);
+    }
     g_ptr_array_sort(live, live_order);
+    for (size_t t = 0; t < G_N_ELEMENTS(live_by_type); t++)
+        g_ptr_array_sort(live_by_type[t], live_order);
     generation++;
 }
 
@@ -213,6 +237,8 @@ void tickets_cache_init(void)
     g_rw_lock_init(&lock);
     entries = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, entry_free);
     live = g_ptr_array_new();
+    for (size_t t = 0; t < G_N_ELEMENTS(live_by_type); t++)
+        live_by_type[t] = g_ptr_array_new();
     dirty = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     ready = false;
 }
@@ -233,6 +259,8 @@ void tickets_cache_free(void)
         g_source_remove(dirty_timer);
     dirty_timer = 0;
     g_ptr_array_unref(live);
+    for (size_t t = 0; t < G_N_ELEMENTS(live_by_type); t++)
+        g_clear_pointer(&live_by_type[t], g_ptr_array_unref);
     g_hash_table_unref(entries);
     g_hash_table_unref(dirty);
     entries = NULL;
@@ -285,14 +313,9 @@ static char **query_words(const char *q)
     return out;
 }
 
-static bool entry_matches(const cache_entry *e, const tickets_filter *f, char **words,
-                          int64_t now)
+static bool entry_matches(const cache_entry *e, char **words, int64_t now)
 {
     if (e->ends <= now)
-        return false;
-    if (f->business_type && strcmp(f->business_type, e->business_type) != 0)
-        return false;
-    if ((f->has_from && e->starts < f->from) || (f->has_to && e->starts >= f->to))
         return false;
     for (char **w = words; w && *w; w++)
         if (strstr(e->text, *w) == NULL)
@@ -300,26 +323,78 @@ static bool entry_matches(const cache_entry *e, const tickets_filter *f, char **
     return true;
 }
 
-json_t *tickets_cache_list(const tickets_filter *f)
+/* The first index of arr whose event starts at or after t (arr is sorted by start). */
+static guint lower_bound(GPtrArray *arr, int64_t t)
+{
+    guint lo = 0, hi = arr->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (((cache_entry *)g_ptr_array_index(arr, mid))->starts < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+char *tickets_cache_list_text(const tickets_filter *f, size_t *len)
 {
     char **words = query_words(f->q);
     int64_t now = g_get_real_time() / G_USEC_PER_SEC;
     int64_t skip = (int64_t)(f->page - 1) * f->per_page;
-    int total = 0;
-    json_t *events = json_array();
+    int64_t total = 0, shown = 0;
+    GString *out = g_string_sized_new(1024 + (gsize)f->per_page * 1024);
+    g_string_append(out, "{\"events\":[");
     g_rw_lock_reader_lock(&lock);
-    for (guint i = 0; i < live->len; i++) {
-        cache_entry *e = g_ptr_array_index(live, i);
-        if (!entry_matches(e, f, words, now))
+    int type = -1;
+    for (int t = 0; f->business_type && tickets_business_types[t] != NULL; t++)
+        if (strcmp(tickets_business_types[t], f->business_type) == 0)
+            type = t;
+    GPtrArray *arr = type >= 0 && (size_t)type < G_N_ELEMENTS(live_by_type) ? live_by_type[type]
+                                                                             : live;
+    guint lo = f->has_from ? lower_bound(arr, f->from) : 0;
+    guint hi = f->has_to ? lower_bound(arr, f->to) : arr->len;
+    for (guint i = lo; i < hi; i++) {
+        const cache_entry *e = g_ptr_array_index(arr, i);
+        /* Without words, only events that started already can have ended: past those, every
+         * remaining one matches, and the count needs no walk. */
+        if (words == NULL && e->starts >= now) {
+            guint rest = hi - i;
+            for (guint k = 0; k < rest && total + (int64_t)k < skip + f->per_page; k++) {
+                if (total + (int64_t)k < skip)
+                    continue;
+                const cache_entry *x = g_ptr_array_index(arr, i + k);
+                if (shown++ > 0)
+                    g_string_append_c(out, ',');
+                g_string_append_len(out, x->event_text, (gssize)x->event_len);
+            }
+            total += rest;
+            break;
+        }
+        if (!entry_matches(e, words, now))
             continue;
-        if (total >= skip && json_array_size(events) < (size_t)f->per_page)
-            json_array_append(events, e->event);
+        if (total >= skip && shown < f->per_page) {
+            if (shown++ > 0)
+                g_string_append_c(out, ',');
+            g_string_append_len(out, e->event_text, (gssize)e->event_len);
+        }
         total++;
     }
     g_rw_lock_reader_unlock(&lock);
     g_strfreev(words);
-    return json_pack("{s:o, s:i, s:i, s:i}", "events", events, "total", total, "page", f->page,
-                     "per_page", f->per_page);
+    g_string_append_printf(out, "],\"total\":%" G_GINT64_FORMAT ",\"page\":%d,\"per_page\":%d}",
+                           total, f->page, f->per_page);
+    *len = out->len;
+    return g_string_free(out, FALSE);
+}
+
+json_t *tickets_cache_list(const tickets_filter *f)
+{
+    size_t len = 0;
+    char *text = tickets_cache_list_text(f, &len);
+    json_t *out = json_loadb(text, len, 0, NULL);
+    g_free(text);
+    return out;
 }
 
 /* The ticket types with on_sale as of now (copies: the cached ones never change). */
@@ -347,7 +422,9 @@ json_t *tickets_cache_event(int64_t event_id, bool include_drafts)
     g_rw_lock_reader_lock(&lock);
     cache_entry *e = g_hash_table_lookup(entries, &event_id);
     if (e != NULL && (e->live || include_drafts))
-        out = json_pack("{s:O, s:o}", "event", e->event, "ticket_types", types_now(e, now));
+        out = json_pack("{s:O, s:o, s:s, s:s}", "event", e->event, "ticket_types",
+                        types_now(e, now), "terms_version", tickets_cfg.terms_version,
+                        "consent_version", tickets_cfg.consent_version);
     g_rw_lock_reader_unlock(&lock);
     return out;
 }

@@ -30,7 +30,10 @@ uint64_t tickets_cache_generation(void);
 
 /* Owner of an event (any status), 0 if unknown. */
 int64_t tickets_cache_event_organisation(int64_t event_id);
-/* {"events": [...], "total", "page", "per_page"}: upcoming live events by start. New ref. */
+/* {"events": [...], "total", "page", "per_page"}: upcoming live events by start, as compact
+ * JSON text (g_free; *len its length), joined from each event's stored text. */
+char *tickets_cache_list_text(const tickets_filter *filter, size_t *len);
+/* The same as a JSON value (new reference). */
 json_t *tickets_cache_list(const tickets_filter *filter);
 /* {"event", "ticket_types"} of a live event (any event with include_drafts), else NULL. */
 json_t *tickets_cache_event(int64_t event_id, bool include_drafts);

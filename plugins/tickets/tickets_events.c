@@ -38,17 +38,17 @@ static void event_read(tickets_call *call, const odeon_db_rows *rows)
         return;
     }
     json_t *types = tickets_rows_json(rows, 0, 1);
-    tickets_call_reply(call, json_pack("{s:o, s:o}", "event", event, "ticket_types",
-                                       types ? types : json_array()));
+    tickets_call_reply(call, json_pack("{s:o, s:o, s:s, s:s}", "event", event, "ticket_types",
+                                       types ? types : json_array(), "terms_version",
+                                       tickets_cfg.terms_version, "consent_version",
+                                       tickets_cfg.consent_version));
 }
 
 static void request_event(tickets_call *call)
 {
     int64_t id = 0;
-    if (!tickets_body_id(call->body, "event_id", &id)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (event_id)");
+    if (!tickets_call_id(call, "event_id", &id))
         return;
-    }
     if (call->who.kind != TICKETS_ORGANISER) {
         json_t *out = tickets_cache_event(id, false);
         if (out == NULL)
@@ -184,8 +184,12 @@ static bool event_fields_read(tickets_call *call, bool create, event_fields *f)
     ok = ok && time_field(call, "starts_at", f->v[F_TZ], create, &f->v[F_STARTS]) &&
          time_field(call, "ends_at", f->v[F_TZ], create, &f->v[F_ENDS]) &&
          int_field(call, "capacity", 1, 1000000, create, &f->v[F_CAPACITY]);
+    if (!ok) {
+        event_fields_clear(f); /* the call was answered (and freed) */
+        return false;
+    }
     json_t *image = json_object_get(call->body, "image_url");
-    if (ok && image != NULL && !json_is_null(image)) {
+    if (image != NULL && !json_is_null(image)) {
         ok = text_field(call, "image_url", 1, 2000, false, false, &f->v[F_IMAGE]);
         if (ok && !tickets_valid_url(f->v[F_IMAGE])) {
             tickets_call_fail(call, TICKETS_ERROR_INVALID,
@@ -262,10 +266,8 @@ static void request_update_event(tickets_call *call)
     event_fields f;
     if (!tickets_require_member(call, TICKETS_ROLE_ORGANISER))
         return;
-    if (!tickets_body_id(call->body, "event_id", &id)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (event_id)");
+    if (!tickets_call_id(call, "event_id", &id))
         return;
-    }
     if (!event_fields_read(call, false, &f))
         return;
     char ev[24], org[24];
@@ -309,10 +311,8 @@ static bool event_target(tickets_call *call, tickets_role role, char ev[24], cha
     int64_t id = 0;
     if (!tickets_require_member(call, role))
         return false;
-    if (!tickets_body_id(call->body, "event_id", &id)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (event_id)");
+    if (!tickets_call_id(call, "event_id", &id))
         return false;
-    }
     g_snprintf(ev, 24, "%" G_GINT64_FORMAT, id);
     g_snprintf(org, 24, "%" G_GINT64_FORMAT, call->who.organisation_id);
     return true;
@@ -454,10 +454,8 @@ static bool type_target(tickets_call *call, char ty[24], char org[24])
     int64_t id = 0;
     if (!tickets_require_member(call, TICKETS_ROLE_ORGANISER))
         return false;
-    if (!tickets_body_id(call->body, "ticket_type_id", &id)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (ticket_type_id)");
+    if (!tickets_call_id(call, "ticket_type_id", &id))
         return false;
-    }
     g_snprintf(ty, 24, "%" G_GINT64_FORMAT, id);
     g_snprintf(org, 24, "%" G_GINT64_FORMAT, call->who.organisation_id);
     return true;

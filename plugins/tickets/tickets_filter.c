@@ -52,6 +52,10 @@ static bool filter_fill(tickets_filter *f, const char *type, const char *from, c
             f->to += 86400;
         f->has_to = true;
     }
+    if (f->has_from && f->has_to && f->to <= f->from) {
+        *error = "to must be after from";
+        return false;
+    }
     if (q && *q) {
         if (strlen(q) > 200 || !g_utf8_validate(q, -1, NULL)) {
             *error = "q must be text of at most 200 characters";

@@ -59,69 +59,121 @@ static void respond_error(odeon_http_request *req, int status, const char *reaso
     json_decref(body);
 }
 
-/* Renders the answer to a GET (status and JSON). */
-static json_t *render(const char *path, const char *query, int *status, const char **error)
+/* An answer: status, compact JSON text (owned) and its ETag. */
+typedef struct answer {
+    int status;
+    char *body;
+    size_t len;
+    char etag[24];
+} answer;
+
+static void answer_error(answer *a, int status, const char *reason)
+{
+    json_t *body = json_pack("{s:s}", "error", reason);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    a->status = status;
+    a->body = g_strdup(text);
+    a->len = strlen(a->body);
+    free(text);
+}
+
+static void answer_tag(answer *a)
+{
+    g_snprintf(a->etag, sizeof a->etag, "\"%08x%08x\"", g_str_hash(a->body), (guint)a->len);
+}
+
+static bool is_listing(const char *path)
 {
     const char *rest = path + strlen("/api/events");
-    if (*rest == '\0' || strcmp(rest, "/") == 0) {
-        tickets_filter f;
-        char **storage = NULL;
-        bool ok = tickets_http_parse_filter(query, &f, &storage, error);
-        json_t *out = ok ? tickets_cache_list(&f) : NULL;
-        g_strfreev(storage);
-        *status = ok ? 200 : 400;
-        return out;
+    return *rest == '\0' || strcmp(rest, "/") == 0;
+}
+
+static void render_listing(const char *path, const char *query, answer *a)
+{
+    tickets_filter f;
+    char **storage = NULL;
+    const char *error = NULL;
+    if (tickets_http_parse_filter(query, &f, &storage, &error)) {
+        a->status = 200;
+        a->body = tickets_cache_list_text(&f, &a->len);
+    } else {
+        /* Logged when rendered: a repeated bad query is answered from the memo, unlogged. */
+        TICKETS_LOG(ODEON_LOG_INFO, "GET %s refused: %s", path, error);
+        answer_error(a, 400, error);
     }
+    g_strfreev(storage);
+    answer_tag(a);
+}
+
+/* /api/events/<id> and /api/events/<id>/tickets: cheap enough to render every time (one
+ * lookup), and too many to keep (one per event). */
+static void render_detail(const char *path, answer *a)
+{
+    const char *rest = path + strlen("/api/events");
     int64_t id = 0;
     char *end = NULL;
     if (rest[0] == '/' && g_ascii_isdigit(rest[1]))
         id = g_ascii_strtoll(rest + 1, &end, 10);
     bool tickets = end && strcmp(end, "/tickets") == 0;
-    if (id <= 0 || end == NULL || (*end != '\0' && !tickets)) {
-        *status = 404;
-        *error = "no such resource";
-        return NULL;
-    }
-    json_t *out = tickets_cache_event(id, false);
+    json_t *out = id > 0 && end != NULL && (*end == '\0' || tickets)
+                      ? tickets_cache_event(id, false)
+                      : NULL;
     if (out == NULL) {
-        *status = 404;
-        *error = "no such event";
-        return NULL;
+        answer_error(a, 404, id > 0 ? "no such event" : "no such resource");
+        return;
     }
     if (tickets)
         json_object_del(out, "event");
-    *status = 200;
-    return out;
-}
-
-static memo_entry *memo_make(const char *path, const char *query, uint64_t generation)
-{
-    int status = 500;
-    const char *error = "internal error";
-    json_t *out = render(path, query, &status, &error);
-    if (out == NULL) {
-        /* Logged when rendered: a repeated bad query is answered from the memo, unlogged. */
-        if (status == 400)
-            TICKETS_LOG(ODEON_LOG_INFO, "GET %s refused: %s", path, error);
-        out = json_pack("{s:s}", "error", error);
-    }
-    memo_entry *m = g_new0(memo_entry, 1);
-    m->generation = generation;
-    m->made_us = g_get_monotonic_time();
-    m->status = status;
-    m->body = json_dumps(out, JSON_COMPACT);
-    m->len = strlen(m->body);
+    char *text = json_dumps(out, JSON_COMPACT);
     json_decref(out);
-    g_snprintf(m->etag, sizeof m->etag, "\"%08x%08x\"", g_str_hash(m->body), (guint)m->len);
-    return m;
+    a->status = 200;
+    a->body = g_strdup(text);
+    a->len = strlen(text);
+    free(text);
+    answer_tag(a);
 }
 
 static bool memo_fresh(const memo_entry *m, uint64_t generation)
 {
     int64_t age_us = g_get_monotonic_time() - m->made_us;
-    int64_t max_us = (tickets_cfg.cache_seconds > 0 ? tickets_cfg.cache_seconds : 1) *
+    int64_t max_us = (int64_t)(tickets_cfg.cache_seconds > 0 ? tickets_cfg.cache_seconds : 1) *
                      G_USEC_PER_SEC;
     return m->generation == generation && age_us < max_us;
+}
+
+/* The listing's answer from the memo (a copy), or rendered and kept there. */
+static void listing_answer(const char *path, const char *query, answer *a)
+{
+    uint64_t generation = tickets_cache_generation();
+    char *key = g_strdup(query ? query : "");
+    bool keep = strlen(key) < 512;
+    g_mutex_lock(&memo_lock);
+    memo_entry *m = keep ? g_hash_table_lookup(memo, key) : NULL;
+    if (m != NULL && memo_fresh(m, generation)) {
+        *a = (answer){.status = m->status, .body = g_memdup2(m->body, m->len), .len = m->len};
+        g_strlcpy(a->etag, m->etag, sizeof a->etag);
+        g_mutex_unlock(&memo_lock);
+        g_free(key);
+        return;
+    }
+    g_mutex_unlock(&memo_lock);
+    render_listing(path, query, a);
+    if (!keep) {
+        g_free(key);
+        return;
+    }
+    memo_entry *made = g_new0(memo_entry, 1);
+    *made = (memo_entry){.generation = generation, .made_us = g_get_monotonic_time(),
+                         .status = a->status, .body = g_memdup2(a->body, a->len), .len = a->len};
+    g_strlcpy(made->etag, a->etag, sizeof made->etag);
+    g_mutex_lock(&memo_lock);
+    /* Distinct listing queries are few (filters and pages); a flood of made-up ones only
+     * empties this memo, it never grows past its bound. */
+    if (g_hash_table_size(memo) >= MEMO_MAX)
+        g_hash_table_remove_all(memo);
+    g_hash_table_replace(memo, key, made);
+    g_mutex_unlock(&memo_lock);
 }
 
 static void events_get(odeon_http_request *req)
@@ -132,44 +184,17 @@ static void events_get(odeon_http_request *req)
         respond_error(req, 503, "starting, try again");
         return;
     }
-    uint64_t generation = tickets_cache_generation();
-    char *key = g_strconcat(path, "?", query ? query : "", NULL);
-    g_mutex_lock(&memo_lock);
-    memo_entry *m = strlen(key) < 512 ? g_hash_table_lookup(memo, key) : NULL;
-    bool hit = m != NULL && memo_fresh(m, generation);
-    g_mutex_unlock(&memo_lock);
-    /* Rendering happens outside the memo lock; two threads may render the same answer. */
-    memo_entry *made = hit ? NULL : memo_make(path, query, generation);
-    g_mutex_lock(&memo_lock);
-    if (made != NULL && strlen(key) < 512) {
-        if (g_hash_table_size(memo) >= MEMO_MAX)
-            g_hash_table_remove_all(memo);
-        g_hash_table_replace(memo, g_strdup(key), made);
-        m = made;
-    } else if (made != NULL) {
-        m = made;
-    } else {
-        m = g_hash_table_lookup(memo, key);
-    }
-    /* Copy what the answer needs: the entry may be replaced once the lock is released. */
-    int status = m->status;
-    char etag[24];
-    g_strlcpy(etag, m->etag, sizeof etag);
-    const char *inm = tickets_core->http_request_header(req, "If-None-Match");
-    bool not_modified = status == 200 && inm != NULL && strstr(inm, etag) != NULL;
-    char *body = not_modified ? NULL : g_memdup2(m->body, m->len);
-    size_t len = m->len;
-    g_mutex_unlock(&memo_lock);
-    if (made != NULL && strlen(key) >= 512)
-        memo_entry_free(made);
-    g_free(key);
-    if (not_modified)
-        respond_json(req, 304, "", 0, etag);
-    else if (status == 200)
-        respond_json(req, 200, body, len, etag);
+    answer a = {0};
+    if (is_listing(path))
+        listing_answer(path, query, &a);
     else
-        respond_json(req, status, body, len, NULL);
-    g_free(body);
+        render_detail(path, &a);
+    const char *inm = tickets_core->http_request_header(req, "If-None-Match");
+    if (a.status == 200 && inm != NULL && strstr(inm, a.etag) != NULL)
+        respond_json(req, 304, "", 0, a.etag);
+    else
+        respond_json(req, a.status, a.body, a.len, a.status == 200 ? a.etag : NULL);
+    g_free(a.body);
 }
 
 static void events_route(odeon_http_request *req, void *user_data)

@@ -210,14 +210,18 @@ static void request_whoami(tickets_call *call)
 {
     tickets_who *w = &call->who;
     json_t *identity = json_null();
+    char expires[32];
+    tickets_format_time(w->expires_at, expires);
     if (w->kind == TICKETS_ORGANISER)
-        identity = json_pack("{s:s, s:I, s:s, s:I, s:s}", "kind", "organiser", "id",
+        identity = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "kind", "organiser", "id",
                              (json_int_t)w->id, "name", w->name, "organisation",
-                             (json_int_t)w->organisation_id, "role", tickets_role_name(w->role));
+                             (json_int_t)w->organisation_id, "role", tickets_role_name(w->role),
+                             "expires_at", expires);
     else if (w->kind == TICKETS_PARTICIPANT)
-        identity = json_pack("{s:s, s:I, s:s, s:I}", "kind", "participant", "id",
+        identity = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "kind", "participant", "id",
                              (json_int_t)w->id, "name", w->name, "event_id",
-                             (json_int_t)w->event_id);
+                             (json_int_t)w->event_id, "role", "participant", "expires_at",
+                             expires);
     tickets_call_reply(call, json_pack("{s:o}", "identity", identity));
 }
 
@@ -402,10 +406,8 @@ static void request_remove_member(tickets_call *call)
     if (!tickets_require_member(call, TICKETS_ROLE_OWNER))
         return;
     int64_t user = 0;
-    if (!tickets_body_id(call->body, "user_id", &user)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (user_id)");
+    if (!tickets_call_id(call, "user_id", &user))
         return;
-    }
     char id[24], org[24];
     g_snprintf(id, sizeof id, "%" G_GINT64_FORMAT, user);
     g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);

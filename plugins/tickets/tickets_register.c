@@ -270,11 +270,9 @@ static void request_register(tickets_call *call)
 {
     int64_t event = 0, type = 0;
     json_t *body = call->body;
-    if (!tickets_body_id(body, "event_id", &event) ||
-        !tickets_body_id(body, "ticket_type_id", &type)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (event_id, ticket_type_id)");
+    if (!tickets_call_id(call, "event_id", &event) ||
+        !tickets_call_id(call, "ticket_type_id", &type))
         return;
-    }
     const char *why_email = tickets_valid_text(json_object_get(body, "email"), 3, 254, false);
     const char *email = json_string_value(json_object_get(body, "email"));
     if (why_email != NULL || !tickets_valid_email(email)) {
@@ -329,8 +327,10 @@ static void request_request_link(tickets_call *call)
 {
     int64_t event = 0;
     const char *email = json_string_value(json_object_get(call->body, "email"));
-    if (!tickets_body_id(call->body, "event_id", &event) || email == NULL) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (event_id, email)");
+    if (!tickets_call_id(call, "event_id", &event))
+        return;
+    if (email == NULL) {
+        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (email)");
         return;
     }
     if (tickets_valid_text(json_object_get(call->body, "email"), 3, 254, false) != NULL ||

@@ -239,7 +239,7 @@ static void test_filter_query(void **state)
     assert_int_equal(f.per_page, 20);
     assert_null(f.business_type);
     g_strfreev(storage);
-    const char *bad[] = {"business_type=party", "from=yesterday", "page=0", "per_page=101",
+    const char *bad[] = {"business_type=party", "from=yesterday", "page=0", "per_page=101", "from=2027-03-02&to=2027-03-01",
                          "page=-1", "page=1&page=2", "q=%zz", "per_page=1e3", NULL};
     for (const char **b = bad; *b; b++) {
         error = NULL;
