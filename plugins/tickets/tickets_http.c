@@ -123,8 +123,11 @@ static void render_detail(const char *path, answer *a)
         answer_error(a, 404, id > 0 ? "no such event" : "no such resource");
         return;
     }
-    if (tickets)
-        json_object_del(out, "event");
+    if (tickets) {
+        json_t *types = json_incref(json_object_get(out, "ticket_types"));
+        json_decref(out);
+        out = json_pack("{s:o}", "ticket_types", types);
+    }
     char *text = json_dumps(out, JSON_COMPACT);
     json_decref(out);
     a->status = 200;

@@ -52,26 +52,40 @@ static int64_t int_value(const odeon_db_rows *rows, int col)
 
 /* ---- signup ---- */
 
-typedef struct signup_data {
-    char *email, *password, *name, *organisation, *hash;
-} signup_data;
+/* What sign-up, login and accepting an invitation carry between their steps. */
+typedef struct organiser_form {
+    char *email, *password, *name, *organisation, *role;
+    char *link_hash;     /* accept_invite: the invitation's */
+    char *password_hash; /* the new one (signup, accept_invite) or the stored one (login) */
+    int64_t user_id, organisation_id;
+} organiser_form;
 
-static void signup_data_free(void *data)
+static void organiser_form_free(void *data)
 {
-    signup_data *d = data;
+    organiser_form *d = data;
     if (d->password != NULL)
         memset(d->password, 0, strlen(d->password));
     g_free(d->email);
     g_free(d->password);
     g_free(d->name);
     g_free(d->organisation);
-    g_free(d->hash);
+    g_free(d->role);
+    g_free(d->link_hash);
+    g_free(d->password_hash);
     g_free(d);
+}
+
+static organiser_form *organiser_form_of(tickets_call *call)
+{
+    organiser_form *d = g_new0(organiser_form, 1);
+    call->data = d;
+    call->free_data = organiser_form_free;
+    return d;
 }
 
 static void signup_done(tickets_call *call, const odeon_db_rows *rows)
 {
-    signup_data *d = call->data;
+    organiser_form *d = call->data;
     TICKETS_LOG(ODEON_LOG_INFO, "organiser %" G_GINT64_FORMAT " signed up", int_value(rows, 0));
     tickets_call_reply(call, tickets_organiser_reply(int_value(rows, 0), d->email, d->name,
                                                      int_value(rows, 1), d->organisation,
@@ -80,13 +94,13 @@ static void signup_done(tickets_call *call, const odeon_db_rows *rows)
 
 static void signup_hash(tickets_call *call)
 {
-    signup_data *d = call->data;
-    d->hash = tickets_password_hash(d->password);
-    if (d->hash == NULL) {
+    organiser_form *d = call->data;
+    d->password_hash = tickets_password_hash(d->password);
+    if (d->password_hash == NULL) {
         tickets_call_fail(call, TICKETS_ERROR_UNAVAILABLE, "Could not hash the password");
         return;
     }
-    const char *params[] = {d->email, d->name, d->hash, d->organisation};
+    const char *params[] = {d->email, d->name, d->password_hash, d->organisation};
     tickets_call_query(call, "SELECT user_id, organisation_id FROM tickets_signup($1, $2, $3, $4)",
                        4, params, signup_done);
 }
@@ -98,35 +112,15 @@ static void request_signup(tickets_call *call)
         (name = field(call, "name", 1, 100)) == NULL ||
         (organisation = field(call, "organisation", 1, 200)) == NULL)
         return;
-    signup_data *d = g_new0(signup_data, 1);
-    *d = (signup_data){g_strdup(email), g_strdup(password), g_strdup(name),
-                       g_strdup(organisation), NULL};
-    call->data = d;
-    call->free_data = signup_data_free;
+    organiser_form *d = organiser_form_of(call);
+    d->email = g_strdup(email);
+    d->password = g_strdup(password);
+    d->name = g_strdup(name);
+    d->organisation = g_strdup(organisation);
     tickets_call_offload(call, signup_hash);
 }
 
 /* ---- login ---- */
-
-typedef struct login_data {
-    char *email, *password;
-    char *stored, *name, *organisation, *role;
-    int64_t user_id, organisation_id;
-} login_data;
-
-static void login_data_free(void *data)
-{
-    login_data *d = data;
-    if (d->password != NULL)
-        memset(d->password, 0, strlen(d->password));
-    g_free(d->email);
-    g_free(d->password);
-    g_free(d->stored);
-    g_free(d->name);
-    g_free(d->organisation);
-    g_free(d->role);
-    g_free(d);
-}
 
 static void login_failed_recorded(tickets_call *call, const odeon_db_rows *rows)
 {
@@ -137,7 +131,7 @@ static void login_failed_recorded(tickets_call *call, const odeon_db_rows *rows)
 static void login_succeeded(tickets_call *call, const odeon_db_rows *rows)
 {
     (void)rows;
-    login_data *d = call->data;
+    organiser_form *d = call->data;
     if (d->organisation_id == 0) {
         tickets_call_fail(call, TICKETS_ERROR_UNAUTHORIZED,
                           "This account is no longer a member of an organisation");
@@ -150,8 +144,8 @@ static void login_succeeded(tickets_call *call, const odeon_db_rows *rows)
 
 static void login_verify(tickets_call *call)
 {
-    login_data *d = call->data;
-    bool ok = tickets_password_verify(d->password, d->stored);
+    organiser_form *d = call->data;
+    bool ok = tickets_password_verify(d->password, d->password_hash);
     const char *params[] = {d->email};
     if (!ok)
         tickets_call_query(call, "INSERT INTO tickets_login_failures (email) VALUES ($1)", 1,
@@ -163,7 +157,7 @@ static void login_verify(tickets_call *call)
 
 static void login_found(tickets_call *call, const odeon_db_rows *rows)
 {
-    login_data *d = call->data;
+    organiser_form *d = call->data;
     if (int_value(rows, 0) >= tickets_cfg.login_max_failures) {
         TICKETS_LOG(ODEON_LOG_WARN, "login rate limit reached for an account");
         tickets_call_fail(call, TICKETS_ERROR_RATE_LIMITED,
@@ -172,7 +166,7 @@ static void login_found(tickets_call *call, const odeon_db_rows *rows)
         return;
     }
     d->user_id = int_value(rows, 1);
-    d->stored = g_strdup(value(rows, 2));
+    d->password_hash = g_strdup(value(rows, 2));
     d->name = g_strdup(value(rows, 3));
     d->organisation_id = int_value(rows, 4);
     d->organisation = g_strdup(value(rows, 5));
@@ -185,11 +179,9 @@ static void request_login(tickets_call *call)
     const char *email, *password;
     if ((email = email_field(call)) == NULL || (password = field(call, "password", 1, 200)) == NULL)
         return;
-    login_data *d = g_new0(login_data, 1);
+    organiser_form *d = organiser_form_of(call);
     d->email = g_strdup(email);
     d->password = g_strdup(password);
-    call->data = d;
-    call->free_data = login_data_free;
     char window[16];
     g_snprintf(window, sizeof window, "%d", tickets_cfg.login_window_minutes);
     const char *params[] = {email, window};
@@ -313,25 +305,9 @@ static void request_add_member(tickets_call *call)
     g_free(hash);
 }
 
-typedef struct accept_data {
-    char *hash, *name, *password, *password_hash;
-} accept_data;
-
-static void accept_data_free(void *data)
-{
-    accept_data *d = data;
-    if (d->password != NULL)
-        memset(d->password, 0, strlen(d->password));
-    g_free(d->hash);
-    g_free(d->name);
-    g_free(d->password);
-    g_free(d->password_hash);
-    g_free(d);
-}
-
 static void accept_done(tickets_call *call, const odeon_db_rows *rows)
 {
-    accept_data *d = call->data;
+    organiser_form *d = call->data;
     tickets_call_reply(call, tickets_organiser_reply(int_value(rows, 0), value(rows, 3), d->name,
                                                      int_value(rows, 1), value(rows, 4),
                                                      tickets_role_from_name(value(rows, 2))));
@@ -339,13 +315,13 @@ static void accept_done(tickets_call *call, const odeon_db_rows *rows)
 
 static void accept_hash(tickets_call *call)
 {
-    accept_data *d = call->data;
+    organiser_form *d = call->data;
     d->password_hash = tickets_password_hash(d->password);
     if (d->password_hash == NULL) {
         tickets_call_fail(call, TICKETS_ERROR_UNAVAILABLE, "Could not hash the password");
         return;
     }
-    const char *params[] = {d->hash, d->name, d->password_hash};
+    const char *params[] = {d->link_hash, d->name, d->password_hash};
     tickets_call_query(call,
                        "SELECT a.user_id, a.organisation_id, a.role, a.email, o.name "
                        "FROM tickets_accept_invite($1::bytea, $2, $3) a "
@@ -360,12 +336,10 @@ static void request_accept_invite(tickets_call *call)
         (name = field(call, "name", 1, 100)) == NULL ||
         (password = field(call, "password", 10, 200)) == NULL)
         return;
-    accept_data *d = g_new0(accept_data, 1);
-    d->hash = tickets_link_hash(invite);
+    organiser_form *d = organiser_form_of(call);
+    d->link_hash = tickets_link_hash(invite);
     d->name = g_strdup(name);
     d->password = g_strdup(password);
-    call->data = d;
-    call->free_data = accept_data_free;
     tickets_call_offload(call, accept_hash);
 }
 
