@@ -219,7 +219,14 @@ static void registered(tickets_call *call, const odeon_db_rows *rows)
             send_magic_link(participant, email, value(rows, 7), reply_after_link, call);
         return;
     }
-    if (already && value(rows, 6) != NULL) {
+    if (already && value(rows, 6) == NULL) {
+        /* The same email's first request is creating its Checkout right now: that order is
+         * its to finish (or give back). */
+        tickets_call_fail(call, TICKETS_ERROR_STATE,
+                          "Your order is being prepared; try again in a moment");
+        return;
+    }
+    if (already) {
         tickets_call_reply(call, json_pack("{s:{s:I, s:s}, s:s, s:b}", "order", "id",
                                            (json_int_t)int_value(rows, 1), "status", "pending",
                                            "checkout_url", value(rows, 6),
