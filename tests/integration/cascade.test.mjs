@@ -190,9 +190,11 @@ test('a relay killed mid-stream: its viewers are back on another node within 5 s
   assert.ok(sum.failed_over >= 3, `only ${sum.failed_over} viewers failed over`);
   assert.equal(sum.failover_unrecovered, 0);
   assert.ok(sum.failover_gap_ms_max < 5000, `a viewer was without media for ${sum.failover_gap_ms_max} ms`);
-  // Elsewhere nothing is lost, and no gap is longer than a busy loopback's jitter (the load
-  // generator itself is reconnecting the failed-over viewers meanwhile).
-  assert.ok(sum.max_gap_ms_no_failover < 800, `a viewer elsewhere had a ${sum.max_gap_ms_no_failover} ms gap`);
+  // Elsewhere nothing is lost, and no gap comes near what a disturbed link would show (a
+  // relay resubscribes after 2.5 s of silence). The bound is loose on purpose: the load
+  // generator is reconnecting the failed-over viewers meanwhile, and under ASan on a shared
+  // 2-core machine its own scheduling alone has made 0.8 s gaps.
+  assert.ok(sum.max_gap_ms_no_failover < 2000, `a viewer elsewhere had a ${sum.max_gap_ms_no_failover} ms gap`);
   for (const v of viewerLines(r.out)) {
     if (v.failovers === 0) assert.equal(v.lost, 0, JSON.stringify(v));
   }
