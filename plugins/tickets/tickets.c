@@ -666,7 +666,7 @@ static int read_mail(GKeyFile *kf, char **error)
         .smtp_user = user,
         .smtp_password = password,
         .from = from,
-        .timeout_ms = 30000,
+        .timeout_ms = 15000,
     };
     char *mail_error = NULL;
     if (outbox == NULL && smtp_url == NULL) {

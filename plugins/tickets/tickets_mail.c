@@ -45,6 +45,7 @@ struct tickets_mail {
     GThread *thread;
     unsigned file_counter; /* outbox names; the mail thread's only */
     gint sent, failed;     /* atomics: read by any thread */
+    gint stopping;         /* atomic: what is still queued gets one attempt, no waits */
 };
 
 typedef struct mail_job {
@@ -412,7 +413,10 @@ static void deliver(tickets_mail *m, const mail_job *job)
                                     g_get_real_time() / G_USEC_PER_SEC, id);
     char *why = NULL;
     bool ok = false;
-    for (int attempt = 0; attempt < ATTEMPTS && !ok; attempt++) {
+    /* At shut-down the queue is sent once, without the retry waits: a stop must not hang on
+     * an SMTP server that is away. */
+    int attempts = g_atomic_int_get(&m->stopping) ? 1 : ATTEMPTS;
+    for (int attempt = 0; attempt < attempts && !ok; attempt++) {
         if (attempt > 0)
             g_usleep((gulong)retry_delay_ms[attempt - 1] * 1000);
         g_free(why);
@@ -425,7 +429,8 @@ static void deliver(tickets_mail *m, const mail_job *job)
             m->outbox_dir ? "written to the outbox" : "sent");
     } else {
         g_atomic_int_inc(&m->failed);
-        LOG(m, ODEON_LOG_ERROR, "mail to %s dropped after %d attempts: %s", job->to, ATTEMPTS, why);
+        LOG(m, ODEON_LOG_ERROR, "mail to %s dropped after %d attempt(s): %s", job->to, attempts,
+            why);
     }
     g_free(why);
     /* The message holds a sign-in link: do not leave it in freed memory (OPENSSL_cleanse,
@@ -548,6 +553,7 @@ void tickets_mail_free(tickets_mail *mail)
 {
     if (mail == NULL)
         return;
+    g_atomic_int_set(&mail->stopping, 1);
     g_async_queue_push(mail->queue, &stop_job);
     g_thread_join(mail->thread);
     mail_clear(mail);

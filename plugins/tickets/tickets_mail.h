@@ -35,7 +35,7 @@ typedef struct tickets_mail tickets_mail;
 tickets_mail *tickets_mail_new(const tickets_mail_config *cfg,
                                void (*log)(odeon_log_level, const char *, const char *, ...),
                                char **error);
-/* Sends what is queued (each message gets its attempts), then stops the thread. */
+/* Sends what is queued (one attempt each, without the retry waits), then stops the thread. */
 void tickets_mail_free(tickets_mail *mail);
 
 /* Queues a plain-text UTF-8 message. 0, or ODEON_EINVAL when to/subject hold CR or LF or to
