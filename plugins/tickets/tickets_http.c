@@ -1,14 +1,14 @@
 /*
  * tickets_http.c - GET /api/events..., POST /api/stripe/webhook.
  *
- * Answers are rendered from the events cache and kept, per path and query, until the cache
- * changes or cache_seconds pass (on_sale and "upcoming" move with the clock): a rush of the
- * same few listing pages is served from memory without rendering.
+ * Answers come from the events cache. Listings are kept per query string until the cache
+ * changes or cache_seconds pass ("upcoming" moves with the clock), so a rush on the same few
+ * listing pages is served without rendering; details are rendered each time (one lookup, and
+ * there would be one entry per event to keep).
  */
 #include "tickets_http.h"
 #include "tickets_cache.h"
 #include "tickets.h"
-#include "tickets_valid.h"
 
 #include <string.h>
 

@@ -290,6 +290,10 @@ static void request_add_member(tickets_call *call)
     d->email = g_strdup(email);
     call->data = d;
     call->free_data = invite_data_free;
+    if (d->secret == NULL) {
+        tickets_call_fail(call, TICKETS_ERROR_UNAVAILABLE, "Could not make an invitation link");
+        return;
+    }
     char *hash = tickets_link_hash(d->secret);
     char org[24], hours[16];
     g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);

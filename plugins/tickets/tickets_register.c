@@ -73,6 +73,10 @@ static void send_magic_link(int64_t participant_id, const char *email, const cha
     job->title = g_strdup(title ? title : "your event");
     job->done = done;
     job->user_data = user_data;
+    if (job->secret == NULL) {
+        link_stored(NULL, "the random number generator failed", job);
+        return;
+    }
     char *hash = tickets_link_hash(job->secret);
     char pid[24], minutes[16];
     ID_TEXT(pid, participant_id);
