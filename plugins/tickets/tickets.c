@@ -595,6 +595,8 @@ static char *default_site_url(void)
     const odeon_node_info *node = tickets_core->node_info();
     if (node != NULL && node->public_url != NULL && *node->public_url)
         return g_strdup(node->public_url);
+    TICKETS_LOG(ODEON_LOG_WARN, "no [general] site_url: links in emails point at "
+                                "http://localhost:8088");
     return g_strdup("http://localhost:8088");
 }
 
