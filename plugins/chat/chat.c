@@ -1,0 +1,911 @@
+/*
+ * chat.c - odeon.plugin.chat: an event's main chat room and one per breakout group, stored in
+ * PostgreSQL and delivered to members on every node.
+ *
+ * A message is stored by chat_post() (sql/004_chat.sql), which gives it the room's next seq
+ * and announces it on NOTIFY chat. Each node keeps the rooms its members are in; on a
+ * notification it reads the room's messages after the lowest seq any of its members has had
+ * and hands each member those it has not had yet. Members therefore get every message once and
+ * in seq order, also after a reconnect (join with after_seq), whichever node it was posted on.
+ *
+ * Deliveries are batched: a member's messages wait in its queue and go out in one event every
+ * batch_ms, so a busy room costs a few pushes per member and second, not one per message.
+ *
+ * Threads: requests arrive on a transport thread, database answers and the flush timer run on
+ * the main thread; rooms, members and queues are under chat_lock, and events are pushed
+ * after it is released.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "plugin/plugin.h"
+
+static const odeon_core_callbacks *core;
+extern const odeon_plugin odeon_plugin_descriptor;
+
+#define LOG(level, ...) core->log(level, "chat", __VA_ARGS__)
+
+enum {
+    CHAT_ERROR_INVALID_REQUEST = 440,
+    CHAT_ERROR_MISSING = 441,
+    CHAT_ERROR_INVALID = 442,
+    CHAT_ERROR_UNAUTHORIZED = 443,
+    CHAT_ERROR_NOT_IN_ROOM = 444,
+    CHAT_ERROR_MUTED = 445,
+    CHAT_ERROR_TOO_LONG = 446,
+    CHAT_ERROR_RATE_LIMITED = 447,
+    CHAT_ERROR_UNAVAILABLE = 448,
+};
+
+static struct {
+    int max_chars;
+    int rate_messages;
+    int rate_seconds;
+    int history;
+    int batch_ms;
+    int retention_days;
+} cfg;
+
+typedef struct chat_room chat_room;
+
+/* One handle's place in one room. Owned by its session's members table. */
+typedef struct chat_member {
+    odeon_plugin_handle *handle; /* borrowed: the session holds the reference */
+    chat_room *room;
+    int64_t last_seq; /* the last message this member has had */
+    bool ready;       /* joined: its history answered */
+} chat_member;
+
+/* A room with members on this node. Owned by the rooms table. */
+struct chat_room {
+    char *key; /* "<event>/<room>" */
+    int64_t event_id;
+    char *name;
+    GPtrArray *members; /* chat_member * (borrowed) */
+    bool fetching, refetch;
+};
+
+/* Per handle. Owned by the handle (set_handle_data); freed in destroy_session. */
+typedef struct chat_session {
+    odeon_plugin_handle *handle;
+    GHashTable *members; /* room key -> chat_member * (owned) */
+    json_t *pending;     /* messages waiting for the next flush (array) */
+    json_t *deleted;     /* {"room": [seq, ...]} */
+    double tokens;       /* rate limit bucket */
+    int64_t refilled_us;
+    bool queued;         /* in the flush list */
+} chat_session;
+
+static GMutex chat_lock;
+static GHashTable *rooms;      /* key -> chat_room * */
+static GPtrArray *flush_list;  /* chat_session * with something pending (referenced handle) */
+static guint flush_timer, purge_timer;
+
+/* ---- small helpers ---- */
+
+static bool body_id(json_t *body, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(body, key);
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (s == NULL || *s == '\0' || strlen(s) > 18)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!g_ascii_isdigit(*p))
+            return false;
+    *out = g_ascii_strtoll(s, NULL, 10);
+    return *out > 0;
+}
+
+static bool room_name_ok(const char *room)
+{
+    if (room == NULL)
+        return false;
+    if (strcmp(room, "main") == 0)
+        return true;
+    if (!g_str_has_prefix(room, "group:") || room[6] == '\0' || strlen(room) > 6 + 18)
+        return false;
+    for (const char *p = room + 6; *p; p++)
+        if (!g_ascii_isdigit(*p))
+            return false;
+    return true;
+}
+
+static json_t *error_event(int code, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char *reason = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    LOG(ODEON_LOG_INFO, "refused (%d): %s", code, reason);
+    json_t *e = json_pack("{s:s, s:i, s:s}", "chat", "error", "error_code", code, "error", reason);
+    g_free(reason);
+    return e;
+}
+
+static int role_rank(const char *role)
+{
+    static const char *const order[] = {"participant", "host", "organiser", "owner"};
+    for (size_t i = 0; role != NULL && i < G_N_ELEMENTS(order); i++)
+        if (strcmp(role, order[i]) == 0)
+            return (int)i + 1;
+    return 0;
+}
+
+/* The caller's rank in the event (0: none). */
+static int caller_rank(odeon_plugin_handle *handle, int64_t event_id)
+{
+    char ev[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, event_id);
+    return role_rank(core->event_role(handle, ev));
+}
+
+/* ---- requests in flight ---- */
+
+typedef struct chat_call {
+    odeon_plugin_handle *handle; /* a reference */
+    char *transaction;
+    json_t *body;
+    int64_t event_id;
+    char *room;
+    char *subject;
+    int64_t after_seq;
+} chat_call;
+
+static chat_call *call_new(odeon_plugin_handle *handle, const char *transaction, json_t *body,
+                           int64_t event_id, const char *room)
+{
+    chat_call *c = g_new0(chat_call, 1);
+    c->handle = core->handle_ref(handle);
+    c->transaction = g_strdup(transaction);
+    c->body = json_incref(body);
+    c->event_id = event_id;
+    c->room = g_strdup(room);
+    const odeon_identity *id = core->identity(handle);
+    c->subject = g_strdup(id ? id->subject : NULL);
+    return c;
+}
+
+static void call_free(chat_call *c)
+{
+    core->handle_unref(c->handle);
+    g_free(c->transaction);
+    json_decref(c->body);
+    g_free(c->room);
+    g_free(c->subject);
+    g_free(c);
+}
+
+/* Pushes event (stolen) as the call's answer and frees the call. */
+static void call_answer(chat_call *c, json_t *event)
+{
+    core->push_event(c->handle, c->transaction, event, NULL);
+    json_decref(event);
+    call_free(c);
+}
+
+static void call_db_failed(chat_call *c, const char *error)
+{
+    if (error && strstr(error, "chat:muted")) {
+        call_answer(c, error_event(CHAT_ERROR_MUTED, "You are muted in this event"));
+        return;
+    }
+    LOG(ODEON_LOG_WARN, "chat database: %s", error ? error : "failed");
+    call_answer(c, error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable; try again"));
+}
+
+static char *room_key(int64_t event_id, const char *room)
+{
+    return g_strdup_printf("%" G_GINT64_FORMAT "/%s", event_id, room);
+}
+
+/* ---- delivery ---- */
+
+/* Under chat_lock: s has something to send at the next flush. */
+static void session_queue_locked(chat_session *s)
+{
+    if (s->queued)
+        return;
+    s->queued = true;
+    core->handle_ref(s->handle);
+    g_ptr_array_add(flush_list, s);
+}
+
+static gboolean flush(gpointer data)
+{
+    (void)data;
+    g_mutex_lock(&chat_lock);
+    GPtrArray *list = flush_list;
+    flush_list = g_ptr_array_new();
+    GPtrArray *events = g_ptr_array_new();
+    for (guint i = 0; i < list->len; i++) {
+        chat_session *s = g_ptr_array_index(list, i);
+        s->queued = false;
+        json_t *ev = json_pack("{s:s, s:o}", "chat", "messages", "messages", s->pending);
+        if (json_object_size(s->deleted) > 0)
+            json_object_set_new(ev, "deleted", s->deleted);
+        else
+            json_decref(s->deleted);
+        s->pending = json_array();
+        s->deleted = json_object();
+        g_ptr_array_add(events, ev);
+    }
+    g_mutex_unlock(&chat_lock);
+    for (guint i = 0; i < list->len; i++) {
+        chat_session *s = g_ptr_array_index(list, i);
+        json_t *ev = g_ptr_array_index(events, i);
+        odeon_plugin_handle *handle = s->handle;
+        if (s->members == NULL) {
+            /* Its handle went while it was queued (chat_destroy_session left it to us). */
+            json_decref(s->pending);
+            json_decref(s->deleted);
+            g_free(s);
+        } else {
+            core->push_event(handle, NULL, ev, NULL);
+        }
+        json_decref(ev);
+        core->handle_unref(handle);
+    }
+    g_ptr_array_unref(list);
+    g_ptr_array_unref(events);
+    return G_SOURCE_CONTINUE;
+}
+
+static void room_fetch(chat_room *room);
+static gboolean fetch_later(gpointer data);
+
+typedef struct fetch_job {
+    char *key;
+} fetch_job;
+
+/* Rows: seq, message JSON; on the main thread. */
+static void fetched(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    fetch_job *job = user_data;
+    g_mutex_lock(&chat_lock);
+    chat_room *room = rooms ? g_hash_table_lookup(rooms, job->key) : NULL;
+    int n = rows ? core->db_rows_count(rows) : 0;
+    if (room != NULL) {
+        room->fetching = false;
+        if (rows == NULL)
+            LOG(ODEON_LOG_WARN, "room %s: %s", job->key, error);
+        for (int i = 0; i < n; i++) {
+            int64_t seq = g_ascii_strtoll(core->db_rows_value(rows, i, 0), NULL, 10);
+            json_t *msg = json_loads(core->db_rows_value(rows, i, 1), 0, NULL);
+            for (guint k = 0; msg && k < room->members->len; k++) {
+                chat_member *m = g_ptr_array_index(room->members, k);
+                if (!m->ready || seq <= m->last_seq)
+                    continue;
+                chat_session *s = core->get_handle_data(m->handle);
+                json_array_append(s->pending, msg);
+                m->last_seq = seq;
+                session_queue_locked(s);
+            }
+            json_decref(msg);
+        }
+        /* More than one page, a notification during the read, or a failure: read again. */
+        bool again = room->refetch || n == 1000;
+        room->refetch = false;
+        if (room->members->len == 0)
+            g_hash_table_remove(rooms, room->key); /* its last member left during the read */
+        else if (rows == NULL)
+            g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, 1, fetch_later, g_strdup(job->key),
+                                       g_free);
+        else if (again)
+            room_fetch(room);
+    }
+    g_mutex_unlock(&chat_lock);
+    g_free(job->key);
+    g_free(job);
+}
+
+/* Under chat_lock, main thread: reads what the room's members have not had yet. */
+static void room_fetch(chat_room *room)
+{
+    if (room->fetching) {
+        room->refetch = true;
+        return;
+    }
+    int64_t from = -1;
+    for (guint k = 0; k < room->members->len; k++) {
+        chat_member *m = g_ptr_array_index(room->members, k);
+        if (m->ready && (from < 0 || m->last_seq < from))
+            from = m->last_seq;
+    }
+    if (from < 0)
+        return;
+    char ev[24], seq[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, room->event_id);
+    g_snprintf(seq, sizeof seq, "%" G_GINT64_FORMAT, from);
+    const char *params[] = {ev, room->name, seq};
+    fetch_job *job = g_new0(fetch_job, 1);
+    job->key = g_strdup(room->key);
+    room->fetching = true;
+    if (core->db_query("SELECT m.seq, chat_message_json(m)::text FROM chat_messages m WHERE "
+                       "m.event_id = $1::bigint AND m.room = $2 AND m.seq > $3::bigint "
+                       "ORDER BY m.seq LIMIT 1000",
+                       3, params, fetched, job) != 0) {
+        room->fetching = false;
+        g_free(job->key);
+        g_free(job);
+    }
+}
+
+static gboolean fetch_later(gpointer data)
+{
+    char *key = data;
+    g_mutex_lock(&chat_lock);
+    chat_room *room = rooms ? g_hash_table_lookup(rooms, key) : NULL;
+    if (room != NULL)
+        room_fetch(room);
+    g_mutex_unlock(&chat_lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* A new message (s) or a deletion (d) in a room, from any node. */
+static void chat_notified(const char *channel, const char *payload, void *user_data)
+{
+    (void)channel;
+    (void)user_data;
+    g_mutex_lock(&chat_lock);
+    if (payload == NULL) {
+        /* The listener reconnected: every room reads what it may have missed. */
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, rooms);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+            room_fetch(value);
+        g_mutex_unlock(&chat_lock);
+        return;
+    }
+    json_t *j = json_loads(payload, 0, NULL);
+    const char *name = json_string_value(json_object_get(j, "r"));
+    char *key = name ? room_key(json_integer_value(json_object_get(j, "e")), name) : NULL;
+    chat_room *room = key ? g_hash_table_lookup(rooms, key) : NULL;
+    json_t *deleted = json_object_get(j, "d");
+    if (room != NULL && json_is_integer(deleted)) {
+        for (guint k = 0; k < room->members->len; k++) {
+            chat_member *m = g_ptr_array_index(room->members, k);
+            chat_session *s = core->get_handle_data(m->handle);
+            json_t *list = json_object_get(s->deleted, room->name);
+            if (list == NULL) {
+                list = json_array();
+                json_object_set_new(s->deleted, room->name, list);
+            }
+            json_array_append(list, deleted);
+            session_queue_locked(s);
+        }
+    } else if (room != NULL) {
+        room_fetch(room);
+    }
+    g_mutex_unlock(&chat_lock);
+    g_free(key);
+    json_decref(j);
+}
+
+/* ---- join, leave ---- */
+
+/* Under chat_lock. */
+static void member_remove_locked(chat_member *m)
+{
+    chat_room *room = m->room;
+    g_ptr_array_remove(room->members, m);
+    /* A room with a read in flight is removed when the read answers (fetched). */
+    if (room->members->len == 0 && !room->fetching)
+        g_hash_table_remove(rooms, room->key);
+}
+
+static void member_free(gpointer data)
+{
+    chat_member *m = data;
+    member_remove_locked(m);
+    g_free(m);
+}
+
+static void room_free(gpointer data)
+{
+    chat_room *room = data;
+    g_ptr_array_unref(room->members);
+    g_free(room->key);
+    g_free(room->name);
+    g_free(room);
+}
+
+/* Rows: messages JSON (array), the room's last seq. */
+static void joined(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    chat_call *c = user_data;
+    if (rows == NULL) {
+        call_db_failed(c, error);
+        return;
+    }
+    json_t *messages = json_loads(core->db_rows_value(rows, 0, 0), 0, NULL);
+    int64_t last = c->after_seq;
+    size_t i;
+    json_t *msg;
+    json_array_foreach(messages, i, msg) {
+        int64_t seq = json_integer_value(json_object_get(msg, "seq"));
+        if (seq > last)
+            last = seq;
+    }
+    char *key = room_key(c->event_id, c->room);
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(c->handle);
+    chat_member *m = s ? g_hash_table_lookup(s->members, key) : NULL;
+    if (m != NULL) {
+        m->last_seq = last;
+        m->ready = true;
+        /* Anything posted between the read and now comes with the next fetch. */
+        g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, fetch_later, g_strdup(key), g_free);
+    }
+    g_mutex_unlock(&chat_lock);
+    g_free(key);
+    if (m == NULL) {
+        json_decref(messages);
+        call_answer(c, error_event(CHAT_ERROR_NOT_IN_ROOM, "Left the room while joining"));
+        return;
+    }
+    const char *room_last = core->db_rows_value(rows, 0, 1);
+    call_answer(c, json_pack("{s:s, s:I, s:s, s:o, s:I}", "chat", "joined", "event_id",
+                             (json_int_t)c->event_id, "room", c->room, "messages",
+                             messages ? messages : json_array(), "last_seq",
+                             (json_int_t)(room_last ? g_ascii_strtoll(room_last, NULL, 10) : 0)));
+}
+
+static json_t *req_join(chat_call *c)
+{
+    int rank = caller_rank(c->handle, c->event_id);
+    bool group = strcmp(c->room, "main") != 0;
+    /* Until breakout groups name their members, a group room is its event's hosts' and
+     * organisers'; the main room is everyone's with a role in the event. */
+    if (c->subject == NULL || rank == 0 || (group && rank < role_rank("host")))
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
+    json_t *after = json_object_get(c->body, "after_seq");
+    if (after != NULL && (!json_is_integer(after) || json_integer_value(after) < 0))
+        return error_event(CHAT_ERROR_INVALID, "Invalid element (after_seq)");
+    c->after_seq = after ? json_integer_value(after) : 0;
+    char *key = room_key(c->event_id, c->room);
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(c->handle);
+    bool already = g_hash_table_contains(s->members, key);
+    if (!already) {
+        chat_room *room = g_hash_table_lookup(rooms, key);
+        if (room == NULL) {
+            room = g_new0(chat_room, 1);
+            room->key = g_strdup(key);
+            room->event_id = c->event_id;
+            room->name = g_strdup(c->room);
+            room->members = g_ptr_array_new();
+            g_hash_table_insert(rooms, room->key, room);
+        }
+        chat_member *m = g_new0(chat_member, 1);
+        m->handle = c->handle;
+        m->room = room;
+        g_ptr_array_add(room->members, m);
+        g_hash_table_insert(s->members, g_strdup(key), m);
+    }
+    g_mutex_unlock(&chat_lock);
+    g_free(key);
+    if (already)
+        return error_event(CHAT_ERROR_INVALID, "Already in this room");
+    char ev[24], n[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
+    g_snprintf(n, sizeof n, "%" G_GINT64_FORMAT, after ? c->after_seq : (int64_t)cfg.history);
+    const char *params[] = {ev, c->room, n};
+    /* A resume reads what came after the client's last seq (up to 1,000; the rest follows
+     * as deliveries); a first join reads the last messages. */
+    const char *sql =
+        after ? "SELECT COALESCE((SELECT json_agg(x.j ORDER BY x.seq) FROM (SELECT m.seq, "
+                "chat_message_json(m) AS j FROM chat_messages m WHERE m.event_id = $1::bigint "
+                "AND m.room = $2 AND m.seq > $3::bigint ORDER BY m.seq LIMIT 1000) x), '[]')"
+                "::text, (SELECT last_seq FROM chat_rooms WHERE event_id = $1::bigint AND "
+                "room = $2)"
+              : "SELECT COALESCE((SELECT json_agg(x.j ORDER BY x.seq) FROM (SELECT m.seq, "
+                "chat_message_json(m) AS j FROM chat_messages m WHERE m.event_id = $1::bigint "
+                "AND m.room = $2 ORDER BY m.seq DESC LIMIT $3::int) x), '[]')::text, "
+                "(SELECT last_seq FROM chat_rooms WHERE event_id = $1::bigint AND room = $2)";
+    if (core->db_query(sql, 3, params, joined, c) != 0)
+        return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    return NULL;
+}
+
+static json_t *req_leave(chat_call *c)
+{
+    char *key = room_key(c->event_id, c->room);
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(c->handle);
+    bool was = g_hash_table_remove(s->members, key);
+    g_mutex_unlock(&chat_lock);
+    g_free(key);
+    if (!was)
+        return error_event(CHAT_ERROR_NOT_IN_ROOM, "Not in this room");
+    return json_pack("{s:s, s:s}", "chat", "left", "room", c->room);
+}
+
+/* ---- send, history, moderation ---- */
+
+static bool rate_take(chat_session *s)
+{
+    int64_t now = g_get_monotonic_time();
+    double per_us = (double)cfg.rate_messages / ((double)cfg.rate_seconds * 1e6);
+    s->tokens += (double)(now - s->refilled_us) * per_us;
+    if (s->tokens > cfg.rate_messages)
+        s->tokens = cfg.rate_messages;
+    s->refilled_us = now;
+    if (s->tokens < 1.0)
+        return false;
+    s->tokens -= 1.0;
+    return true;
+}
+
+static void posted(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    chat_call *c = user_data;
+    if (rows == NULL) {
+        call_db_failed(c, error);
+        return;
+    }
+    const char *seq = core->db_rows_value(rows, 0, 0);
+    if (core->events_enabled()) {
+        /* Analytics get who wrote where, never the text. */
+        json_t *info = json_pack("{s:s, s:I, s:s, s:s}", "event", "message_sent", "event_id",
+                                 (json_int_t)c->event_id, "room", c->room, "sender", c->subject);
+        core->notify_event(&odeon_plugin_descriptor, c->handle, info);
+        json_decref(info);
+    }
+    call_answer(c, json_pack("{s:s, s:s, s:I}", "chat", "sent", "room", c->room, "seq",
+                             (json_int_t)g_ascii_strtoll(seq ? seq : "0", NULL, 10)));
+}
+
+/* NULL when the body's text may be posted, else the error. */
+static json_t *text_refused(chat_call *c)
+{
+    json_t *text = json_object_get(c->body, "text");
+    const char *t = json_string_value(text);
+    if (t == NULL)
+        return error_event(CHAT_ERROR_MISSING, "Missing element (text)");
+    glong chars = g_utf8_strlen(t, -1);
+    if (strlen(t) != json_string_length(text) || chars < 1)
+        return error_event(CHAT_ERROR_INVALID, "Invalid element (text)");
+    if (chars > cfg.max_chars)
+        return error_event(CHAT_ERROR_TOO_LONG, "Message too long (at most %d characters)",
+                           cfg.max_chars);
+    return NULL;
+}
+
+static json_t *post(chat_call *c, const char *kind)
+{
+    json_t *refused = text_refused(c);
+    if (refused != NULL)
+        return refused;
+    const char *t = json_string_value(json_object_get(c->body, "text"));
+    char ev[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
+    const char *params[] = {ev, c->room, c->subject, kind, t};
+    if (core->db_query("SELECT seq FROM chat_post($1::bigint, $2, $3, $4, $5)", 5, params,
+                       posted, c) != 0)
+        return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    return NULL;
+}
+
+static json_t *req_send(chat_call *c)
+{
+    const char *claimed = json_string_value(json_object_get(c->body, "sender"));
+    if (json_object_get(c->body, "sender") != NULL &&
+        (claimed == NULL || c->subject == NULL || strcmp(claimed, c->subject) != 0))
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (the sender is the session)");
+    json_t *refused = text_refused(c); /* before the rate limit: a refusal costs no token */
+    if (refused != NULL)
+        return refused;
+    char *key = room_key(c->event_id, c->room);
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(c->handle);
+    chat_member *m = g_hash_table_lookup(s->members, key);
+    bool member = m != NULL && m->ready;
+    bool allowed = member && rate_take(s);
+    g_mutex_unlock(&chat_lock);
+    g_free(key);
+    if (!member)
+        return error_event(CHAT_ERROR_NOT_IN_ROOM, "Not in this room: join it first");
+    if (!allowed)
+        return error_event(CHAT_ERROR_RATE_LIMITED, "Too many messages; wait a moment");
+    return post(c, "message");
+}
+
+static json_t *req_announce(chat_call *c)
+{
+    if (caller_rank(c->handle, c->event_id) < role_rank("organiser"))
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (organisers only)");
+    g_free(c->room);
+    c->room = g_strdup("main");
+    return post(c, "announcement");
+}
+
+static void history_read(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    chat_call *c = user_data;
+    if (rows == NULL) {
+        call_db_failed(c, error);
+        return;
+    }
+    json_t *messages = json_loads(core->db_rows_value(rows, 0, 0), 0, NULL);
+    call_answer(c, json_pack("{s:s, s:s, s:o}", "chat", "history", "room", c->room, "messages",
+                             messages ? messages : json_array()));
+}
+
+static json_t *req_history(chat_call *c)
+{
+    int rank = caller_rank(c->handle, c->event_id);
+    if (rank == 0 || (strcmp(c->room, "main") != 0 && rank < role_rank("host")))
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
+    json_t *before = json_object_get(c->body, "before_seq");
+    json_t *limit = json_object_get(c->body, "limit");
+    if (!json_is_integer(before) || json_integer_value(before) < 1)
+        return error_event(CHAT_ERROR_INVALID, "Invalid element (before_seq)");
+    int n = limit ? (int)json_integer_value(limit) : cfg.history;
+    if ((limit && !json_is_integer(limit)) || n < 1 || n > 100)
+        return error_event(CHAT_ERROR_INVALID, "Invalid element (limit: 1..100)");
+    char ev[24], seq[24], count[16];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
+    g_snprintf(seq, sizeof seq, "%" JSON_INTEGER_FORMAT, json_integer_value(before));
+    g_snprintf(count, sizeof count, "%d", n);
+    const char *params[] = {ev, c->room, seq, count};
+    if (core->db_query("SELECT COALESCE((SELECT json_agg(x.j ORDER BY x.seq) FROM (SELECT "
+                       "m.seq, chat_message_json(m) AS j FROM chat_messages m WHERE m.event_id "
+                       "= $1::bigint AND m.room = $2 AND m.seq < $3::bigint ORDER BY m.seq DESC "
+                       "LIMIT $4::int) x), '[]')::text",
+                       4, params, history_read, c) != 0)
+        return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    return NULL;
+}
+
+static void moderated(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    chat_call *c = user_data;
+    if (rows == NULL) {
+        call_db_failed(c, error);
+        return;
+    }
+    const char *request = json_string_value(json_object_get(c->body, "request"));
+    if (g_strcmp0(core->db_rows_value(rows, 0, 0), "t") != 0) {
+        call_answer(c, error_event(CHAT_ERROR_NOT_IN_ROOM, "No such message or participant"));
+        return;
+    }
+    call_answer(c, json_pack("{s:s, s:b}", "chat", request, "done", 1));
+}
+
+static json_t *req_moderate(chat_call *c, const char *request)
+{
+    if (caller_rank(c->handle, c->event_id) < role_rank("organiser"))
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (organisers only)");
+    char ev[24], seq[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
+    if (strcmp(request, "delete") == 0) {
+        json_t *s = json_object_get(c->body, "seq");
+        if (!json_is_integer(s) || json_integer_value(s) < 1)
+            return error_event(CHAT_ERROR_INVALID, "Invalid element (seq)");
+        g_snprintf(seq, sizeof seq, "%" JSON_INTEGER_FORMAT, json_integer_value(s));
+        const char *params[] = {ev, c->room, seq, c->subject};
+        if (core->db_query("SELECT chat_delete($1::bigint, $2, $3::bigint, $4)", 4, params,
+                           moderated, c) != 0)
+            return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+        return NULL;
+    }
+    const char *who = json_string_value(json_object_get(c->body, "subject"));
+    if (who == NULL || strlen(who) > 100)
+        return error_event(CHAT_ERROR_MISSING, "Missing element (subject)");
+    const char *params[] = {ev, who, c->subject};
+    bool mute = strcmp(request, "mute") == 0;
+    const char *sql = mute ? "INSERT INTO chat_mutes (event_id, subject, muted_by) VALUES "
+                             "($1::bigint, $2, $3) ON CONFLICT DO NOTHING RETURNING true"
+                           : "DELETE FROM chat_mutes WHERE event_id = $1::bigint AND subject = "
+                             "$2 RETURNING true";
+    if (core->db_query(sql, mute ? 3 : 2, params, moderated, c) != 0)
+        return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    return NULL;
+}
+
+/* ---- plugin callbacks ---- */
+
+static json_t *dispatch(chat_call *c, const char *request)
+{
+    if (strcmp(request, "join") == 0)
+        return req_join(c);
+    if (strcmp(request, "leave") == 0)
+        return req_leave(c);
+    if (strcmp(request, "send") == 0)
+        return req_send(c);
+    if (strcmp(request, "history") == 0)
+        return req_history(c);
+    if (strcmp(request, "announce") == 0)
+        return req_announce(c);
+    if (strcmp(request, "delete") == 0 || strcmp(request, "mute") == 0 ||
+        strcmp(request, "unmute") == 0)
+        return req_moderate(c, request);
+    return error_event(CHAT_ERROR_INVALID_REQUEST, "Unknown request");
+}
+
+static odeon_plugin_result chat_handle_message(odeon_plugin_handle *handle,
+                                               const char *transaction, json_t *body,
+                                               json_t *jsep)
+{
+    (void)jsep;
+    const char *request = json_string_value(json_object_get(body, "request"));
+    const char *room = json_string_value(json_object_get(body, "room"));
+    int64_t event_id = 0;
+    json_t *error = NULL;
+    if (request == NULL)
+        error = error_event(CHAT_ERROR_MISSING, "Missing element (request)");
+    else if (!body_id(body, "event_id", &event_id))
+        error = error_event(json_object_get(body, "event_id") ? CHAT_ERROR_INVALID
+                                                              : CHAT_ERROR_MISSING,
+                            "%s element (event_id)",
+                            json_object_get(body, "event_id") ? "Invalid" : "Missing");
+    else if (room != NULL && !room_name_ok(room))
+        error = error_event(CHAT_ERROR_INVALID, "Invalid element (room: main or group:<id>)");
+    if (error != NULL)
+        return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK, .content = error};
+    chat_call *c = call_new(handle, transaction, body, event_id, room ? room : "main");
+    json_t *answer = dispatch(c, request);
+    if (answer == NULL)
+        return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK_WAIT}; /* c answers later */
+    call_free(c);
+    return (odeon_plugin_result){.kind = ODEON_PLUGIN_OK, .content = answer};
+}
+
+static int chat_create_session(odeon_plugin_handle *handle)
+{
+    chat_session *s = g_new0(chat_session, 1);
+    s->handle = handle;
+    s->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, member_free);
+    s->pending = json_array();
+    s->deleted = json_object();
+    s->tokens = cfg.rate_messages;
+    s->refilled_us = g_get_monotonic_time();
+    core->set_handle_data(handle, s);
+    return 0;
+}
+
+static void chat_destroy_session(odeon_plugin_handle *handle)
+{
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(handle);
+    core->set_handle_data(handle, NULL);
+    if (s != NULL) {
+        g_hash_table_unref(s->members);
+        /* A queued session is flushed (and unreferenced) by the timer: it only needs its
+         * queues then, so they stay until flush takes them. */
+        if (!s->queued) {
+            json_decref(s->pending);
+            json_decref(s->deleted);
+            g_free(s);
+        } else {
+            s->members = NULL;
+        }
+    }
+    g_mutex_unlock(&chat_lock);
+}
+
+static json_t *chat_query_session(odeon_plugin_handle *handle)
+{
+    g_mutex_lock(&chat_lock);
+    chat_session *s = core->get_handle_data(handle);
+    json_t *list = json_array();
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, s->members);
+    while (g_hash_table_iter_next(&it, &key, &value))
+        json_array_append_new(list, json_pack("{s:s, s:I}", "room", (const char *)key,
+                                              "last_seq",
+                                              (json_int_t)((chat_member *)value)->last_seq));
+    g_mutex_unlock(&chat_lock);
+    return json_pack("{s:o}", "rooms", list);
+}
+
+static gboolean purge(gpointer data)
+{
+    (void)data;
+    char days[16];
+    g_snprintf(days, sizeof days, "%d", cfg.retention_days);
+    const char *params[] = {days};
+    core->db_query("DELETE FROM chat_messages WHERE created_at < now() - "
+                   "make_interval(days => $1::int)",
+                   1, params, NULL, NULL);
+    return G_SOURCE_CONTINUE;
+}
+
+static int conf_int(GKeyFile *kf, const char *key, int dflt, int min, int max, bool *ok)
+{
+    GError *err = NULL;
+    int v = g_key_file_get_integer(kf, "general", key, &err);
+    if (err != NULL) {
+        bool missing = !g_error_matches(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE);
+        g_error_free(err);
+        if (missing)
+            return dflt;
+        v = min - 1;
+    }
+    if (v < min || v > max) {
+        core->log(ODEON_LOG_ERROR, "chat", "[general] %s must be %d..%d", key, min, max);
+        *ok = false;
+    }
+    return v;
+}
+
+static int chat_init(const odeon_core_callbacks *callbacks, const char *config_path)
+{
+    core = callbacks;
+    if (core->struct_size < offsetof(odeon_core_callbacks, event_role) + sizeof(void *)) {
+        core->log(ODEON_LOG_ERROR, "chat", "this core is too old (needs plugin ABI 1.6)");
+        return -1;
+    }
+    GKeyFile *kf = g_key_file_new();
+    g_key_file_load_from_file(kf, config_path, G_KEY_FILE_NONE, NULL);
+    bool ok = true;
+    cfg.max_chars = conf_int(kf, "max_chars", 1000, 1, 10000, &ok);
+    cfg.rate_messages = conf_int(kf, "rate_messages", 5, 1, 1000, &ok);
+    cfg.rate_seconds = conf_int(kf, "rate_seconds", 10, 1, 3600, &ok);
+    cfg.history = conf_int(kf, "history", 20, 1, 100, &ok);
+    cfg.batch_ms = conf_int(kf, "batch_ms", 250, 10, 5000, &ok);
+    cfg.retention_days = conf_int(kf, "retention_days", 25, 1, 3650, &ok);
+    g_key_file_free(kf);
+    if (!ok)
+        return -1;
+    g_mutex_init(&chat_lock);
+    rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
+    flush_list = g_ptr_array_new();
+    if (core->db_listen("chat", chat_notified, NULL) != 0) {
+        LOG(ODEON_LOG_ERROR, "the chat plugin needs [database] in odeon.conf");
+        g_hash_table_unref(rooms);
+        g_ptr_array_unref(flush_list);
+        rooms = NULL;
+        flush_list = NULL;
+        return -1;
+    }
+    flush_timer = g_timeout_add((guint)cfg.batch_ms, flush, NULL);
+    purge_timer = g_timeout_add_seconds(3600, purge, NULL);
+    purge(NULL);
+    LOG(ODEON_LOG_INFO, "chat ready: batches every %d ms, messages kept %d days", cfg.batch_ms,
+        cfg.retention_days);
+    return 0;
+}
+
+static void chat_destroy(void)
+{
+    if (flush_timer)
+        g_source_remove(flush_timer);
+    if (purge_timer)
+        g_source_remove(purge_timer);
+    flush_timer = purge_timer = 0;
+    if (flush_list != NULL) {
+        flush(NULL);
+        g_ptr_array_unref(flush_list);
+    }
+    flush_list = NULL;
+    g_clear_pointer(&rooms, g_hash_table_unref);
+}
+
+const odeon_plugin odeon_plugin_descriptor = {
+    ODEON_PLUGIN_DESCRIPTOR_INIT,
+    .package = "odeon.plugin.chat",
+    .name = "Chat",
+    .description = "Event and group chat rooms on PostgreSQL, across nodes",
+    .author = "The Odeon developers",
+    .version_string = "0.1.0",
+    .version = 1,
+    .init = chat_init,
+    .destroy = chat_destroy,
+    .create_session = chat_create_session,
+    .handle_message = chat_handle_message,
+    .destroy_session = chat_destroy_session,
+    .query_session = chat_query_session,
+};
