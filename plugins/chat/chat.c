@@ -226,7 +226,9 @@ static gboolean flush(gpointer data)
     g_mutex_lock(&chat_lock);
     GPtrArray *list = flush_list;
     flush_list = g_ptr_array_new();
-    GPtrArray *events = g_ptr_array_new();
+    /* Pairs of (handle reference, event): after the lock is released a session may be
+     * destroyed at any time, so nothing below touches one. */
+    GPtrArray *out = g_ptr_array_new();
     for (guint i = 0; i < list->len; i++) {
         chat_session *s = g_ptr_array_index(list, i);
         s->queued = false;
@@ -237,26 +239,25 @@ static gboolean flush(gpointer data)
             json_decref(s->deleted);
         s->pending = json_array();
         s->deleted = json_object();
-        g_ptr_array_add(events, ev);
-    }
-    g_mutex_unlock(&chat_lock);
-    for (guint i = 0; i < list->len; i++) {
-        chat_session *s = g_ptr_array_index(list, i);
-        json_t *ev = g_ptr_array_index(events, i);
-        odeon_plugin_handle *handle = s->handle;
+        g_ptr_array_add(out, s->handle);
+        g_ptr_array_add(out, ev);
         if (s->members == NULL) {
             /* Its handle went while it was queued (chat_destroy_session left it to us). */
             json_decref(s->pending);
             json_decref(s->deleted);
             g_free(s);
-        } else {
-            core->push_event(handle, NULL, ev, NULL);
         }
+    }
+    g_mutex_unlock(&chat_lock);
+    for (guint i = 0; i < out->len; i += 2) {
+        odeon_plugin_handle *handle = g_ptr_array_index(out, i);
+        json_t *ev = g_ptr_array_index(out, i + 1);
+        core->push_event(handle, NULL, ev, NULL); /* ODEON_EGONE for a handle that went */
         json_decref(ev);
         core->handle_unref(handle);
     }
     g_ptr_array_unref(list);
-    g_ptr_array_unref(events);
+    g_ptr_array_unref(out);
     return G_SOURCE_CONTINUE;
 }
 
