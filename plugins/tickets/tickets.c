@@ -118,6 +118,17 @@ void tickets_users_revoke(int64_t user_id)
     g_mutex_unlock(&users_lock);
 }
 
+const char *tickets_row_text(const odeon_db_rows *rows, int col)
+{
+    return tickets_core->db_rows_value(rows, 0, col);
+}
+
+int64_t tickets_row_int(const odeon_db_rows *rows, int col)
+{
+    const char *v = tickets_row_text(rows, col);
+    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
+}
+
 json_t *tickets_rows_json(const odeon_db_rows *rows, int row, int column)
 {
     const char *text = tickets_core->db_rows_value(rows, row, column);

@@ -149,6 +149,13 @@ bool tickets_who_from_identity(const odeon_identity *identity, tickets_who *who)
 /* A member was removed: this node refuses their tokens from now on (the others learn it from
  * the notification). */
 void tickets_users_revoke(int64_t user_id);
+/* Column col of a statement's first row: its text (NULL for SQL NULL or no row), or that text
+ * as an integer (0 for NULL). */
+const char *tickets_row_text(const odeon_db_rows *rows, int col);
+int64_t tickets_row_int(const odeon_db_rows *rows, int col);
+/* An id as the text of a statement parameter, into a char array of 24. */
+#define TICKETS_ID_TEXT(buf, v) g_snprintf(buf, sizeof buf, "%" G_GINT64_FORMAT, (int64_t)(v))
+
 /* A field of a result parsed as JSON (new reference), NULL for SQL NULL or no such row. */
 json_t *tickets_rows_json(const odeon_db_rows *rows, int row, int column);
 

@@ -10,13 +10,6 @@
 
 #include <string.h>
 
-#define ID_TEXT(buf, v) g_snprintf(buf, sizeof buf, "%" G_GINT64_FORMAT, (int64_t)(v))
-
-static const char *value(const odeon_db_rows *rows, int col)
-{
-    return tickets_core->db_rows_value(rows, 0, col);
-}
-
 /* ---- reading ---- */
 
 static void request_list_events(tickets_call *call)
@@ -60,8 +53,8 @@ static void request_event(tickets_call *call)
     /* Members read their drafts from the database: one they created a moment ago may not be
      * in the cache yet. */
     char ev[24], org[24];
-    ID_TEXT(ev, id);
-    ID_TEXT(org, call->who.organisation_id);
+    TICKETS_ID_TEXT(ev, id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {ev, org};
     tickets_call_query(call,
                        "SELECT tickets_event_json(e)::text, tickets_ticket_types_json(e.id)::text "
@@ -86,7 +79,7 @@ static void request_my_events(tickets_call *call)
         return;
     }
     char org[24];
-    ID_TEXT(org, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *which = past == NULL ? "all" : json_is_true(past) ? "past" : "current";
     const char *params[] = {org, which};
     tickets_call_query(call,
@@ -215,7 +208,7 @@ static bool event_fields_read(tickets_call *call, bool create, event_fields *f)
  * yours), column 1 the changed event's JSON (NULL: refused). */
 static void event_changed(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *status = value(rows, 0);
+    const char *status = tickets_row_text(rows, 0);
     json_t *event = tickets_rows_json(rows, 0, 1);
     if (status == NULL) {
         tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such event in your organisation");
@@ -246,7 +239,7 @@ static void request_create_event(tickets_call *call)
     if (!tickets_require_member(call, TICKETS_ROLE_ORGANISER) || !event_fields_read(call, true, &f))
         return;
     char org[24];
-    ID_TEXT(org, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {org,           f.v[F_TITLE], f.v[F_DESCRIPTION] ? f.v[F_DESCRIPTION] : "",
                             f.v[F_TYPE],   f.v[F_STARTS], f.v[F_ENDS],
                             f.v[F_TZ],     f.v[F_CAPACITY], f.v[F_IMAGE]};
@@ -271,8 +264,8 @@ static void request_update_event(tickets_call *call)
     if (!event_fields_read(call, false, &f))
         return;
     char ev[24], org[24];
-    ID_TEXT(ev, id);
-    ID_TEXT(org, call->who.organisation_id);
+    TICKETS_ID_TEXT(ev, id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {ev,           org,          f.v[F_TITLE],    f.v[F_DESCRIPTION],
                             f.v[F_TYPE],  f.v[F_STARTS], f.v[F_ENDS],    f.v[F_TZ],
                             f.v[F_CAPACITY], f.v[F_IMAGE], f.image_given ? "t" : "f"};
@@ -294,8 +287,8 @@ static void request_update_event(tickets_call *call)
 
 static void event_deleted(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *status = value(rows, 0);
-    const char *deleted = value(rows, 1);
+    const char *status = tickets_row_text(rows, 0);
+    const char *deleted = tickets_row_text(rows, 1);
     if (status == NULL) {
         tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such event in your organisation");
     } else if (deleted == NULL) {
@@ -334,7 +327,7 @@ static void request_delete_event(tickets_call *call)
 
 static void event_published(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *status = value(rows, 0);
+    const char *status = tickets_row_text(rows, 0);
     json_t *event = tickets_rows_json(rows, 0, 5);
     if (event != NULL) {
         tickets_cache_refresh(json_integer_value(json_object_get(event, "id")));
@@ -347,9 +340,9 @@ static void event_published(tickets_call *call, const odeon_db_rows *rows)
         tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such event in your organisation");
     else if (strcmp(status, "draft") != 0)
         tickets_call_fail(call, TICKETS_ERROR_STATE, "The event is live already");
-    else if (strcmp(value(rows, 1), "0") == 0)
+    else if (strcmp(tickets_row_text(rows, 1), "0") == 0)
         tickets_call_fail(call, TICKETS_ERROR_STATE, "Add a ticket type before going live");
-    else if (strcmp(value(rows, 2), "0") != 0 && strcmp(value(rows, 3), "t") != 0)
+    else if (strcmp(tickets_row_text(rows, 2), "0") != 0 && strcmp(tickets_row_text(rows, 3), "t") != 0)
         tickets_call_fail(call, TICKETS_ERROR_STATE,
                           "Connect a Stripe account before selling paid tickets");
     else
@@ -410,7 +403,7 @@ static bool type_fields_read(tickets_call *call, bool create, char *v[T_COUNT])
  * type's JSON (NULL: refused). */
 static void type_changed(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *status = value(rows, 0);
+    const char *status = tickets_row_text(rows, 0);
     json_t *type = tickets_rows_json(rows, 0, 2);
     if (type != NULL) {
         tickets_cache_refresh(json_integer_value(json_object_get(type, "event_id")));
@@ -486,8 +479,8 @@ static void request_update_ticket_type(tickets_call *call)
 
 static void type_deleted(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *status = value(rows, 0);
-    const char *event = value(rows, 1);
+    const char *status = tickets_row_text(rows, 0);
+    const char *event = tickets_row_text(rows, 1);
     if (status == NULL) {
         tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such ticket type of yours");
     } else if (event == NULL) {

@@ -39,17 +39,6 @@ static const char *email_field(tickets_call *call)
     return email;
 }
 
-static const char *value(const odeon_db_rows *rows, int col)
-{
-    return tickets_core->db_rows_value(rows, 0, col);
-}
-
-static int64_t int_value(const odeon_db_rows *rows, int col)
-{
-    const char *v = value(rows, col);
-    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
-}
-
 /* ---- signup ---- */
 
 /* What sign-up, login and accepting an invitation carry between their steps. */
@@ -86,9 +75,9 @@ static organiser_form *organiser_form_of(tickets_call *call)
 static void signup_done(tickets_call *call, const odeon_db_rows *rows)
 {
     organiser_form *d = call->data;
-    TICKETS_LOG(ODEON_LOG_INFO, "organiser %" G_GINT64_FORMAT " signed up", int_value(rows, 0));
-    tickets_call_reply(call, tickets_organiser_reply(int_value(rows, 0), d->email, d->name,
-                                                     int_value(rows, 1), d->organisation,
+    TICKETS_LOG(ODEON_LOG_INFO, "organiser %" G_GINT64_FORMAT " signed up", tickets_row_int(rows, 0));
+    tickets_call_reply(call, tickets_organiser_reply(tickets_row_int(rows, 0), d->email, d->name,
+                                                     tickets_row_int(rows, 1), d->organisation,
                                                      TICKETS_ROLE_OWNER));
 }
 
@@ -158,19 +147,19 @@ static void login_verify(tickets_call *call)
 static void login_found(tickets_call *call, const odeon_db_rows *rows)
 {
     organiser_form *d = call->data;
-    if (int_value(rows, 0) >= tickets_cfg.login_max_failures) {
+    if (tickets_row_int(rows, 0) >= tickets_cfg.login_max_failures) {
         TICKETS_LOG(ODEON_LOG_WARN, "login rate limit reached for an account");
         tickets_call_fail(call, TICKETS_ERROR_RATE_LIMITED,
                           "Too many failed attempts; try again in %d minutes",
                           tickets_cfg.login_window_minutes);
         return;
     }
-    d->user_id = int_value(rows, 1);
-    d->password_hash = g_strdup(value(rows, 2));
-    d->name = g_strdup(value(rows, 3));
-    d->organisation_id = int_value(rows, 4);
-    d->organisation = g_strdup(value(rows, 5));
-    d->role = g_strdup(value(rows, 6));
+    d->user_id = tickets_row_int(rows, 1);
+    d->password_hash = g_strdup(tickets_row_text(rows, 2));
+    d->name = g_strdup(tickets_row_text(rows, 3));
+    d->organisation_id = tickets_row_int(rows, 4);
+    d->organisation = g_strdup(tickets_row_text(rows, 5));
+    d->role = g_strdup(tickets_row_text(rows, 6));
     tickets_call_offload(call, login_verify);
 }
 
@@ -263,7 +252,7 @@ static void invite_stored(tickets_call *call, const odeon_db_rows *rows)
     char *text = g_strdup_printf(
         "Hello,\n\n%s invited you to organise events on Odeon with %s.\n\nAccept the "
         "invitation and choose your password here (the link works for %d hours):\n\n%s\n",
-        call->who.name, value(rows, 0), tickets_cfg.invite_hours, link);
+        call->who.name, tickets_row_text(rows, 0), tickets_cfg.invite_hours, link);
     int rc = tickets_mail_send(tickets_mailer, d->email, "Your invitation to Odeon", text);
     g_free(text);
     g_free(link);
@@ -296,7 +285,7 @@ static void request_add_member(tickets_call *call)
     }
     char *hash = tickets_link_hash(d->secret);
     char org[24], hours[16];
-    g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     g_snprintf(hours, sizeof hours, "%d", tickets_cfg.invite_hours);
     const char *params[] = {hash, org, email, role, hours};
     tickets_call_query(
@@ -312,9 +301,9 @@ static void request_add_member(tickets_call *call)
 static void accept_done(tickets_call *call, const odeon_db_rows *rows)
 {
     organiser_form *d = call->data;
-    tickets_call_reply(call, tickets_organiser_reply(int_value(rows, 0), value(rows, 3), d->name,
-                                                     int_value(rows, 1), value(rows, 4),
-                                                     tickets_role_from_name(value(rows, 2))));
+    tickets_call_reply(call, tickets_organiser_reply(tickets_row_int(rows, 0), tickets_row_text(rows, 3), d->name,
+                                                     tickets_row_int(rows, 1), tickets_row_text(rows, 4),
+                                                     tickets_role_from_name(tickets_row_text(rows, 2))));
 }
 
 static void accept_hash(tickets_call *call)
@@ -358,7 +347,7 @@ static void request_list_members(tickets_call *call)
     if (!tickets_require_member(call, TICKETS_ROLE_HOST))
         return;
     char org[24];
-    g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {org};
     tickets_call_query(call,
                        "SELECT COALESCE(json_agg(json_build_object('id', u.id, 'email', u.email, "
@@ -375,7 +364,7 @@ static void member_removed(tickets_call *call, const odeon_db_rows *rows)
                           "No such member (owners cannot be removed)");
         return;
     }
-    tickets_users_revoke(int_value(rows, 0));
+    tickets_users_revoke(tickets_row_int(rows, 0));
     tickets_call_reply(call, json_pack("{s:b}", "removed", 1));
 }
 
@@ -387,8 +376,8 @@ static void request_remove_member(tickets_call *call)
     if (!tickets_call_id(call, "user_id", &user))
         return;
     char id[24], org[24];
-    g_snprintf(id, sizeof id, "%" G_GINT64_FORMAT, user);
-    g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);
+    TICKETS_ID_TEXT(id, user);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {id, org};
     tickets_call_query(call,
                        "WITH d AS (DELETE FROM tickets_members WHERE user_id = $1::bigint "
@@ -446,7 +435,7 @@ static void stripe_stored(tickets_call *call, const odeon_db_rows *rows)
 {
     TICKETS_LOG(ODEON_LOG_INFO, "organisation %" G_GINT64_FORMAT " connected Stripe",
                 call->who.organisation_id);
-    tickets_call_reply(call, json_pack("{s:s}", "stripe_account_id", value(rows, 0)));
+    tickets_call_reply(call, json_pack("{s:s}", "stripe_account_id", tickets_row_text(rows, 0)));
 }
 
 static void stripe_exchange(tickets_call *call)
@@ -461,7 +450,7 @@ static void stripe_exchange(tickets_call *call)
         return;
     }
     char org[24];
-    g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {org, account};
     tickets_call_query(call,
                        "UPDATE tickets_organisations SET stripe_account_id = $2, "
@@ -501,7 +490,7 @@ static void request_stripe_connect_complete(tickets_call *call)
 
 static void stripe_status_read(tickets_call *call, const odeon_db_rows *rows)
 {
-    const char *account = value(rows, 0);
+    const char *account = tickets_row_text(rows, 0);
     tickets_call_reply(call, json_pack("{s:b, s:s?, s:b}", "connected", account != NULL,
                                        "stripe_account_id", account, "payments_enabled",
                                        tickets_stripe_configured(&tickets_cfg.stripe)));
@@ -512,7 +501,7 @@ static void request_stripe_status(tickets_call *call)
     if (!tickets_require_member(call, TICKETS_ROLE_HOST))
         return;
     char org[24];
-    g_snprintf(org, sizeof org, "%" G_GINT64_FORMAT, call->who.organisation_id);
+    TICKETS_ID_TEXT(org, call->who.organisation_id);
     const char *params[] = {org};
     tickets_call_query(call,
                        "SELECT stripe_account_id FROM tickets_organisations WHERE id = $1::bigint",

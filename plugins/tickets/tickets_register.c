@@ -13,19 +13,6 @@
 
 #include <string.h>
 
-#define ID_TEXT(buf, v) g_snprintf(buf, sizeof buf, "%" G_GINT64_FORMAT, (int64_t)(v))
-
-static const char *value(const odeon_db_rows *rows, int col)
-{
-    return tickets_core->db_rows_value(rows, 0, col);
-}
-
-static int64_t int_value(const odeon_db_rows *rows, int col)
-{
-    const char *v = value(rows, col);
-    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
-}
-
 /* ---- magic links ---- */
 
 typedef void (*link_sent_fn)(bool ok, void *user_data);
@@ -79,7 +66,7 @@ static void send_magic_link(int64_t participant_id, const char *email, const cha
     }
     char *hash = tickets_link_hash(job->secret);
     char pid[24], minutes[16];
-    ID_TEXT(pid, participant_id);
+    TICKETS_ID_TEXT(pid, participant_id);
     g_snprintf(minutes, sizeof minutes, "%d", tickets_cfg.magic_link_minutes);
     const char *params[] = {hash, pid, email, minutes};
     if (tickets_core->db_query("INSERT INTO tickets_magic_links (token_hash, participant_id, "
@@ -130,7 +117,7 @@ static void release_and_fail(tickets_call *call)
 {
     order_data *d = call->data;
     char id[24];
-    ID_TEXT(id, d->order_id);
+    TICKETS_ID_TEXT(id, d->order_id);
     const char *params[] = {id};
     tickets_call_query(call, "SELECT tickets_release_order($1::bigint)", 1, params,
                        order_released);
@@ -141,7 +128,7 @@ static void checkout_stored(tickets_call *call, const odeon_db_rows *rows)
     order_data *d = call->data;
     tickets_call_reply(call, json_pack("{s:{s:I, s:s}, s:s}", "order", "id",
                                        (json_int_t)d->order_id, "status", "pending",
-                                       "checkout_url", value(rows, 0)));
+                                       "checkout_url", tickets_row_text(rows, 0)));
 }
 
 /* Stripe wants 30 min..24 h from when it receives the request: the hold plus two minutes for
@@ -158,8 +145,8 @@ static void checkout_create(tickets_call *call)
 {
     order_data *d = call->data;
     char order[24], event[24], key[48];
-    ID_TEXT(order, d->order_id);
-    ID_TEXT(event, d->event_id);
+    TICKETS_ID_TEXT(order, d->order_id);
+    TICKETS_ID_TEXT(event, d->event_id);
     g_snprintf(key, sizeof key, "odeon-order-%s", order);
     char *success = g_strdup_printf("%s/event.html?id=%s&paid=1", tickets_cfg.site_url, event);
     char *cancel = g_strdup_printf("%s/event.html?id=%s&cancelled=1", tickets_cfg.site_url, event);
@@ -206,9 +193,9 @@ static void registered(tickets_call *call, const odeon_db_rows *rows)
         tickets_call_fail(call, TICKETS_ERROR_UNAVAILABLE, "The registration was not stored");
         return;
     }
-    int64_t participant = int_value(rows, 0);
-    const char *status = value(rows, 2);
-    bool already = g_strcmp0(value(rows, 3), "t") == 0;
+    int64_t participant = tickets_row_int(rows, 0);
+    const char *status = tickets_row_text(rows, 2);
+    bool already = g_strcmp0(tickets_row_text(rows, 3), "t") == 0;
     const char *email = json_string_value(json_object_get(call->body, "email"));
     if (g_strcmp0(status, "confirmed") == 0) {
         call->data = json_pack("{s:{s:I, s:s}, s:b}", "registration", "participant_id",
@@ -217,13 +204,13 @@ static void registered(tickets_call *call, const odeon_db_rows *rows)
         call->free_data = (void (*)(void *))json_decref;
         /* Registering again is the way back in for someone who lost their link, but not a
          * way to flood an inbox: as request_link, at most 5 links per 15 minutes. */
-        if (already && int_value(rows, 11) >= 5)
+        if (already && tickets_row_int(rows, 11) >= 5)
             reply_after_link(false, call);
         else
-            send_magic_link(participant, email, value(rows, 7), reply_after_link, call);
+            send_magic_link(participant, email, tickets_row_text(rows, 7), reply_after_link, call);
         return;
     }
-    if (already && value(rows, 6) == NULL) {
+    if (already && tickets_row_text(rows, 6) == NULL) {
         /* The same email's first request is creating its Checkout right now: that order is
          * its to finish (or give back). */
         tickets_call_fail(call, TICKETS_ERROR_STATE,
@@ -232,21 +219,21 @@ static void registered(tickets_call *call, const odeon_db_rows *rows)
     }
     if (already) {
         tickets_call_reply(call, json_pack("{s:{s:I, s:s}, s:s, s:b}", "order", "id",
-                                           (json_int_t)int_value(rows, 1), "status", "pending",
-                                           "checkout_url", value(rows, 6),
+                                           (json_int_t)tickets_row_int(rows, 1), "status", "pending",
+                                           "checkout_url", tickets_row_text(rows, 6),
                                            "already_registered", 1));
         return;
     }
     order_data *d = g_new0(order_data, 1);
-    d->order_id = int_value(rows, 1);
+    d->order_id = tickets_row_int(rows, 1);
     d->participant_id = participant;
-    d->event_id = int_value(rows, 10);
+    d->event_id = tickets_row_int(rows, 10);
     d->email = g_strdup(email);
-    d->title = g_strdup(value(rows, 7));
-    d->type_name = g_strdup(value(rows, 8));
-    d->currency = g_strdup(value(rows, 5));
-    d->account = g_strdup(value(rows, 9));
-    d->amount = int_value(rows, 4);
+    d->title = g_strdup(tickets_row_text(rows, 7));
+    d->type_name = g_strdup(tickets_row_text(rows, 8));
+    d->currency = g_strdup(tickets_row_text(rows, 5));
+    d->account = g_strdup(tickets_row_text(rows, 9));
+    d->amount = tickets_row_int(rows, 4);
     call->data = d;
     call->free_data = order_data_free;
     if (d->account == NULL || !tickets_stripe_configured(&tickets_cfg.stripe)) {
@@ -303,8 +290,8 @@ static void request_register(tickets_call *call)
                        tickets_cfg.consent_version))
         return;
     char ev[24], ty[24], hold[16];
-    ID_TEXT(ev, event);
-    ID_TEXT(ty, type);
+    TICKETS_ID_TEXT(ev, event);
+    TICKETS_ID_TEXT(ty, type);
     g_snprintf(hold, sizeof hold, "%d", tickets_cfg.checkout_hold_minutes);
     const char *params[] = {ev, ty, email, json_string_value(name), tickets_cfg.terms_version,
                             tickets_cfg.consent_version, hold};
@@ -324,14 +311,14 @@ static void request_register(tickets_call *call)
 
 static void link_requested(tickets_call *call, const odeon_db_rows *rows)
 {
-    if (tickets_core->db_rows_count(rows) == 0 || g_strcmp0(value(rows, 3), "t") != 0) {
+    if (tickets_core->db_rows_count(rows) == 0 || g_strcmp0(tickets_row_text(rows, 3), "t") != 0) {
         /* Nobody to send to, or enough links lately: the same answer either way. */
         tickets_call_reply(call, json_pack("{s:b}", "sent", 1));
         return;
     }
     call->data = json_pack("{s:b}", "sent", 1);
     call->free_data = (void (*)(void *))json_decref;
-    send_magic_link(int_value(rows, 0), value(rows, 1), value(rows, 2), reply_after_link, call);
+    send_magic_link(tickets_row_int(rows, 0), tickets_row_text(rows, 1), tickets_row_text(rows, 2), reply_after_link, call);
 }
 
 static void request_request_link(tickets_call *call)
@@ -350,7 +337,7 @@ static void request_request_link(tickets_call *call)
         return;
     }
     char ev[24];
-    ID_TEXT(ev, event);
+    TICKETS_ID_TEXT(ev, event);
     const char *params[] = {ev, email};
     tickets_call_query(
         call,
@@ -369,16 +356,16 @@ static void link_redeemed(tickets_call *call, const odeon_db_rows *rows)
                           "This link is invalid, used or expired: ask for a new one");
         return;
     }
-    int64_t pid = int_value(rows, 0), event = int_value(rows, 1);
+    int64_t pid = tickets_row_int(rows, 0), event = tickets_row_int(rows, 1);
     int64_t expires = 0;
-    char *credential = tickets_issue_participant_credential(pid, event, value(rows, 3), &expires);
+    char *credential = tickets_issue_participant_credential(pid, event, tickets_row_text(rows, 3), &expires);
     char when[32];
     tickets_format_time(expires, when);
     TICKETS_LOG(ODEON_LOG_INFO, "participant %" G_GINT64_FORMAT " signed in", pid);
     tickets_call_reply(call, json_pack("{s:s, s:s, s:{s:I, s:I, s:s, s:s}}", "credential",
                                        credential, "expires_at", when, "participant", "id",
                                        (json_int_t)pid, "event_id", (json_int_t)event, "email",
-                                       value(rows, 2), "display_name", value(rows, 3)));
+                                       tickets_row_text(rows, 2), "display_name", tickets_row_text(rows, 3)));
     g_free(credential);
 }
 
@@ -415,10 +402,10 @@ static void registration_read(tickets_call *call, const odeon_db_rows *rows)
     }
     json_t *event = tickets_rows_json(rows, 0, 3);
     tickets_call_reply(call, json_pack("{s:{s:I, s:s, s:s}, s:o, s:s}", "participant", "id",
-                                       (json_int_t)call->who.id, "email", value(rows, 0),
-                                       "display_name", value(rows, 1), "event",
+                                       (json_int_t)call->who.id, "email", tickets_row_text(rows, 0),
+                                       "display_name", tickets_row_text(rows, 1), "event",
                                        event ? event : json_null(), "status",
-                                       value(rows, 2) ? value(rows, 2) : "none"));
+                                       tickets_row_text(rows, 2) ? tickets_row_text(rows, 2) : "none"));
 }
 
 static void request_my_registration(tickets_call *call)
@@ -426,7 +413,7 @@ static void request_my_registration(tickets_call *call)
     if (!tickets_require_participant(call))
         return;
     char pid[24];
-    ID_TEXT(pid, call->who.id);
+    TICKETS_ID_TEXT(pid, call->who.id);
     const char *params[] = {pid};
     tickets_call_query(call,
                        "SELECT p.email, p.display_name, (SELECT o.status FROM tickets_orders o "
@@ -482,12 +469,12 @@ static void webhook_confirmed(const odeon_db_rows *rows, const char *error, void
         return;
     }
     if (tickets_core->db_rows_count(rows) > 0) {
-        if (g_strcmp0(value(rows, 3), "t") == 0)
+        if (g_strcmp0(tickets_row_text(rows, 3), "t") == 0)
             TICKETS_LOG(ODEON_LOG_ERROR,
                         "order %s was paid after its seat went to someone else: refund it",
-                        value(rows, 0));
+                        tickets_row_text(rows, 0));
         else
-            send_magic_link(int_value(rows, 1), value(rows, 2), value(rows, 4),
+            send_magic_link(tickets_row_int(rows, 1), tickets_row_text(rows, 2), tickets_row_text(rows, 4),
                             payment_link_sent, NULL);
     }
     webhook_respond(req, 200, "ok");
