@@ -45,7 +45,9 @@ async function session(server, plugin, token) {
   const sessionId = created.data.id;
   const att = await ws.request({ janus: 'attach', session_id: sessionId, plugin });
   const handleId = att.data.id;
+  // unref: a session a failed test left open must not keep the test process alive.
   const keepalive = setInterval(() => ws.send({ janus: 'keepalive', session_id: sessionId, transaction: tx('k') }), 15000);
+  keepalive.unref();
   const s = {
     ws, sessionId, handleId,
     async request(body, timeoutMs = 10000) {
@@ -81,7 +83,8 @@ async function waitFor(what, fn, timeoutMs = 10000) {
 
 async function linkTo(to) {
   return waitFor(`an email to ${to}`, () => {
-    for (const f of fs.readdirSync(outbox)) {
+    // Only finished mails: the mailer writes <name>.eml.tmp and renames it.
+    for (const f of fs.readdirSync(outbox).filter((n) => n.endsWith('.eml'))) {
       const text = fs.readFileSync(path.join(outbox, f), 'utf8');
       if (text.includes(`To: ${to}`)) return text.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/token=([A-Za-z0-9_-]+)/)[1];
     }
