@@ -248,6 +248,7 @@
   }
 
   async function signOut() {
+    window.ConsoleLive.hide();
     await tickets.signOut('organiser');
     remember(null);
     page.selected = null;
@@ -371,6 +372,7 @@
   }
 
   function newEvent() {
+    window.ConsoleLive.hide();
     page.selected = null;
     page.ticketTypes = [];
     remember(null);
@@ -404,6 +406,7 @@
     renderEditor();
     renderTicketTypes();
     $('editor').hidden = false;
+    window.ConsoleLive.show(ev);
   }
 
   function eventFields() {

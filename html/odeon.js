@@ -1408,7 +1408,7 @@
   }
 
   global.Odeon = {
-    connect, defaultUrl, OdeonError, Session, Handle,
+    connect, defaultUrl, OdeonError, Emitter, Session, Handle,
     StageViewer, placeViewer, nodeUrl, clientKey,
     Tickets, fetchEvents, fetchEvent,
   };

@@ -53,6 +53,7 @@
     const eventId = participant.event_id !== undefined ? participant.event_id : event && event.id;
     $('event-link').textContent = event ? event.title : `event ${eventId}`;
     $('event-link').href = `event.html?id=${encodeURIComponent(eventId)}`;
+    $('live-link').href = `live.html?event=${encodeURIComponent(eventId)}`;
     $('when').textContent = event ? T.formatWhen(event.starts_at, event.ends_at, event.timezone) : '';
     const status = registration && registration.status;
     $('order-status').textContent = status && status !== 'confirmed'

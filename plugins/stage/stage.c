@@ -180,6 +180,12 @@ static void viewer_bus_event(stage_viewer *v, stage *s, const char *what, guint 
     gint64 now = g_get_real_time();
     json_t *ev = json_pack("{s:s, s:I, s:i, s:I}", "event", what, "stage", (json_int_t)s->id,
                            "viewers", (int)viewers, "timestamp", (json_int_t)now);
+    /* Who watched which event's stage, for the analytics plugin. */
+    const odeon_identity *id = stage_core->identity(v->handle);
+    if (s->event != NULL)
+        json_object_set_new(ev, "event_id", json_string(s->event));
+    if (id != NULL && id->subject != NULL)
+        json_object_set_new(ev, "subject", json_string(id->subject));
     if (strcmp(what, "left") == 0)
         json_object_set_new(ev, "watched_ms", json_integer((now - v->joined_us) / 1000));
     stage_core->notify_event(&odeon_plugin_descriptor, v->handle, ev);

@@ -185,6 +185,19 @@ static void checkout_create(tickets_call *call)
     g_free(url);
 }
 
+/* Analytics: a seat was confirmed (free at once, paid by Stripe's webhook). */
+static void bus_registered(int64_t event_id, int64_t participant_id)
+{
+    if (!tickets_core->events_enabled())
+        return;
+    char *subject = g_strdup_printf("participant:%" G_GINT64_FORMAT, participant_id);
+    json_t *info = json_pack("{s:s, s:I, s:s}", "event", "registered", "event_id",
+                             (json_int_t)event_id, "subject", subject);
+    tickets_core->notify_event(&odeon_plugin_descriptor, NULL, info);
+    json_decref(info);
+    g_free(subject);
+}
+
 /* Columns: participant_id, order_id, status, already, amount, currency, checkout_url, title,
  * type name, stripe account, event id, links sent in the last 15 minutes. */
 static void registered(tickets_call *call, const odeon_db_rows *rows)
@@ -202,6 +215,8 @@ static void registered(tickets_call *call, const odeon_db_rows *rows)
                                (json_int_t)participant, "status", "confirmed",
                                "already_registered", already);
         call->free_data = (void (*)(void *))json_decref;
+        if (!already)
+            bus_registered(tickets_row_int(rows, 10), participant);
         /* Registering again is the way back in for someone who lost their link, but not a
          * way to flood an inbox: as request_link, at most 5 links per 15 minutes. */
         if (already && tickets_row_int(rows, 11) >= 5)
@@ -473,9 +488,11 @@ static void webhook_confirmed(const odeon_db_rows *rows, const char *error, void
             TICKETS_LOG(ODEON_LOG_ERROR,
                         "order %s was paid after its seat went to someone else: refund it",
                         tickets_row_text(rows, 0));
-        else
+        else {
             send_magic_link(tickets_row_int(rows, 1), tickets_row_text(rows, 2), tickets_row_text(rows, 4),
                             payment_link_sent, NULL);
+            bus_registered(tickets_row_int(rows, 5), tickets_row_int(rows, 1));
+        }
     }
     webhook_respond(req, 200, "ok");
 }
@@ -512,9 +529,9 @@ static void webhook_event(odeon_http_request *req, json_t *event)
         }
         const char *params[] = {id, session, account};
         tickets_core->db_query("SELECT c.order_id, c.participant_id, c.email, c.needs_refund, "
-                               "e.title FROM tickets_confirm_payment($1, $2, $3) c JOIN "
-                               "tickets_orders o ON o.id = c.order_id JOIN tickets_events e ON "
-                               "e.id = o.event_id",
+                               "e.title, e.id FROM tickets_confirm_payment($1, $2, $3) c "
+                               "JOIN tickets_orders o ON o.id = c.order_id JOIN tickets_events e "
+                               "ON e.id = o.event_id",
                                3, params, webhook_confirmed, req);
     } else if (strcmp(type, "checkout.session.expired") == 0) {
         const char *params[] = {id, session};

@@ -7,7 +7,10 @@
  */
 #include "api/admin.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -354,6 +357,61 @@ json_t *odeon_admin_handle_text(odeon_admin *admin, const odeon_api_request *req
     json_t *reply = odeon_admin_handle(admin, req, message);
     json_decref(message);
     return reply;
+}
+
+/* The process's own figures, as Prometheus's client libraries name them. */
+static void metrics_process(GString *out)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        g_string_append_printf(out,
+                               "# HELP process_cpu_seconds_total User and system CPU time.\n"
+                               "# TYPE process_cpu_seconds_total counter\n"
+                               "process_cpu_seconds_total %.3f\n",
+                               cpu);
+    }
+    char *statm = NULL;
+    if (g_file_get_contents("/proc/self/statm", &statm, NULL, NULL)) {
+        unsigned long pages = 0, resident = 0;
+        if (sscanf(statm, "%lu %lu", &pages, &resident) == 2)
+            g_string_append_printf(out,
+                                   "# HELP process_resident_memory_bytes Resident memory.\n"
+                                   "# TYPE process_resident_memory_bytes gauge\n"
+                                   "process_resident_memory_bytes %lu\n",
+                                   resident * (unsigned long)sysconf(_SC_PAGESIZE));
+        g_free(statm);
+    }
+}
+
+char *odeon_admin_metrics(odeon_admin *admin, const char *authorization, unsigned *status)
+{
+    const char *given = NULL;
+    if (authorization != NULL && g_ascii_strncasecmp(authorization, "Bearer ", 7) == 0)
+        given = authorization + 7;
+    if (!odeon_secret_equal(admin->secret, given)) {
+        LOG_WARN("GET /metrics refused: %s", given ? "wrong bearer token" : "no bearer token");
+        *status = 401;
+        return g_strdup("{\"error\":\"unauthorized\",\"reason\":\"GET /metrics needs "
+                        "Authorization: Bearer <admin secret>\"}");
+    }
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out,
+                           "# HELP odeon_sessions Janus API sessions on this node.\n"
+                           "# TYPE odeon_sessions gauge\n"
+                           "odeon_sessions %u\n"
+                           "# HELP odeon_accepting_new_sessions 1 unless new sessions are "
+                           "refused (accept_new_sessions).\n"
+                           "# TYPE odeon_accepting_new_sessions gauge\n"
+                           "odeon_accepting_new_sessions %d\n",
+                           odeon_sessions_count(admin->sessions),
+                           odeon_api_is_accepting(admin->api) ? 1 : 0);
+    metrics_process(out);
+    if (admin->plugins != NULL)
+        odeon_plugin_host_metrics(admin->plugins, out);
+    *status = 200;
+    return g_string_free(out, FALSE);
 }
 
 odeon_admin *odeon_admin_new(const char *secret, odeon_api *api, odeon_sessions *sessions,

@@ -26,4 +26,9 @@ json_t *odeon_admin_handle(odeon_admin *admin, const odeon_api_request *req, jso
 json_t *odeon_admin_handle_text(odeon_admin *admin, const odeon_api_request *req,
                                 const char *text, size_t len);
 
+/* GET /metrics on the admin port: Prometheus text (the core's and every plugin's metrics) when
+ * authorization is "Bearer <admin secret>" (*status 200), else a JSON error (*status 401).
+ * g_free the result. Any thread. */
+char *odeon_admin_metrics(odeon_admin *admin, const char *authorization, unsigned *status);
+
 #endif

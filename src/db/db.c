@@ -492,6 +492,9 @@ int odeon_db_listen(odeon_db *db, const char *channel, odeon_db_notify_fn fn, vo
     g_hash_table_replace(db->channels, g_strdup(channel), ch);
     db_conn *c = &db->listener;
     c->listen_pending = true;
+    /* Whatever the caller read before the LISTEN is in place may already be stale (a NOTIFY
+     * sent meanwhile reached nobody): it hears payload NULL once the LISTEN is there. */
+    c->reconnected = true;
     if (c->state == CONN_IDLE)
         listener_send(c);
     else if (c->state == CONN_DOWN && c->retry == NULL)

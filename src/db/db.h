@@ -14,7 +14,9 @@
  *
  * The listener is a connection of its own (LISTEN holds it); after a reconnect it listens on
  * every channel again and calls each channel's callback with payload NULL, so that a caller
- * can re-read what it may have missed while the connection was down.
+ * can re-read what it may have missed while the connection was down. The same happens once a
+ * new channel's LISTEN is in place: a caller that read its state before that may have missed
+ * a notification sent in between.
  *
  * Ownership: odeon_db_new returns the pool, odeon_db_free closes it (pending callbacks run
  * with an error first). Results are borrowed for the callback's duration.

@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 6
+#define ODEON_PLUGIN_ABI_MINOR 7
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -161,9 +161,15 @@ typedef struct odeon_db_rows odeon_db_rows;
 /* rows is NULL and error set when the statement failed (server error, lost connection). */
 typedef void (*odeon_plugin_db_done_fn)(const odeon_db_rows *rows, const char *error,
                                         void *user_data);
-/* payload NULL: the listener reconnected and notifications may have been missed. */
+/* payload NULL: notifications may have been missed (the listener reconnected, or the LISTEN
+ * of a channel just added is now in place): re-read what the channel tells about. */
 typedef void (*odeon_plugin_db_notify_fn)(const char *channel, const char *payload,
                                           void *user_data);
+
+/* ABI 1.7: an event from the bus (see events_subscribe). envelope is borrowed:
+ * {"type", "timestamp", "emitter", ["session_id"], ["handle_id"], "event"}, as event handlers
+ * get it (docs/events.md). Runs on the bus thread. */
+typedef void (*odeon_plugin_event_fn)(json_t *envelope, void *user_data);
 
 /* The core's side of the contract, handed to init(). Every function is safe from any thread. */
 /* This node of the cluster (ABI 1.5). role: "standalone", "origin" or "relay". */
@@ -337,6 +343,16 @@ typedef struct odeon_core_callbacks {
     /* The role of the handle's session in event_id, as the auth provider says ("owner",
      * "organiser", "host", "participant"), or NULL: anonymous, or no role in that event. */
     const char *(*event_role)(odeon_plugin_handle *handle, const char *event_id);
+
+    /* ---- ABI 1.7: the event bus as a consumer ---- */
+
+    /* fn receives every bus event whose type is in mask (an OR of Janus's event types: 1
+     * session, 2 handle, 16 webrtc, 32 media, 64 plugin, 256 core), other plugins' included,
+     * on the bus thread, so it may take a lock but must not wait long. The core unsubscribes
+     * the plugin (and waits for a call in progress) before its destroy. Call from init.
+     * 0, ODEON_ENOTSUP when the bus is off ([events] enabled = false), ODEON_EINVAL. */
+    int (*events_subscribe)(const struct odeon_plugin *plugin, uint32_t mask,
+                            odeon_plugin_event_fn fn, void *user_data);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */
@@ -387,6 +403,13 @@ typedef struct odeon_plugin {
      * connection's media loop, like incoming_rtcp. */
     size_t (*retransmit_rtp)(odeon_plugin_handle *handle, int mindex, uint16_t seq, uint8_t *buf,
                              size_t cap);
+
+    /* ---- ABI 1.7 ---- */
+
+    /* Optional: the plugin's metrics for GET /metrics on the admin port, in Prometheus's text
+     * exposition format (# HELP and # TYPE lines, then samples; names start with "odeon_"), as
+     * a malloc'ed string, or NULL. Runs on a transport thread: answer from memory. */
+    char *(*metrics)(void);
 } odeon_plugin;
 
 /* Whether plugin p's descriptor is recent enough to have field f (ABI minor additions). */

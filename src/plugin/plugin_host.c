@@ -8,6 +8,7 @@
 #include "plugin/plugin_host.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -24,7 +25,13 @@ typedef struct loaded_plugin {
     odeon_module *module; /* NULL when linked in */
     const odeon_plugin *plugin;
     const odeon_auth_provider *provider; /* registered by this plugin, or NULL */
+    GArray *subscriptions;               /* plugin_subscription: its bus subscriptions */
 } loaded_plugin;
+
+typedef struct plugin_subscription {
+    odeon_plugin_event_fn fn;
+    void *user_data;
+} plugin_subscription;
 
 struct odeon_plugin_host {
     odeon_core_services services;
@@ -546,6 +553,42 @@ static const char *cb_event_role(odeon_plugin_handle *handle, const char *event_
                                  event_id);
 }
 
+static int cb_events_subscribe(const odeon_plugin *plugin, uint32_t mask, odeon_plugin_event_fn fn,
+                               void *user_data)
+{
+    odeon_plugin_host *host = current_host;
+    if (host == NULL || plugin == NULL || fn == NULL || mask == 0)
+        return ODEON_EINVAL;
+    if (host->services.bus == NULL)
+        return ODEON_ENOTSUP;
+    loaded_plugin *lp = host_find_loaded(host, plugin);
+    if (lp == NULL)
+        return ODEON_EINVAL;
+    plugin_subscription sub = {fn, user_data};
+    if (lp->subscriptions == NULL)
+        lp->subscriptions = g_array_new(FALSE, FALSE, sizeof(plugin_subscription));
+    g_array_append_val(lp->subscriptions, sub);
+    /* The bus's handler type is the same shape: (envelope, user_data). */
+    return odeon_eventbus_subscribe(host->services.bus, mask, (odeon_event_handler_fn)fn,
+                                    user_data);
+}
+
+/* Before a plugin's destroy: no bus call reaches it afterwards. */
+static void host_unsubscribe_plugin(odeon_plugin_host *host, loaded_plugin *lp)
+{
+    if (lp->subscriptions == NULL)
+        return;
+    for (guint i = 0; i < lp->subscriptions->len; i++) {
+        plugin_subscription *sub = &g_array_index(lp->subscriptions, plugin_subscription, i);
+        odeon_eventbus_unsubscribe(host->services.bus, (odeon_event_handler_fn)sub->fn,
+                                   sub->user_data);
+    }
+    /* A delivery in progress may still be inside the plugin: wait for the bus to pass it. */
+    odeon_eventbus_flush(host->services.bus);
+    g_array_free(lp->subscriptions, TRUE);
+    lp->subscriptions = NULL;
+}
+
 static const odeon_core_callbacks core_callbacks = {
     .abi_major = ODEON_PLUGIN_ABI_MAJOR,
     .abi_minor = ODEON_PLUGIN_ABI_MINOR,
@@ -600,6 +643,7 @@ static const odeon_core_callbacks core_callbacks = {
     .db_listen = cb_db_listen,
     .db_notify = cb_db_notify,
     .event_role = cb_event_role,
+    .events_subscribe = cb_events_subscribe,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)
@@ -646,6 +690,7 @@ static int host_init_plugin(odeon_plugin_host *host, loaded_plugin *lp, const ch
             odeon_http_routes_remove_plugin(host->services.routes, p);
         if (lp->provider)
             odeon_auth_clear_provider(host->services.auth, lp->provider);
+        host_unsubscribe_plugin(host, lp);
         if (error)
             *error = g_strdup_printf("%s: init failed (config %s)", p->package, config_path);
         return ODEON_EINVAL;
@@ -700,6 +745,22 @@ int odeon_plugin_host_load(odeon_plugin_host *host, const char *plugins_dir,
     return 0;
 }
 
+void odeon_plugin_host_metrics(odeon_plugin_host *host, GString *out)
+{
+    for (guint i = 0; i < host->loaded->len; i++) {
+        const odeon_plugin *p = ((loaded_plugin *)g_ptr_array_index(host->loaded, i))->plugin;
+        if (!ODEON_PLUGIN_HAS(p, metrics))
+            continue;
+        char *text = p->metrics();
+        if (text == NULL)
+            continue;
+        g_string_append(out, text);
+        if (out->len > 0 && out->str[out->len - 1] != '\n')
+            g_string_append_c(out, '\n');
+        free(text);
+    }
+}
+
 const odeon_plugin *odeon_plugin_host_find(odeon_plugin_host *host, const char *package)
 {
     if (package == NULL)
@@ -736,6 +797,7 @@ void odeon_plugin_host_free(odeon_plugin_host *host)
             odeon_http_routes_remove_plugin(host->services.routes, lp->plugin);
         if (lp->provider)
             odeon_auth_clear_provider(host->services.auth, lp->provider);
+        host_unsubscribe_plugin(host, lp);
         if (lp->plugin->destroy)
             lp->plugin->destroy();
         plugin_queries_drain(5000);

@@ -8,6 +8,7 @@
 #ifndef ODEON_PLUGIN_PLUGIN_HOST_H
 #define ODEON_PLUGIN_PLUGIN_HOST_H
 
+#include <glib.h>
 #include <jansson.h>
 
 #include "auth/auth.h"
@@ -44,6 +45,9 @@ int odeon_plugin_host_add(odeon_plugin_host *host, const odeon_plugin *plugin,
 const odeon_plugin *odeon_plugin_host_find(odeon_plugin_host *host, const char *package);
 /* {package: {name, author, description, version_string, version}} (new reference). */
 json_t *odeon_plugin_host_info_json(odeon_plugin_host *host);
+
+/* Appends every plugin's metrics (odeon_plugin.metrics) to out. Any thread. */
+void odeon_plugin_host_metrics(odeon_plugin_host *host, GString *out);
 
 /* The table handed to plugins' init. */
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void);

@@ -794,6 +794,38 @@ static bool under_base(const odeon__vhost *vh, const char *path)
            (path[vh->base_len] == '\0' || path[vh->base_len] == '/');
 }
 
+/* GET /metrics on the admin port (Prometheus). The secret travels as a bearer token, which
+ * is what Prometheus's scrape configuration sends. */
+static int metrics_serve(odeon_transport *t, struct lws *wsi, int method)
+{
+    if (method != LWSHUMETH_GET) {
+        static const char *const allow[] = {"Allow: GET", NULL};
+        odeon__http_out out = {.status = 405, .content_type = "application/json",
+                               .body = "{\"error\":\"method not allowed\"}",
+                               .body_len = 30, .headers = allow};
+        return odeon__http_send(t, wsi, &out);
+    }
+    char auth[512] = "";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(auth) ||
+        lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+        auth[0] = '\0';
+    unsigned status = 500;
+    char *body = odeon_admin_metrics(t->admin, auth, &status);
+    static const char *const challenge[] = {"WWW-Authenticate: Bearer", NULL};
+    odeon__http_out out = {
+        .status = status,
+        .content_type = status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+                                      : "application/json",
+        .body = body,
+        .body_len = strlen(body),
+        .headers = status == 401 ? challenge : NULL,
+    };
+    int rc = odeon__http_send(t, wsi, &out);
+    memset(auth, 0, sizeof(auth));
+    g_free(body);
+    return rc;
+}
+
 static int http_request(odeon__vhost *vh, odeon__http_pss *pss, struct lws *wsi, const char *path)
 {
     odeon_transport *t = vh->transport;
@@ -808,6 +840,8 @@ static int http_request(odeon__vhost *vh, odeon__http_pss *pss, struct lws *wsi,
     pss->method = method;
     if (under_base(vh, path))
         return janus_request(t, pss, method, path + vh->base_len);
+    if (vh->admin && t->admin != NULL && strcmp(path, "/metrics") == 0)
+        return metrics_serve(t, wsi, method);
     odeon_http_route route;
     if (!vh->admin && t->routes != NULL && odeon_http_routes_match(t->routes, path, &route))
         return odeon__route_begin(t, pss, &route, method, path);

@@ -1,0 +1,35 @@
+/*
+ * plugin_common.h - small helpers the event plugins (chat, help, analytics) share: ids in
+ * request bodies, role ranks, integer settings. Each plugin links its own copy of the object
+ * (plugins are separate shared objects), so nothing here holds state.
+ */
+#ifndef ODEON_PLUGIN_COMMON_H
+#define ODEON_PLUGIN_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "plugin/plugin.h"
+
+/* A positive id at key: a JSON integer or a string of at most 18 digits. */
+bool odeon_body_id(json_t *body, const char *key, int64_t *out);
+
+/* "participant" < "host" < "organiser" < "owner": 1..4; anything else (NULL too) is 0. */
+int odeon_role_rank(const char *role);
+
+/* The handle's rank in event_id (0: anonymous or no role), from the core's auth provider. */
+int odeon_event_rank(const odeon_core_callbacks *core, odeon_plugin_handle *handle,
+                     int64_t event_id);
+
+/* An integer setting of [group]: dflt when absent; out of min..max or not a number logs the
+ * error under module and clears *ok. */
+int odeon_conf_int(const odeon_core_callbacks *core, const char *module, GKeyFile *kf,
+                   const char *group, const char *key, int dflt, int min, int max, bool *ok);
+
+/* The text of n as a SQL parameter (buf of 24 bytes). */
+const char *odeon_id_text(char buf[24], int64_t n);
+
+#endif
