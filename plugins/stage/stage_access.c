@@ -8,22 +8,15 @@
 
 #include <string.h>
 
-static int role_rank(const char *role)
-{
-    static const char *const order[] = {"participant", "host", "organiser", "owner"};
-    for (size_t i = 0; role != NULL && i < G_N_ELEMENTS(order); i++)
-        if (strcmp(role, order[i]) == 0)
-            return (int)i + 1;
-    return 0;
-}
+#include "../common/plugin_common.h"
 
 bool stage_event_role_at_least(odeon_plugin_handle *handle, const char *event, const char *min)
 {
     if (event == NULL ||
         stage_core->struct_size < offsetof(odeon_core_callbacks, event_role) + sizeof(void *))
         return false;
-    const char *role = stage_core->event_role(handle, event);
-    return role_rank(role) > 0 && role_rank(role) >= role_rank(min);
+    int rank = odeon_role_rank(stage_core->event_role(handle, event));
+    return rank > 0 && rank >= odeon_role_rank(min);
 }
 
 bool stage_event_id_valid(const char *event)
