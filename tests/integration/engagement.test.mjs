@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { getUrl } from './client.mjs';
 import { ODEON_ONLY, isJanus, makeTempDir } from './harness.mjs';
 import { adminPlugin, eventSession, setupEvent, startEventNode, waitFor } from './event_client.mjs';
-import { createDatabase } from './pg.mjs';
+import { createDatabase, psql } from './pg.mjs';
 
 const SECRET = 'engagement-test-token-secret-0123456789';
 const HELP = 'odeon.plugin.help';
@@ -20,10 +20,11 @@ const CHAT = 'odeon.plugin.chat';
 const skip = isJanus ? ODEON_ONLY : false;
 const nodes = [];
 let ev; // { owner, eventId, participants }
+let conninfo;
 
 before(async () => {
   if (skip) return;
-  const conninfo = createDatabase('engagement');
+  conninfo = createDatabase('engagement');
   const outbox = makeTempDir('engagement-outbox-');
   const confs = {
     analytics: '[general]\nflush_ms = 100\ndashboard_ms = 300\ntest_clock = true\n',
@@ -234,6 +235,15 @@ test('the dashboard follows messages, viewers and help live; GET /metrics serves
   assert.match(m.text, /^odeon_analytics_rows_written_total [1-9]\d*$/m);
   // Every sample line is "name{labels} value" or "name value" (the exposition format).
   for (const line of m.text.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"\})? -?[0-9.e+]+$/, line);
+
+  // The engagement log has the other plugins' events from the bus (never message texts).
+  const kinds = await waitFor('the engagement rows', () => {
+    const rows = psql(conninfo, `SELECT kind || ' ' || count(*) FROM analytics_events WHERE event_id = ${eventId} GROUP BY kind ORDER BY kind`).split('\n');
+    return rows.includes('message_sent 3') && rows.includes('help_requested 3') ? rows : null;
+  });
+  assert.ok(kinds.includes('registered 4'), kinds.join(', '));
+  assert.ok(kinds.includes('first_connect 3'), kinds.join(', '));
+  assert.equal(psql(conninfo, `SELECT count(*) FROM analytics_events WHERE detail::text LIKE '%hello%'`), '0');
 
   for (const s of [page, chat, help, organiser]) await s.close();
 });
