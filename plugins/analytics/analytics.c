@@ -35,6 +35,10 @@ extern const odeon_plugin odeon_plugin_descriptor;
 
 #define LOG(level, ...) core->log(level, "analytics", __VA_ARGS__)
 
+/* An event's figures at the analytics clock ($2, unix seconds) with gap_seconds ($3). */
+#define FIGURES_SQL \
+    "SELECT analytics_dashboard($1::bigint, to_timestamp($2::float8), $3::int)::text"
+
 enum {
     ANALYTICS_ERROR_INVALID_REQUEST = 470,
     ANALYTICS_ERROR_MISSING = 471,
@@ -194,6 +198,12 @@ static gboolean flush_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static gboolean flush_once(gpointer data)
+{
+    flush_tick(data);
+    return G_SOURCE_REMOVE;
+}
+
 /* ---- events this node follows (under state_lock) ---- */
 
 static event_figures *figures_get(int64_t event_id, bool create)
@@ -280,9 +290,7 @@ static void figures_read(event_figures *f)
     figures_job *job = g_new0(figures_job, 1);
     job->event_id = f->event_id;
     f->reading = true;
-    if (core->db_query("SELECT analytics_dashboard($1::bigint, to_timestamp($2::float8), "
-                       "$3::int)::text",
-                       3, params, figures_done, job) != 0) {
+    if (core->db_query(FIGURES_SQL, 3, params, figures_done, job) != 0) {
         f->reading = false;
         g_free(job);
     }
@@ -336,8 +344,10 @@ static void call_done(const odeon_db_rows *rows, const char *error, void *user_d
     g_free(c);
 }
 
+/* sql takes $1 the event id, and when with_clock $2 the analytics clock (unix seconds) and
+ * $3 gap_seconds. */
 static json_t *read_async(odeon_plugin_handle *handle, const char *transaction, int64_t event_id,
-                          const char *reply, const char *sql)
+                          const char *reply, const char *sql, bool with_clock)
 {
     analytics_call *c = g_new0(analytics_call, 1);
     c->handle = core->handle_ref(handle);
@@ -348,7 +358,7 @@ static json_t *read_async(odeon_plugin_handle *handle, const char *transaction, 
     g_snprintf(at, sizeof at, "%.3f", (double)now_ms() / 1000.0);
     g_snprintf(gap, sizeof gap, "%d", cfg.gap_seconds);
     const char *params[] = {odeon_id_text(ev, event_id), at, gap};
-    if (core->db_query(sql, 3, params, call_done, c) != 0) {
+    if (core->db_query(sql, with_clock ? 3 : 1, params, call_done, c) != 0) {
         core->handle_unref(c->handle);
         g_free(c->transaction);
         g_free(c);
@@ -443,9 +453,7 @@ static json_t *req_dashboard(analytics_session *s, const char *transaction, int6
     if (f->next_read_ms > now_ms() + cfg.dashboard_ms)
         f->next_read_ms = 0; /* it was on the slow (metrics) pace */
     g_mutex_unlock(&state_lock);
-    return read_async(s->handle, transaction, event_id, "figures",
-                      "SELECT analytics_dashboard($1::bigint, to_timestamp($2::float8), "
-                      "$3::int)::text");
+    return read_async(s->handle, transaction, event_id, "figures", FIGURES_SQL, true);
 }
 
 static json_t *req_undashboard(analytics_session *s, int64_t event_id)
@@ -490,12 +498,9 @@ static json_t *dispatch(analytics_session *s, const char *transaction, const cha
     if (strcmp(request, "undashboard") == 0)
         return req_undashboard(s, event_id);
     if (strcmp(request, "figures") == 0)
-        return read_async(s->handle, transaction, event_id, "figures",
-                          "SELECT analytics_dashboard($1::bigint, to_timestamp($2::float8), "
-                          "$3::int)::text");
+        return read_async(s->handle, transaction, event_id, "figures", FIGURES_SQL, true);
     return read_async(s->handle, transaction, event_id, "participants",
-                      "SELECT analytics_participants($1::bigint)::text WHERE $2::text IS NOT "
-                      "NULL AND $3::text IS NOT NULL");
+                      "SELECT analytics_participants($1::bigint)::text", false);
 }
 
 static odeon_plugin_result analytics_handle_message(odeon_plugin_handle *handle,
@@ -592,7 +597,7 @@ static json_t *analytics_admin_message(json_t *body)
 {
     const char *request = json_string_value(json_object_get(body, "request"));
     if (g_strcmp0(request, "flush") == 0) {
-        g_idle_add(G_SOURCE_FUNC(flush_tick), NULL);
+        g_idle_add(flush_once, NULL);
         return json_pack("{s:s}", "analytics", "flushing");
     }
     if (g_strcmp0(request, "advance_clock") == 0) {

@@ -195,6 +195,10 @@ test('the dashboard follows messages, viewers and help live; GET /metrics serves
   const help = await eventSession(b, HELP, participants[1].credential);
   await help.request({ request: 'raise', event_id: eventId, note: 'Mic broken' });
 
+  // The admin API writes the queue at once (and checks its own input).
+  assert.equal((await adminPlugin(b, ANALYTICS, { request: 'flush' })).analytics, 'flushing');
+  assert.equal((await adminPlugin(b, ANALYTICS, { request: 'advance_clock', seconds: -5 })).error_code, 472);
+  assert.equal((await adminPlugin(b, ANALYTICS, { request: 'rewind' })).error_code, 470);
   const live = await waitFor('the dashboard to change', () => {
     const f = latest();
     return f && f.messages_total === before.messages_total + 3 && f.current_viewers === 1 && f.open_help === before.open_help + 1 ? f : null;
