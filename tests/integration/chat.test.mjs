@@ -5,91 +5,31 @@
 // (a room you are not in, too long, a flood, a forged sender, no identity, a group room of a
 // participant) is refused with clear errors and the other members are not disturbed.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { WsClient, tx } from './client.mjs';
-import { ODEON_ONLY, freePorts, isJanus, makeTempDir, sleep, startServer } from './harness.mjs';
-import { SQL_DIR, createDatabase, psql } from './pg.mjs';
+import { ODEON_ONLY, isJanus, makeTempDir } from './harness.mjs';
+import { eventSession, setupEvent, startEventNode, waitFor } from './event_client.mjs';
+import { createDatabase, psql } from './pg.mjs';
 
 const SECRET = 'chat-test-token-secret-0123456789abcdef';
-const TERMS = { accept_terms: true, accept_data_sharing: true, terms_version: '2026-01', consent_version: '2026-01' };
 const skip = isJanus ? ODEON_ONLY : false;
 let conninfo;
 let outbox;
 const nodes = [];
 
-async function startNode(name, chatConf = '') {
-  const [http, admin] = await freePorts(2);
-  const confDir = makeTempDir(`chat-${name}-`);
-  fs.writeFileSync(path.join(confDir, 'tickets.conf'), [
-    '[general]', `site_url = http://127.0.0.1:${http}`, `token_secret = ${SECRET}`,
-    '[mail]', `outbox_dir = ${outbox}`, ''].join('\n'));
-  fs.writeFileSync(path.join(confDir, 'chat.conf'), `[general]\nbatch_ms = 100\nrate_messages = 20\nrate_seconds = 10\n${chatConf}`);
-  const server = await startServer({
-    plugins: ['tickets', 'chat'], pluginsConfigDir: confDir, sqlDir: SQL_DIR, ports: { http, admin },
-    extraConfig: `[database]\nconninfo = ${conninfo}\n`,
+async function startNode(name) {
+  const node = await startEventNode({
+    conninfo, secret: SECRET, outbox, plugins: ['chat'], name,
+    confs: { chat: '[general]\nbatch_ms = 100\nrate_messages = 20\nrate_seconds = 10\n' },
   });
-  nodes.push(server);
-  return server;
+  nodes.push(node);
+  return node;
 }
 
-/** A session (with token) and one handle on plugin; request() resolves with the reply data. */
+/** A session on plugin whose delivered() lists every chat message pushed to it, in order. */
 async function session(server, plugin, token) {
-  const ws = await WsClient.connect(server.wsUrl, 'janus-protocol');
-  const created = await ws.request({ janus: 'create', ...(token ? { token } : {}) });
-  if (created.janus !== 'success') {
-    await ws.close();
-    return { refused: created.error?.code };
-  }
-  const sessionId = created.data.id;
-  const att = await ws.request({ janus: 'attach', session_id: sessionId, plugin });
-  const handleId = att.data.id;
-  // unref: a session a failed test left open must not keep the test process alive.
-  const keepalive = setInterval(() => ws.send({ janus: 'keepalive', session_id: sessionId, transaction: tx('k') }), 15000);
-  keepalive.unref();
-  const s = {
-    ws, sessionId, handleId,
-    async request(body, timeoutMs = 10000) {
-      const transaction = tx('m');
-      const reply = await ws.request({ janus: 'message', session_id: sessionId, handle_id: handleId, transaction, body }, timeoutMs);
-      if (reply.janus === 'success') return reply.plugindata.data;
-      assert.equal(reply.janus, 'ack', JSON.stringify(reply));
-      const ev = await ws.nextForTransaction(transaction, timeoutMs, (m) => m.janus === 'event');
-      return ev.plugindata.data;
-    },
-    /** Every message delivered to this session so far (from "messages" events), in order. */
-    delivered() {
-      return ws.all.filter((m) => m.janus === 'event' && m.plugindata?.data?.chat === 'messages')
-        .flatMap((m) => m.plugindata.data.messages);
-    },
-    async close() {
-      clearInterval(keepalive);
-      await ws.close();
-    },
-  };
+  const s = await eventSession(server, plugin, token);
+  s.delivered = () => s.events((d) => d.chat === 'messages').flatMap((d) => d.messages);
   return s;
-}
-
-async function waitFor(what, fn, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function linkTo(to) {
-  return waitFor(`an email to ${to}`, () => {
-    // Only finished mails: the mailer writes <name>.eml.tmp and renames it.
-    for (const f of fs.readdirSync(outbox).filter((n) => n.endsWith('.eml'))) {
-      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
-      if (text.includes(`To: ${to}`)) return text.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/token=([A-Za-z0-9_-]+)/)[1];
-    }
-    return null;
-  });
 }
 
 let owner;
@@ -100,24 +40,12 @@ before(async () => {
   if (skip) return;
   conninfo = createDatabase('chat');
   outbox = makeTempDir('chat-outbox-');
-  const a = await startNode('a');
+  await startNode('a');
   await startNode('b');
-  const t = await session(a, 'odeon.plugin.tickets');
-  owner = await t.request({ request: 'signup', email: 'owner@chat.example', password: 'owner-password-1', name: 'Olga Owner', organisation: 'Chat Org' });
-  await t.close();
-  const o = await session(a, 'odeon.plugin.tickets', owner.token);
-  const ev = await o.request({ request: 'create_event', title: 'Chat summit', business_type: 'conference', starts_at: '2031-05-01T09:00', ends_at: '2031-05-01T17:00', timezone: 'UTC', capacity: 50 });
-  eventId = ev.event.id;
-  const type = await o.request({ request: 'create_ticket_type', event_id: eventId, name: 'Free', price: 0, currency: 'eur', quantity: 50 });
-  await o.request({ request: 'publish_event', event_id: eventId });
-  for (let i = 0; i < 7; i++) {
-    const email = `p${i}@chat.example`;
-    const r = await o.request({ request: 'register', event_id: eventId, ticket_type_id: type.ticket_type.id, email, display_name: `Person ${i}`, ...TERMS });
-    assert.equal(r.registration?.status, 'confirmed', JSON.stringify(r));
-    const red = await o.request({ request: 'redeem_link', token: await linkTo(email) });
-    credentials.push(red.credential);
-  }
-  await o.close();
+  const ev = await setupEvent(nodes[0], outbox, { n: 7, prefix: 'chat', capacity: 50, nodes });
+  owner = ev.owner;
+  eventId = ev.eventId;
+  credentials.push(...ev.participants.map((p) => p.credential));
 });
 
 after(async () => {
