@@ -85,7 +85,14 @@ typedef struct chat_session {
 static GMutex chat_lock;
 static GHashTable *rooms;      /* key -> chat_room * */
 static GPtrArray *flush_list;  /* chat_session * with something pending (referenced handle) */
-static guint flush_timer, purge_timer;
+static GPtrArray *flushing;    /* the flush in progress: its sessions, pushed from flushing_at */
+static guint flushing_at;
+static guint flush_timer, flush_step_source, purge_timer;
+
+/* Messages serialised per step of a flush: a few ms of work, so that the main loop turns often
+ * enough for the database pool (a statement waits for one of its few connections, and each is
+ * freed only when the main thread reads its answer). */
+#define FLUSH_STEP_MESSAGES 2000
 
 /* ---- small helpers ---- */
 
@@ -220,18 +227,28 @@ static void session_queue_locked(chat_session *s)
     g_ptr_array_add(flush_list, s);
 }
 
-static gboolean flush(gpointer data)
+/* Under chat_lock: the flush in progress takes what is queued, if it is not already busy. */
+static bool flush_begin_locked(void)
 {
-    (void)data;
-    g_mutex_lock(&chat_lock);
-    GPtrArray *list = flush_list;
-    flush_list = g_ptr_array_new();
-    /* Pairs of (handle reference, event): after the lock is released a session may be
-     * destroyed at any time, so nothing below touches one. */
+    if (flushing == NULL && flush_list->len > 0) {
+        flushing = flush_list;
+        flushing_at = 0;
+        flush_list = g_ptr_array_new();
+    }
+    return flushing != NULL;
+}
+
+/* Under chat_lock: the events of the flush's next sessions, as pairs of (handle reference,
+ * event), up to FLUSH_STEP_MESSAGES messages: after the lock is released a session may be
+ * destroyed at any time, so nothing that pushes them touches one. */
+static GPtrArray *flush_take_locked(void)
+{
     GPtrArray *out = g_ptr_array_new();
-    for (guint i = 0; i < list->len; i++) {
-        chat_session *s = g_ptr_array_index(list, i);
+    size_t messages = 0;
+    while (flushing != NULL && flushing_at < flushing->len && messages < FLUSH_STEP_MESSAGES) {
+        chat_session *s = g_ptr_array_index(flushing, flushing_at++);
         s->queued = false;
+        messages += json_array_size(s->pending) + 1;
         json_t *ev = json_pack("{s:s, s:o}", "chat", "messages", "messages", s->pending);
         if (json_object_size(s->deleted) > 0)
             json_object_set_new(ev, "deleted", s->deleted);
@@ -248,7 +265,13 @@ static gboolean flush(gpointer data)
             g_free(s);
         }
     }
-    g_mutex_unlock(&chat_lock);
+    if (flushing != NULL && flushing_at == flushing->len)
+        g_clear_pointer(&flushing, g_ptr_array_unref);
+    return out;
+}
+
+static void flush_push(GPtrArray *out)
+{
     for (guint i = 0; i < out->len; i += 2) {
         odeon_plugin_handle *handle = g_ptr_array_index(out, i);
         json_t *ev = g_ptr_array_index(out, i + 1);
@@ -256,8 +279,36 @@ static gboolean flush(gpointer data)
         json_decref(ev);
         core->handle_unref(handle);
     }
-    g_ptr_array_unref(list);
     g_ptr_array_unref(out);
+}
+
+/* One step of the flush in progress; main thread. Each event is serialised per member by
+ * push_event, so a flush of a big room at a busy moment is seconds of work: done in one go it
+ * would hold the main thread, where database answers wait, long enough for queued statements
+ * to time out (sends refused as "unavailable"). Steps let them in between. */
+static gboolean flush_step(gpointer data)
+{
+    (void)data;
+    g_mutex_lock(&chat_lock);
+    GPtrArray *out = flush_take_locked();
+    bool more = flushing != NULL;
+    if (!more)
+        flush_step_source = 0;
+    g_mutex_unlock(&chat_lock);
+    flush_push(out);
+    return more ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* The batch timer: starts a flush unless one is still going (its sessions' new messages then
+ * wait for the next tick, in larger batches). */
+static gboolean flush(gpointer data)
+{
+    (void)data;
+    g_mutex_lock(&chat_lock);
+    bool start = flush_step_source == 0 && flush_begin_locked();
+    g_mutex_unlock(&chat_lock);
+    if (start && flush_step(NULL))
+        flush_step_source = g_idle_add_full(G_PRIORITY_DEFAULT, flush_step, NULL, NULL);
     return G_SOURCE_CONTINUE;
 }
 
@@ -884,11 +935,20 @@ static void chat_destroy(void)
 {
     if (flush_timer)
         g_source_remove(flush_timer);
+    if (flush_step_source)
+        g_source_remove(flush_step_source);
     if (purge_timer)
         g_source_remove(purge_timer);
-    flush_timer = purge_timer = 0;
+    flush_timer = flush_step_source = purge_timer = 0;
     if (flush_list != NULL) {
-        flush(NULL);
+        for (;;) {
+            g_mutex_lock(&chat_lock);
+            bool more = flush_begin_locked();
+            g_mutex_unlock(&chat_lock);
+            if (!more)
+                break;
+            flush_step(NULL);
+        }
         g_ptr_array_unref(flush_list);
     }
     flush_list = NULL;
