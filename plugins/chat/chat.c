@@ -2,8 +2,9 @@
  * chat.c - odeon.plugin.chat: an event's main chat room and one per breakout group, stored in
  * PostgreSQL and delivered to members on every node.
  *
- * A message is stored by chat_post() (sql/004_chat.sql), which gives it the room's next seq
- * and announces it on NOTIFY chat. Each node keeps the rooms its members are in; on a
+ * Messages are stored by chat_post_many() (sql/007_chat_post_many.sql), which gives each the
+ * room's next seq and announces the room on NOTIFY chat; sends that arrive while earlier ones
+ * are being stored go together in the next statement. Each node keeps the rooms its members are in; on a
  * notification it reads the room's messages after the lowest seq any of its members has had
  * and hands each member those it has not had yet. Members therefore get every message once and
  * in seq order, also after a reconnect (join with after_seq), whichever node it was posted on.
@@ -89,9 +90,9 @@ static GPtrArray *flushing;    /* the flush in progress: its sessions, pushed fr
 static guint flushing_at;
 static guint flush_timer, flush_step_source, purge_timer;
 
-/* Messages serialised per step of a flush: a few ms of work, so that the main loop turns often
- * enough for the database pool (a statement waits for one of its few connections, and each is
- * freed only when the main thread reads its answer). */
+/* Work per step of a flush (one per member, plus each distinct batch's messages): a few ms,
+ * so that the main loop turns often enough for the database pool (a statement waits for one
+ * of its few connections, and each is freed only when the main thread reads its answer). */
 #define FLUSH_STEP_MESSAGES 2000
 
 /* ---- small helpers ---- */
@@ -166,6 +167,7 @@ typedef struct chat_call {
     char *room;
     char *subject;
     int64_t after_seq;
+    const char *kind; /* a post's: "message" or "announcement" */
 } chat_call;
 
 static chat_call *call_new(odeon_plugin_handle *handle, const char *transaction, json_t *body,
@@ -238,33 +240,75 @@ static bool flush_begin_locked(void)
     return flushing != NULL;
 }
 
-/* Under chat_lock: the events of the flush's next sessions, as pairs of (handle reference,
- * event), up to FLUSH_STEP_MESSAGES messages: after the lock is released a session may be
- * destroyed at any time, so nothing that pushes them touches one. */
+/* Members that get the same messages (the same objects in the same order, no deletions)
+ * share one event, which push_event_many serialises once for all of them: in a busy room that
+ * is one serialisation per batch instead of one per member. */
+typedef struct flush_group {
+    json_t *event;
+    GPtrArray *handles; /* references */
+} flush_group;
+
+static void flush_group_free(gpointer data)
+{
+    flush_group *g = data;
+    json_decref(g->event);
+    for (guint i = 0; i < g->handles->len; i++)
+        core->handle_unref(g_ptr_array_index(g->handles, i));
+    g_ptr_array_unref(g->handles);
+    g_free(g);
+}
+
+/* The identity of a session's batch: its messages' addresses. NULL when it has deletions
+ * (rare: such a batch goes alone). */
+static char *batch_key(const chat_session *s)
+{
+    if (json_object_size(s->deleted) > 0)
+        return NULL;
+    GString *key = g_string_sized_new(json_array_size(s->pending) * 17);
+    size_t i;
+    json_t *msg;
+    json_array_foreach(s->pending, i, msg) g_string_append_printf(key, "%p,", (void *)msg);
+    return g_string_free(key, FALSE);
+}
+
+/* Under chat_lock: the events of the flush's next sessions, grouped (flush_group), up to
+ * FLUSH_STEP_MESSAGES messages to serialise (and one per member): after the lock is released
+ * a session may be destroyed at any time, so nothing that pushes them touches one. */
 static GPtrArray *flush_take_locked(void)
 {
-    GPtrArray *out = g_ptr_array_new();
-    size_t messages = 0;
-    while (flushing != NULL && flushing_at < flushing->len && messages < FLUSH_STEP_MESSAGES) {
+    GPtrArray *out = g_ptr_array_new_with_free_func(flush_group_free);
+    GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    size_t work = 0;
+    while (flushing != NULL && flushing_at < flushing->len && work < FLUSH_STEP_MESSAGES) {
         chat_session *s = g_ptr_array_index(flushing, flushing_at++);
         s->queued = false;
-        messages += json_array_size(s->pending) + 1;
-        json_t *ev = json_pack("{s:s, s:o}", "chat", "messages", "messages", s->pending);
-        if (json_object_size(s->deleted) > 0)
-            json_object_set_new(ev, "deleted", s->deleted);
-        else
-            json_decref(s->deleted);
-        s->pending = json_array();
-        s->deleted = json_object();
-        g_ptr_array_add(out, s->handle);
-        g_ptr_array_add(out, ev);
+        work++;
+        char *key = batch_key(s);
+        flush_group *g = key ? g_hash_table_lookup(groups, key) : NULL;
+        if (g == NULL) {
+            work += json_array_size(s->pending);
+            g = g_new0(flush_group, 1);
+            g->handles = g_ptr_array_new();
+            g->event = json_pack("{s:s, s:O}", "chat", "messages", "messages", s->pending);
+            if (json_object_size(s->deleted) > 0)
+                json_object_set(g->event, "deleted", s->deleted);
+            g_ptr_array_add(out, g);
+            if (key != NULL)
+                g_hash_table_insert(groups, g_strdup(key), g);
+        }
+        g_free(key);
+        g_ptr_array_add(g->handles, s->handle); /* the reference session_queue_locked took */
+        json_decref(s->pending);
+        json_decref(s->deleted);
         if (s->members == NULL) {
             /* Its handle went while it was queued (chat_destroy_session left it to us). */
-            json_decref(s->pending);
-            json_decref(s->deleted);
             g_free(s);
+        } else {
+            s->pending = json_array();
+            s->deleted = json_object();
         }
     }
+    g_hash_table_unref(groups);
     if (flushing != NULL && flushing_at == flushing->len)
         g_clear_pointer(&flushing, g_ptr_array_unref);
     return out;
@@ -272,18 +316,17 @@ static GPtrArray *flush_take_locked(void)
 
 static void flush_push(GPtrArray *out)
 {
-    for (guint i = 0; i < out->len; i += 2) {
-        odeon_plugin_handle *handle = g_ptr_array_index(out, i);
-        json_t *ev = g_ptr_array_index(out, i + 1);
-        core->push_event(handle, NULL, ev, NULL); /* ODEON_EGONE for a handle that went */
-        json_decref(ev);
-        core->handle_unref(handle);
+    for (guint i = 0; i < out->len; i++) {
+        flush_group *g = g_ptr_array_index(out, i);
+        /* Handles that went meanwhile are skipped. */
+        core->push_event_many((odeon_plugin_handle *const *)g->handles->pdata, g->handles->len,
+                              g->event);
     }
     g_ptr_array_unref(out);
 }
 
-/* One step of the flush in progress; main thread. Each event is serialised per member by
- * push_event, so a flush of a big room at a busy moment is seconds of work: done in one go it
+/* One step of the flush in progress; main thread. A flush of a big room at a busy moment is
+ * much work (every member's copy of the batch is queued on its connection): done in one go it
  * would hold the main thread, where database answers wait, long enough for queued statements
  * to time out (sends refused as "unavailable"). Steps let them in between. */
 static gboolean flush_step(gpointer data)
@@ -599,14 +642,20 @@ static bool rate_take(chat_session *s)
     return true;
 }
 
-static void posted(const odeon_db_rows *rows, const char *error, void *user_data)
+/* ---- storing messages: batched under load ---- */
+
+/* Sends wait here while POST_MAX_IN_FLIGHT batches are being stored, then go together in one
+ * statement (chat_post_many in sql/007_chat_post_many.sql). At a quiet moment a send is stored
+ * at once, alone; in a burst the batches grow instead of the queue of statements. */
+#define POST_MAX_IN_FLIGHT 2
+#define POST_BATCH_MAX 500
+
+static GMutex post_lock;
+static GPtrArray *post_waiting; /* chat_call * */
+static int posts_in_flight;
+
+static void post_sent(chat_call *c, const char *seq)
 {
-    chat_call *c = user_data;
-    if (rows == NULL) {
-        call_db_failed(c, error);
-        return;
-    }
-    const char *seq = core->db_rows_value(rows, 0, 0);
     if (core->events_enabled()) {
         /* Analytics get who wrote where, never the text. */
         json_t *info = json_pack("{s:s, s:I, s:s, s:s}", "event", "message_sent", "event_id",
@@ -615,7 +664,73 @@ static void posted(const odeon_db_rows *rows, const char *error, void *user_data
         json_decref(info);
     }
     call_answer(c, json_pack("{s:s, s:s, s:I}", "chat", "sent", "room", c->room, "seq",
-                             (json_int_t)g_ascii_strtoll(seq ? seq : "0", NULL, 10)));
+                             (json_int_t)g_ascii_strtoll(seq, NULL, 10)));
+}
+
+static void posts_start(void);
+
+/* Rows: index (1-based), seq, refused; main thread. */
+static void posted_many(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    GPtrArray *calls = user_data;
+    int n = rows ? core->db_rows_count(rows) : 0;
+    for (int i = 0; i < n; i++) {
+        long index = strtol(core->db_rows_value(rows, i, 0), NULL, 10);
+        if (index < 1 || (guint)index > calls->len || g_ptr_array_index(calls, index - 1) == NULL)
+            continue;
+        chat_call *c = g_ptr_array_index(calls, index - 1);
+        calls->pdata[index - 1] = NULL;
+        const char *seq = core->db_rows_value(rows, i, 1);
+        if (seq != NULL)
+            post_sent(c, seq);
+        else
+            call_db_failed(c, "chat:muted");
+    }
+    /* A failed statement (or, never expected, an item without a row) answers "unavailable". */
+    for (guint i = 0; i < calls->len; i++)
+        if (g_ptr_array_index(calls, i) != NULL)
+            call_db_failed(g_ptr_array_index(calls, i), rows ? "no row for the message" : error);
+    g_ptr_array_unref(calls);
+    g_mutex_lock(&post_lock);
+    posts_in_flight--;
+    g_mutex_unlock(&post_lock);
+    posts_start();
+}
+
+/* Stores what waits, while fewer than POST_MAX_IN_FLIGHT batches are out. Any thread. */
+static void posts_start(void)
+{
+    for (;;) {
+        g_mutex_lock(&post_lock);
+        if (posts_in_flight >= POST_MAX_IN_FLIGHT || post_waiting == NULL ||
+            post_waiting->len == 0) {
+            g_mutex_unlock(&post_lock);
+            return;
+        }
+        guint n = MIN(post_waiting->len, POST_BATCH_MAX);
+        GPtrArray *calls = g_ptr_array_sized_new(n);
+        for (guint i = 0; i < n; i++)
+            g_ptr_array_add(calls, g_ptr_array_index(post_waiting, i));
+        g_ptr_array_remove_range(post_waiting, 0, n);
+        posts_in_flight++;
+        g_mutex_unlock(&post_lock);
+        json_t *items = json_array();
+        for (guint i = 0; i < n; i++) {
+            chat_call *c = g_ptr_array_index(calls, i);
+            json_array_append_new(
+                items, json_pack("{s:I, s:s, s:s, s:s, s:O}", "e", (json_int_t)c->event_id, "r",
+                                 c->room, "s", c->subject, "k", c->kind, "b",
+                                 json_object_get(c->body, "text")));
+        }
+        char *text = json_dumps(items, JSON_COMPACT);
+        json_decref(items);
+        const char *params[] = {text};
+        int rc = core->db_query("SELECT o_index, o_seq, o_refused FROM chat_post_many($1::json)",
+                                1, params, posted_many, calls);
+        free(text);
+        if (rc != 0)
+            posted_many(NULL, "the database is closing", calls);
+    }
 }
 
 /* NULL when the body's text may be posted, else the error. */
@@ -639,13 +754,15 @@ static json_t *post(chat_call *c, const char *kind)
     json_t *refused = text_refused(c);
     if (refused != NULL)
         return refused;
-    const char *t = json_string_value(json_object_get(c->body, "text"));
-    char ev[24];
-    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
-    const char *params[] = {ev, c->room, c->subject, kind, t};
-    if (core->db_query("SELECT seq FROM chat_post($1::bigint, $2, $3, $4, $5)", 5, params,
-                       posted, c) != 0)
+    c->kind = kind;
+    g_mutex_lock(&post_lock);
+    bool queued = post_waiting != NULL;
+    if (queued)
+        g_ptr_array_add(post_waiting, c);
+    g_mutex_unlock(&post_lock);
+    if (!queued)
         return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    posts_start();
     return NULL;
 }
 
@@ -896,8 +1013,8 @@ static int conf_int(GKeyFile *kf, const char *key, int dflt, int min, int max, b
 static int chat_init(const odeon_core_callbacks *callbacks, const char *config_path)
 {
     core = callbacks;
-    if (core->struct_size < offsetof(odeon_core_callbacks, event_role) + sizeof(void *)) {
-        core->log(ODEON_LOG_ERROR, "chat", "this core is too old (needs plugin ABI 1.6)");
+    if (core->struct_size < offsetof(odeon_core_callbacks, push_event_many) + sizeof(void *)) {
+        core->log(ODEON_LOG_ERROR, "chat", "this core is too old (needs plugin ABI 1.7)");
         return -1;
     }
     GKeyFile *kf = g_key_file_new();
@@ -913,12 +1030,15 @@ static int chat_init(const odeon_core_callbacks *callbacks, const char *config_p
     if (!ok)
         return -1;
     g_mutex_init(&chat_lock);
+    g_mutex_init(&post_lock);
+    post_waiting = g_ptr_array_new();
     rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
     flush_list = g_ptr_array_new();
     if (core->db_listen("chat", chat_notified, NULL) != 0) {
         LOG(ODEON_LOG_ERROR, "the chat plugin needs [database] in odeon.conf");
         g_hash_table_unref(rooms);
         g_ptr_array_unref(flush_list);
+        g_clear_pointer(&post_waiting, g_ptr_array_unref);
         rooms = NULL;
         flush_list = NULL;
         return -1;
@@ -953,6 +1073,16 @@ static void chat_destroy(void)
     }
     flush_list = NULL;
     g_clear_pointer(&rooms, g_hash_table_unref);
+    /* Every session is gone and the core drained our queries: nothing should wait, but a send
+     * that does is answered rather than leaked. */
+    g_mutex_lock(&post_lock);
+    GPtrArray *left = post_waiting;
+    post_waiting = NULL;
+    g_mutex_unlock(&post_lock);
+    for (guint i = 0; left != NULL && i < left->len; i++)
+        call_db_failed(g_ptr_array_index(left, i), "the chat is stopping");
+    if (left != NULL)
+        g_ptr_array_unref(left);
 }
 
 const odeon_plugin odeon_plugin_descriptor = {

@@ -353,6 +353,10 @@ typedef struct odeon_core_callbacks {
      * 0, ODEON_ENOTSUP when the bus is off ([events] enabled = false), ODEON_EINVAL. */
     int (*events_subscribe)(const struct odeon_plugin *plugin, uint32_t mask,
                             odeon_plugin_event_fn fn, void *user_data);
+    /* push_event (no transaction, no jsep) of one event to n handles, serialised once: what a
+     * chat room's batch costs once, not once per member. event is borrowed; NULL entries and
+     * handles that went are skipped. Returns how many were queued, or ODEON_EINVAL. */
+    int (*push_event_many)(odeon_plugin_handle *const *handles, size_t n, json_t *event);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -89,6 +89,48 @@ static int cb_push_event(odeon_plugin_handle *handle, const char *transaction, j
     return rc;
 }
 
+/* The envelope is written around the event's text (the order and keys push_event's
+ * json_pack gives), so the text is made once for all the handles. */
+static int cb_push_event_many(odeon_plugin_handle *const *handles, size_t n, json_t *event)
+{
+    if (!json_is_object(event) || (n > 0 && handles == NULL))
+        return ODEON_EINVAL;
+    char *data = json_dumps(event, JSON_COMPACT);
+    if (data == NULL)
+        return ODEON_EINVAL;
+    size_t data_len = strlen(data);
+    GString *text = g_string_sized_new(data_len + 160);
+    const odeon_plugin *plugin = NULL;
+    char *package = NULL; /* the plugin's package as a JSON string */
+    int queued = 0;
+    for (size_t i = 0; i < n; i++) {
+        odeon_plugin_handle *h = handles[i];
+        if (h == NULL || odeon_handle_is_detached(h))
+            continue;
+        if (odeon_handle_plugin(h) != plugin) {
+            plugin = odeon_handle_plugin(h);
+            json_t *name = json_string(plugin->package);
+            free(package);
+            package = json_dumps(name, JSON_ENCODE_ANY);
+            json_decref(name);
+        }
+        odeon_session *session = odeon_handle_session(h);
+        g_string_printf(text,
+                        "{\"janus\":\"event\",\"session_id\":%" G_GUINT64_FORMAT
+                        ",\"sender\":%" G_GUINT64_FORMAT ",\"plugindata\":{\"plugin\":%s,"
+                        "\"data\":",
+                        odeon_session_id(session), odeon_handle_id(h), package);
+        g_string_append_len(text, data, (gssize)data_len);
+        g_string_append(text, "}}");
+        odeon_session_push_text(session, text->str, text->len);
+        queued++;
+    }
+    free(package);
+    free(data);
+    g_string_free(text, TRUE);
+    return queued;
+}
+
 static int cb_relay_rtp(odeon_plugin_handle *handle, odeon_media_packet *packet)
 {
     if (handle == NULL || packet == NULL)
@@ -644,6 +686,7 @@ static const odeon_core_callbacks core_callbacks = {
     .db_notify = cb_db_notify,
     .event_role = cb_event_role,
     .events_subscribe = cb_events_subscribe,
+    .push_event_many = cb_push_event_many,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

@@ -361,6 +361,20 @@ void odeon_session_push(odeon_session *session, json_t *event)
     sink->ops->unref(sink);
 }
 
+void odeon_session_push_text(odeon_session *session, const char *text, size_t len)
+{
+    odeon_event_sink *sink = odeon_session_sink(session);
+    if (sink->ops->deliver_text != NULL) {
+        sink->ops->deliver_text(sink, session->id, text, len);
+    } else {
+        json_t *event = json_loadb(text, len, 0, NULL);
+        if (event != NULL)
+            sink->ops->deliver(sink, session->id, event);
+        json_decref(event);
+    }
+    sink->ops->unref(sink);
+}
+
 static uint64_t session_unused_handle_id(odeon_session *session)
 {
     uint64_t id;

@@ -71,6 +71,8 @@ const odeon_identity *odeon_session_identity(const odeon_session *session); /* b
 const odeon_auth_identity *odeon_session_auth_identity(const odeon_session *session);
 /* Deliver an event to the session's client (borrowed). */
 void odeon_session_push(odeon_session *session, json_t *event);
+/* The same with the event already serialised (len bytes of compact JSON, copied). */
+void odeon_session_push_text(odeon_session *session, const char *text, size_t len);
 /* A session a plugin made for a client that speaks plain HTTP (WHIP, WHEP): it never times
  * out; the plugin destroys it. */
 void odeon_session_set_internal(odeon_session *session);

@@ -78,10 +78,9 @@ static poll_queue *queue_get(odeon__http_sink *s, uint64_t id, bool create)
     return q;
 }
 
-static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
+/* msg is taken; it was serialised outside the lock. */
+static void sink_deliver_msg(odeon__http_sink *s, uint64_t session_id, odeon__msg *msg)
 {
-    odeon__http_sink *s = (odeon__http_sink *)base;
-    odeon__msg *msg = odeon__msg_from_json(event); /* serialise outside the lock */
     odeon__msg *dropped = NULL;
     bool post = false, warn = false;
     g_mutex_lock(&s->lock);
@@ -108,6 +107,17 @@ static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *ev
     odeon__msg_free(msg);
     if (post)
         odeon__hub_post_session(s->hub, session_id);
+}
+
+static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
+{
+    sink_deliver_msg((odeon__http_sink *)base, session_id, odeon__msg_from_json(event));
+}
+
+static void sink_deliver_text(odeon_event_sink *base, uint64_t session_id, const char *text,
+                              size_t len)
+{
+    sink_deliver_msg((odeon__http_sink *)base, session_id, odeon__msg_from_bytes(text, len));
 }
 
 static void sink_session_gone(odeon_event_sink *base, uint64_t session_id)
@@ -155,6 +165,7 @@ static void sink_unref(odeon_event_sink *base)
 
 static const odeon_event_sink_ops http_sink_ops = {
     .deliver = sink_deliver,
+    .deliver_text = sink_deliver_text,
     .session_gone = sink_session_gone,
     .ref = sink_ref,
     .unref = sink_unref,

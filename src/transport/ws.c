@@ -76,11 +76,9 @@ static odeon__ws_conn *conn_ref(odeon__ws_conn *conn)
     return conn;
 }
 
-static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
+/* msg is taken; it was serialised outside the lock. */
+static void sink_deliver_msg(odeon__ws_conn *conn, odeon__msg *msg)
 {
-    odeon__ws_conn *conn = (odeon__ws_conn *)base;
-    (void)session_id;
-    odeon__msg *msg = odeon__msg_from_json(event); /* serialise outside the lock */
     bool post = false, warn = false;
     g_mutex_lock(&conn->lock);
     if (!conn->closed) {
@@ -105,6 +103,19 @@ static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *ev
         odeon__hub_post_ws(conn->hub, conn_ref(conn));
 }
 
+static void sink_deliver(odeon_event_sink *base, uint64_t session_id, json_t *event)
+{
+    (void)session_id;
+    sink_deliver_msg((odeon__ws_conn *)base, odeon__msg_from_json(event));
+}
+
+static void sink_deliver_text(odeon_event_sink *base, uint64_t session_id, const char *text,
+                              size_t len)
+{
+    (void)session_id;
+    sink_deliver_msg((odeon__ws_conn *)base, odeon__msg_from_bytes(text, len));
+}
+
 static void sink_session_gone(odeon_event_sink *base, uint64_t session_id)
 {
     /* Events go straight to the socket: nothing is kept per session. */
@@ -124,6 +135,7 @@ static void sink_unref(odeon_event_sink *base)
 
 static const odeon_event_sink_ops ws_sink_ops = {
     .deliver = sink_deliver,
+    .deliver_text = sink_deliver_text,
     .session_gone = sink_session_gone,
     .ref = sink_ref,
     .unref = sink_unref,

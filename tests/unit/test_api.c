@@ -579,6 +579,33 @@ static void test_message_async(void **state)
     json_decref(data);
 }
 
+/* One event to many handles is serialised once; each client gets exactly what push_event
+ * would have sent it (the test sink parses the spliced text back: it must be valid JSON). */
+static void test_push_event_many(void **state)
+{
+    fixture *fx = *state;
+    create_and_attach(fx);
+    /* The test plugin keeps the handle of an "async" request. */
+    expect_janus(api(fx, "{'janus':'message','transaction':'m','session_id':$S,'handle_id':$H,"
+                         "'body':{'request':'async'}}"),
+                 "ack");
+    json_t *data = json_pack("{s:s, s:[i, s]}", "chat", "messages", "list", 1, "quote \" \\ é");
+    odeon_plugin_handle *handles[] = {async_handle, NULL, async_handle};
+    assert_int_equal(core->push_event_many(handles, 3, data), 2);
+    assert_int_equal(core->push_event(async_handle, NULL, data, NULL), 0);
+    assert_int_equal(test_sink_count(fx->sink, "event"), 3);
+    json_t *many = test_sink_event(fx->sink, "event", 0);
+    json_t *one = test_sink_event(fx->sink, "event", 2);
+    assert_true(json_equal(many, one));
+    assert_true(json_equal(json_object_get(json_object_get(many, "plugindata"), "data"), data));
+    assert_int_equal(core->push_event_many(handles, 3, NULL), ODEON_EINVAL);
+    assert_int_equal(core->push_event_many(NULL, 0, data), 0);
+    expect_janus(api(fx, "{'janus':'detach','transaction':'d','session_id':$S,'handle_id':$H}"),
+                 "success");
+    assert_int_equal(core->push_event_many(handles, 3, data), 0); /* gone: skipped */
+    json_decref(data);
+}
+
 static void test_push_event_with_jsep(void **state)
 {
     fixture *fx = *state;
@@ -1338,6 +1365,7 @@ int main(void)
         T(test_message_jsep),
         T(test_message_async),
         T(test_push_event_with_jsep),
+        T(test_push_event_many),
         T(test_message_plugin_error),
         T(test_message_end_session),
         T(test_trickle),
