@@ -273,6 +273,12 @@ static int ws_writeable(odeon__ws_conn *conn, struct lws *wsi)
 {
     bool more = false, overflow;
     for (int i = 0; i < WS_WRITE_BATCH; i++) {
+        /* lws buffers a short write and refuses (closes the connection on) another write
+         * until it drained: big batches to a slow reader stop here for the next callback. */
+        if (i > 0 && lws_send_pipe_choked(wsi)) {
+            more = true;
+            break;
+        }
         g_mutex_lock(&conn->lock);
         odeon__msg *msg = odeon__msg_queue_pop(&conn->out);
         more = conn->out.head != NULL;
