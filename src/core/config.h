@@ -62,6 +62,8 @@ typedef struct odeon_config {
         char *interface; /* NULL: every interface */
         char *base_path; /* starts with '/', no trailing '/' */
         size_t max_body_size;
+        size_t client_queue_size;
+        size_t queue_total_size;
         unsigned longpoll_timeout;
         char *cors_allow_origin;
         char *tls_cert;

@@ -232,6 +232,8 @@ static int start_transport(server *s, char **error)
         .port = c->http.port,
         .base_path = c->http.base_path,
         .max_body_size = c->http.max_body_size,
+        .client_queue_size = c->http.client_queue_size,
+        .queue_total_size = c->http.queue_total_size,
         .longpoll_timeout = c->http.longpoll_timeout,
         .cors_allow_origin = c->http.cors_allow_origin,
         .tls_cert = c->http.tls_cert,

@@ -99,6 +99,7 @@ void odeon__msg_queue_push(odeon__msg_queue *q, odeon__msg *msg)
         q->head = msg;
     q->tail = msg;
     q->count++;
+    q->bytes += msg->len;
 }
 
 odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
@@ -110,6 +111,7 @@ odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
     if (q->head == NULL)
         q->tail = NULL;
     q->count--;
+    q->bytes -= msg->len;
     msg->next = NULL;
     return msg;
 }
@@ -124,6 +126,7 @@ void odeon__msg_queue_splice(odeon__msg_queue *to, odeon__msg_queue *from)
         to->head = from->head;
     to->tail = from->tail;
     to->count += from->count;
+    to->bytes += from->bytes;
     *from = (odeon__msg_queue){0};
 }
 
@@ -602,6 +605,10 @@ odeon_transport *odeon_transport_start(const odeon_transport_settings *settings,
         t->settings.max_body_size = 1024 * 1024;
     if (t->settings.longpoll_timeout == 0)
         t->settings.longpoll_timeout = 30;
+    if (t->settings.client_queue_size == 0)
+        t->settings.client_queue_size = 16u << 20;
+    if (t->settings.queue_total_size == 0)
+        t->settings.queue_total_size = 1u << 30;
     t->settings.admin_enabled = settings->admin_enabled && admin != NULL;
     t->api = api;
     t->admin = admin;

@@ -55,6 +55,7 @@ typedef struct odeon__msg_queue {
     odeon__msg *head;
     odeon__msg *tail;
     size_t count;
+    size_t bytes; /* payload bytes of the messages queued */
 } odeon__msg_queue;
 
 void odeon__msg_queue_push(odeon__msg_queue *q, odeon__msg *msg);

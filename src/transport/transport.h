@@ -26,6 +26,10 @@ typedef struct odeon_transport_settings {
     uint16_t port;
     const char *base_path; /* "/janus" */
     size_t max_body_size;
+    /* Events waiting for WebSocket clients: at most client_queue_size bytes for one client,
+     * and past queue_total_size for all, clients with a backlog are dropped (0: defaults). */
+    size_t client_queue_size;
+    size_t queue_total_size;
     unsigned longpoll_timeout; /* seconds */
     const char *cors_allow_origin;
     const char *tls_cert; /* both set: TLS on the API port */

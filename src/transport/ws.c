@@ -29,6 +29,13 @@
 
 #define WS_QUEUE_LIMIT 10000 /* messages waiting for a client that does not read */
 #define WS_WRITE_BATCH 32    /* messages written per writable callback */
+/* Past the transport's queue_total_size, clients with more than this waiting are dropped
+ * first: the ones that keep up still get their events. */
+#define WS_BACKLOG_BYTES (64u << 10)
+
+/* Bytes waiting for every API connection of the process (atomic): what bounds the memory a
+ * room full of clients costs when the server cannot write as fast as events come. */
+static gssize ws_queued_total;
 
 struct odeon__ws_conn {
     odeon_event_sink base; /* first: the core sees this */
@@ -56,6 +63,7 @@ struct odeon__ws_conn {
 
 static void conn_free(odeon__ws_conn *conn)
 {
+    g_atomic_pointer_add(&ws_queued_total, -(gssize)(conn->out.bytes + conn->held.bytes));
     odeon__msg_queue_clear(&conn->out);
     odeon__msg_queue_clear(&conn->held);
     odeon__buf_free(&conn->rx);
@@ -76,17 +84,42 @@ static odeon__ws_conn *conn_ref(odeon__ws_conn *conn)
     return conn;
 }
 
+/* Under conn->lock: whether queueing len more bytes would pass a limit (the client is then
+ * dropped as too slow; its sessions go, and a client that resumes, such as the chat's, comes
+ * back with what it missed). */
+static bool conn_over_limit_locked(const odeon__ws_conn *conn, size_t len)
+{
+    const odeon_transport_settings *set = &conn->transport->settings;
+    size_t mine = conn->out.bytes + conn->held.bytes;
+    size_t all = (size_t)g_atomic_pointer_get(&ws_queued_total);
+    return conn->out.count + conn->held.count >= WS_QUEUE_LIMIT ||
+           mine + len > set->client_queue_size ||
+           (all + len > set->queue_total_size && mine > WS_BACKLOG_BYTES);
+}
+
+/* Under conn->lock: empties both queues (the connection closes or goes). */
+static void conn_clear_locked(odeon__ws_conn *conn)
+{
+    g_atomic_pointer_add(&ws_queued_total, -(gssize)(conn->out.bytes + conn->held.bytes));
+    odeon__msg_queue_clear(&conn->out);
+    odeon__msg_queue_clear(&conn->held);
+}
+
 /* msg is taken; it was serialised outside the lock. */
 static void sink_deliver_msg(odeon__ws_conn *conn, odeon__msg *msg)
 {
     bool post = false, warn = false;
+    size_t len = msg->len, queued = 0, queued_bytes = 0;
     g_mutex_lock(&conn->lock);
     if (!conn->closed) {
-        if (conn->out.count + conn->held.count >= WS_QUEUE_LIMIT) {
+        if (conn_over_limit_locked(conn, len)) {
             warn = !conn->overflow;
             conn->overflow = true;
+            queued = conn->out.count + conn->held.count;
+            queued_bytes = conn->out.bytes + conn->held.bytes;
         } else {
             odeon__msg_queue_push(conn->in_request ? &conn->held : &conn->out, msg);
+            g_atomic_pointer_add(&ws_queued_total, (gssize)len);
             msg = NULL;
         }
         /* During a request the handler flushes after the reply; otherwise wake the thread. */
@@ -96,8 +129,9 @@ static void sink_deliver_msg(odeon__ws_conn *conn, odeon__msg *msg)
     }
     g_mutex_unlock(&conn->lock);
     if (warn)
-        LOG_WARN("client %s does not read its events (%d queued): closing", conn->peer,
-                 WS_QUEUE_LIMIT);
+        LOG_WARN("client %s does not read its events fast enough (%zu queued, %zu bytes): "
+                 "closing",
+                 conn->peer, queued, queued_bytes);
     odeon__msg_free(msg);
     if (post)
         odeon__hub_post_ws(conn->hub, conn_ref(conn));
@@ -186,8 +220,7 @@ static void ws_close(odeon__ws_conn **slot)
     odeon_transport *t = conn->transport;
     g_mutex_lock(&conn->lock);
     conn->closed = true;
-    odeon__msg_queue_clear(&conn->out);
-    odeon__msg_queue_clear(&conn->held);
+    conn_clear_locked(conn);
     g_mutex_unlock(&conn->lock);
     conn_unlink(t, conn);
     conn->wsi = NULL;
@@ -202,6 +235,7 @@ static void ws_close(odeon__ws_conn **slot)
 static void conn_queue(odeon__ws_conn *conn, odeon__msg *msg)
 {
     g_mutex_lock(&conn->lock);
+    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
     odeon__msg_queue_push(&conn->out, msg);
     g_mutex_unlock(&conn->lock);
     lws_callback_on_writable(conn->wsi);
@@ -222,6 +256,7 @@ static void ws_handle(odeon__ws_conn *conn, const char *text, size_t len)
     odeon__msg *msg = odeon__msg_from_json(reply);
     json_decref(reply);
     g_mutex_lock(&conn->lock);
+    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
     odeon__msg_queue_push(&conn->out, msg);
     odeon__msg_queue_splice(&conn->out, &conn->held);
     conn->in_request = false;
@@ -281,6 +316,8 @@ static int ws_writeable(odeon__ws_conn *conn, struct lws *wsi)
         }
         g_mutex_lock(&conn->lock);
         odeon__msg *msg = odeon__msg_queue_pop(&conn->out);
+        if (msg != NULL)
+            g_atomic_pointer_add(&ws_queued_total, -(gssize)msg->len);
         more = conn->out.head != NULL;
         g_mutex_unlock(&conn->lock);
         if (msg == NULL)

@@ -14,17 +14,18 @@ export const TERMS = { accept_terms: true, accept_data_sharing: true, terms_vers
 
 /**
  * Starts a node with tickets and the given plugins on conninfo; confs maps a plugin name to
- * the text of its .conf (tickets.conf is written from secret and outbox).
+ * the text of its .conf (tickets.conf is written from secret and outbox); http adds keys to
+ * odeon.conf's [http].
  */
-export async function startEventNode({ conninfo, secret, outbox, plugins, confs = {}, name = 'n' }) {
-  const [http, admin] = await freePorts(2);
+export async function startEventNode({ conninfo, secret, outbox, plugins, confs = {}, name = 'n', http }) {
+  const [httpPort, admin] = await freePorts(2);
   const confDir = makeTempDir(`event-${name}-`);
   fs.writeFileSync(path.join(confDir, 'tickets.conf'), [
-    '[general]', `site_url = http://127.0.0.1:${http}`, `token_secret = ${secret}`,
+    '[general]', `site_url = http://127.0.0.1:${httpPort}`, `token_secret = ${secret}`,
     '[mail]', `outbox_dir = ${outbox}`, ''].join('\n'));
   for (const [plugin, text] of Object.entries(confs)) fs.writeFileSync(path.join(confDir, `${plugin}.conf`), text);
   return startServer({
-    plugins: ['tickets', ...plugins], pluginsConfigDir: confDir, sqlDir: SQL_DIR, ports: { http, admin },
+    plugins: ['tickets', ...plugins], pluginsConfigDir: confDir, sqlDir: SQL_DIR, ports: { http: httpPort, admin }, http,
     extraConfig: `[database]\nconninfo = ${conninfo}\n`,
   });
 }

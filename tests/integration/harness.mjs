@@ -137,6 +137,7 @@ export function odeonConfig(opts, ports) {
     `longpoll_timeout = ${g(opts.longpollTimeout, LONGPOLL_TIMEOUT)}`,
     `cors_allow_origin = ${g(opts.corsAllowOrigin, '*')}`,
     ...(opts.tlsCert ? [`tls_cert = ${opts.tlsCert}`, `tls_key = ${opts.tlsKey}`] : []),
+    ...Object.entries(opts.http || {}).map(([k, v]) => `${k} = ${v}`),
     '',
     '[admin]',
     'enabled = true',
