@@ -82,7 +82,7 @@ static const config_key config_schema[] = {
     {"http", "max_body_size", CFG_SIZE, AT(http.max_body_size), "1048576", 1024, 64 << 20},
     {"http", "client_queue_size", CFG_SIZE, AT(http.client_queue_size), "16777216", 65536,
      (uint64_t)1 << 34},
-    {"http", "queue_total_size", CFG_SIZE, AT(http.queue_total_size), "1073741824", 1 << 20,
+    {"http", "queue_total_size", CFG_SIZE, AT(http.queue_total_size), "0", 0,
      (uint64_t)1 << 40},
     {"http", "longpoll_timeout", CFG_UINT, AT(http.longpoll_timeout), "30", 1, 300},
     {"http", "cors_allow_origin", CFG_STRING, AT(http.cors_allow_origin), "*", 0, 0},

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "core/clock.h"
@@ -135,6 +136,15 @@ void odeon__msg_queue_clear(odeon__msg_queue *q)
     odeon__msg *msg;
     while ((msg = odeon__msg_queue_pop(q)) != NULL)
         odeon__msg_free(msg);
+}
+
+/* A quarter of the machine's memory (1 GiB when it cannot be read). */
+size_t odeon__default_queue_total(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return (size_t)1 << 30;
+    return (size_t)pages * (size_t)page / 4;
 }
 
 /* ---- growable buffers ---- */
@@ -608,7 +618,7 @@ odeon_transport *odeon_transport_start(const odeon_transport_settings *settings,
     if (t->settings.client_queue_size == 0)
         t->settings.client_queue_size = 16u << 20;
     if (t->settings.queue_total_size == 0)
-        t->settings.queue_total_size = 1u << 30;
+        t->settings.queue_total_size = odeon__default_queue_total();
     t->settings.admin_enabled = settings->admin_enabled && admin != NULL;
     t->api = api;
     t->admin = admin;

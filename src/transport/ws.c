@@ -29,13 +29,17 @@
 
 #define WS_QUEUE_LIMIT 10000 /* messages waiting for a client that does not read */
 #define WS_WRITE_BATCH 32    /* messages written per writable callback */
-/* Past the transport's queue_total_size, clients with more than this waiting are dropped
- * first: the ones that keep up still get their events. */
+/* Past the transport's queue_total_size, clients with more than twice the average waiting
+ * are dropped (the ones that keep up still get their events); past a quarter more, any client
+ * with more than WS_BACKLOG_BYTES waiting is: the bound holds even when every client is
+ * equally behind. */
 #define WS_BACKLOG_BYTES (64u << 10)
 
-/* Bytes waiting for every API connection of the process (atomic): what bounds the memory a
- * room full of clients costs when the server cannot write as fast as events come. */
+/* Bytes waiting for every connection of the process, and how many connections there are
+ * (atomic): what bounds the memory a room full of clients costs when the server cannot write
+ * as fast as events come. */
 static gssize ws_queued_total;
+static gint ws_conn_count;
 
 struct odeon__ws_conn {
     odeon_event_sink base; /* first: the core sees this */
@@ -91,10 +95,14 @@ static bool conn_over_limit_locked(const odeon__ws_conn *conn, size_t len)
 {
     const odeon_transport_settings *set = &conn->transport->settings;
     size_t mine = conn->out.bytes + conn->held.bytes;
-    size_t all = (size_t)g_atomic_pointer_get(&ws_queued_total);
-    return conn->out.count + conn->held.count >= WS_QUEUE_LIMIT ||
-           mine + len > set->client_queue_size ||
-           (all + len > set->queue_total_size && mine > WS_BACKLOG_BYTES);
+    size_t all = (size_t)g_atomic_pointer_get(&ws_queued_total) + len;
+    size_t conns = (size_t)MAX(1, g_atomic_int_get(&ws_conn_count));
+    if (conn->out.count + conn->held.count >= WS_QUEUE_LIMIT ||
+        mine + len > set->client_queue_size)
+        return true;
+    if (all > set->queue_total_size + set->queue_total_size / 4)
+        return mine > WS_BACKLOG_BYTES;
+    return all > set->queue_total_size && mine > MAX(WS_BACKLOG_BYTES, 2 * (all / conns));
 }
 
 /* Under conn->lock: empties both queues (the connection closes or goes). */
@@ -182,11 +190,13 @@ static void conn_link(odeon_transport *t, odeon__ws_conn *conn)
 {
     conn->link.data = conn;
     g_queue_push_head_link(&t->ws_conns, &conn->link);
+    g_atomic_int_inc(&ws_conn_count);
 }
 
 static void conn_unlink(odeon_transport *t, odeon__ws_conn *conn)
 {
     g_queue_unlink(&t->ws_conns, &conn->link);
+    g_atomic_int_add(&ws_conn_count, -1);
 }
 
 static int ws_open(struct lws *wsi, odeon__ws_conn **slot)
