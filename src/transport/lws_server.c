@@ -138,13 +138,14 @@ void odeon__msg_queue_clear(odeon__msg_queue *q)
         odeon__msg_free(msg);
 }
 
-/* A quarter of the machine's memory (1 GiB when it cannot be read). */
+/* An eighth of the machine's memory (1 GiB when it cannot be read): what waits is counted in
+ * payload bytes, and the allocator's and the kernel's share come on top. */
 size_t odeon__default_queue_total(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0)
         return (size_t)1 << 30;
-    return (size_t)pages * (size_t)page / 4;
+    return (size_t)pages * (size_t)page / 8;
 }
 
 /* ---- growable buffers ---- */

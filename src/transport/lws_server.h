@@ -50,7 +50,7 @@ odeon__msg *odeon__msg_from_json(json_t *json);
 odeon__msg *odeon__msg_from_bytes(const void *bytes, size_t len);
 void odeon__msg_free(odeon__msg *msg);
 
-/* The default of queue_total_size: a quarter of the machine's memory. */
+/* The default of queue_total_size: an eighth of the machine's memory. */
 size_t odeon__default_queue_total(void);
 
 /* A FIFO of messages (no locking of its own). */
