@@ -17,7 +17,6 @@
  * timers on the main thread. The queue is under queue_lock; sessions, dashboards and the
  * figures cache under state_lock. Events are pushed after the locks are released.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@ static const odeon_core_callbacks *core;
 extern const odeon_plugin odeon_plugin_descriptor;
 
 #define LOG(level, ...) core->log(level, "analytics", __VA_ARGS__)
+#define error_event(code, ...) odeon_plugin_error(core, "analytics", code, __VA_ARGS__)
 
 /* An event's figures at the analytics clock ($2, unix seconds) with gap_seconds ($3). */
 #define FIGURES_SQL \
@@ -91,19 +91,6 @@ static gint clock_offset_s; /* test_clock only (atomic) */
 static int64_t now_ms(void)
 {
     return g_get_real_time() / 1000 + (int64_t)g_atomic_int_get(&clock_offset_s) * 1000;
-}
-
-static json_t *error_event(int code, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    char *reason = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    LOG(ODEON_LOG_INFO, "refused (%d): %s", code, reason);
-    json_t *e = json_pack("{s:s, s:i, s:s}", "analytics", "error", "error_code", code, "error",
-                          reason);
-    g_free(reason);
-    return e;
 }
 
 /* ---- the queue ---- */

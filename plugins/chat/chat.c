@@ -16,7 +16,6 @@
  * the main thread; rooms, members and queues are under chat_lock, and events are pushed
  * after it is released.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,12 +24,14 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "../common/plugin_common.h"
 #include "plugin/plugin.h"
 
 static const odeon_core_callbacks *core;
 extern const odeon_plugin odeon_plugin_descriptor;
 
 #define LOG(level, ...) core->log(level, "chat", __VA_ARGS__)
+#define error_event(code, ...) odeon_plugin_error(core, "chat", code, __VA_ARGS__)
 
 enum {
     CHAT_ERROR_INVALID_REQUEST = 440,
@@ -97,23 +98,6 @@ static guint flush_timer, flush_step_source, purge_timer;
 
 /* ---- small helpers ---- */
 
-static bool body_id(json_t *body, const char *key, int64_t *out)
-{
-    json_t *v = json_object_get(body, key);
-    if (json_is_integer(v) && json_integer_value(v) > 0) {
-        *out = json_integer_value(v);
-        return true;
-    }
-    const char *s = json_string_value(v);
-    if (s == NULL || *s == '\0' || strlen(s) > 18)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!g_ascii_isdigit(*p))
-            return false;
-    *out = g_ascii_strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 static bool room_name_ok(const char *room)
 {
     if (room == NULL)
@@ -128,33 +112,10 @@ static bool room_name_ok(const char *room)
     return true;
 }
 
-static json_t *error_event(int code, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    char *reason = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    LOG(ODEON_LOG_INFO, "refused (%d): %s", code, reason);
-    json_t *e = json_pack("{s:s, s:i, s:s}", "chat", "error", "error_code", code, "error", reason);
-    g_free(reason);
-    return e;
-}
-
-static int role_rank(const char *role)
-{
-    static const char *const order[] = {"participant", "host", "organiser", "owner"};
-    for (size_t i = 0; role != NULL && i < G_N_ELEMENTS(order); i++)
-        if (strcmp(role, order[i]) == 0)
-            return (int)i + 1;
-    return 0;
-}
-
 /* The caller's rank in the event (0: none). */
 static int caller_rank(odeon_plugin_handle *handle, int64_t event_id)
 {
-    char ev[24];
-    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, event_id);
-    return role_rank(core->event_role(handle, ev));
+    return odeon_event_rank(core, handle, event_id);
 }
 
 /* ---- requests in flight ---- */
@@ -562,7 +523,7 @@ static json_t *req_join(chat_call *c)
     bool group = strcmp(c->room, "main") != 0;
     /* Until breakout groups name their members, a group room is its event's hosts' and
      * organisers'; the main room is everyone's with a role in the event. */
-    if (c->subject == NULL || rank == 0 || (group && rank < role_rank("host")))
+    if (c->subject == NULL || rank == 0 || (group && rank < odeon_role_rank("host")))
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
     json_t *after = json_object_get(c->body, "after_seq");
     if (after != NULL && (!json_is_integer(after) || json_integer_value(after) < 0))
@@ -792,7 +753,7 @@ static json_t *req_send(chat_call *c)
 
 static json_t *req_announce(chat_call *c)
 {
-    if (caller_rank(c->handle, c->event_id) < role_rank("organiser"))
+    if (caller_rank(c->handle, c->event_id) < odeon_role_rank("organiser"))
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (organisers only)");
     g_free(c->room);
     c->room = g_strdup("main");
@@ -814,7 +775,7 @@ static void history_read(const odeon_db_rows *rows, const char *error, void *use
 static json_t *req_history(chat_call *c)
 {
     int rank = caller_rank(c->handle, c->event_id);
-    if (rank == 0 || (strcmp(c->room, "main") != 0 && rank < role_rank("host")))
+    if (rank == 0 || (strcmp(c->room, "main") != 0 && rank < odeon_role_rank("host")))
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
     json_t *before = json_object_get(c->body, "before_seq");
     json_t *limit = json_object_get(c->body, "limit");
@@ -854,7 +815,7 @@ static void moderated(const odeon_db_rows *rows, const char *error, void *user_d
 
 static json_t *req_moderate(chat_call *c, const char *request)
 {
-    if (caller_rank(c->handle, c->event_id) < role_rank("organiser"))
+    if (caller_rank(c->handle, c->event_id) < odeon_role_rank("organiser"))
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (organisers only)");
     char ev[24], seq[24];
     g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
@@ -914,7 +875,7 @@ static odeon_plugin_result chat_handle_message(odeon_plugin_handle *handle,
     json_t *error = NULL;
     if (request == NULL)
         error = error_event(CHAT_ERROR_MISSING, "Missing element (request)");
-    else if (!body_id(body, "event_id", &event_id))
+    else if (!odeon_body_id(body, "event_id", &event_id))
         error = error_event(json_object_get(body, "event_id") ? CHAT_ERROR_INVALID
                                                               : CHAT_ERROR_MISSING,
                             "%s element (event_id)",
@@ -994,20 +955,7 @@ static gboolean purge(gpointer data)
 
 static int conf_int(GKeyFile *kf, const char *key, int dflt, int min, int max, bool *ok)
 {
-    GError *err = NULL;
-    int v = g_key_file_get_integer(kf, "general", key, &err);
-    if (err != NULL) {
-        bool missing = !g_error_matches(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE);
-        g_error_free(err);
-        if (missing)
-            return dflt;
-        v = min - 1;
-    }
-    if (v < min || v > max) {
-        core->log(ODEON_LOG_ERROR, "chat", "[general] %s must be %d..%d", key, min, max);
-        *ok = false;
-    }
-    return v;
+    return odeon_conf_int(core, "chat", kf, "general", key, dflt, min, max, ok);
 }
 
 static int chat_init(const odeon_core_callbacks *callbacks, const char *config_path)

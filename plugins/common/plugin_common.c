@@ -3,6 +3,7 @@
  */
 #include "plugin_common.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 bool odeon_body_id(json_t *body, const char *key, int64_t *out)
@@ -61,4 +62,17 @@ const char *odeon_id_text(char buf[24], int64_t n)
 {
     g_snprintf(buf, 24, "%" G_GINT64_FORMAT, n);
     return buf;
+}
+
+json_t *odeon_plugin_error(const odeon_core_callbacks *core, const char *plugin, int code,
+                           const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char *reason = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    core->log(ODEON_LOG_INFO, plugin, "refused (%d): %s", code, reason);
+    json_t *e = json_pack("{s:s, s:i, s:s}", plugin, "error", "error_code", code, "error", reason);
+    g_free(reason);
+    return e;
 }

@@ -29,6 +29,12 @@ int odeon_event_rank(const odeon_core_callbacks *core, odeon_plugin_handle *hand
 int odeon_conf_int(const odeon_core_callbacks *core, const char *module, GKeyFile *kf,
                    const char *group, const char *key, int dflt, int min, int max, bool *ok);
 
+/* A plugin's refusal, {<plugin>: "error", "error_code": code, "error": reason}, logged once
+ * at info under plugin (the event plugins answer with their own name as the key). New
+ * reference. */
+json_t *odeon_plugin_error(const odeon_core_callbacks *core, const char *plugin, int code,
+                           const char *format, ...) __attribute__((format(printf, 4, 5)));
+
 /* The text of n as a SQL parameter (buf of 24 bytes). */
 const char *odeon_id_text(char buf[24], int64_t n);
 

@@ -11,7 +11,6 @@
  * the main thread; the interest tables are under help_lock, and events are pushed after it
  * is released, to referenced handles.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@ static const odeon_core_callbacks *core;
 extern const odeon_plugin odeon_plugin_descriptor;
 
 #define LOG(level, ...) core->log(level, "help", __VA_ARGS__)
+#define error_event(code, ...) odeon_plugin_error(core, "help", code, __VA_ARGS__)
 
 enum {
     HELP_ERROR_INVALID_REQUEST = 430,
@@ -54,18 +54,6 @@ typedef struct help_session {
 static GMutex help_lock;
 static GHashTable *consoles;   /* "<event>" -> GPtrArray of help_session * (borrowed) */
 static GHashTable *requesters; /* "<event>/<subject>" -> GPtrArray of help_session * */
-
-static json_t *error_event(int code, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    char *reason = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    LOG(ODEON_LOG_INFO, "refused (%d): %s", code, reason);
-    json_t *e = json_pack("{s:s, s:i, s:s}", "help", "error", "error_code", code, "error", reason);
-    g_free(reason);
-    return e;
-}
 
 /* ---- interest tables (under help_lock) ---- */
 

@@ -76,6 +76,13 @@ static void test_roles_and_settings(void **state)
     assert_false(ok);
     assert_int_equal(logged, 2);
     g_key_file_free(kf);
+
+    json_t *e = odeon_plugin_error(&core, "help", 435, "You already have %d", 1);
+    assert_string_equal(json_string_value(json_object_get(e, "help")), "error");
+    assert_int_equal(json_integer_value(json_object_get(e, "error_code")), 435);
+    assert_string_equal(json_string_value(json_object_get(e, "error")), "You already have 1");
+    assert_int_equal(logged, 3); /* logged once */
+    json_decref(e);
 }
 
 static void test_bus_map(void **state)
