@@ -8,6 +8,8 @@
  * without a database round trip per request.
  */
 #include "tickets.h"
+
+#include "../common/plugin_common.h"
 #include "tickets_cache.h"
 #include "tickets_http.h"
 #include "tickets_token.h"
@@ -469,22 +471,6 @@ void tickets_call_offload(tickets_call *call, void (*fn)(tickets_call *call))
     g_thread_pool_push(workers, job, NULL);
 }
 
-static bool body_id(json_t *v, int64_t *out)
-{
-    if (json_is_integer(v) && json_integer_value(v) > 0) {
-        *out = json_integer_value(v);
-        return true;
-    }
-    const char *s = json_string_value(v);
-    if (s == NULL || *s == '\0' || strlen(s) > 18)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!g_ascii_isdigit(*p))
-            return false;
-    *out = g_ascii_strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 bool tickets_call_id(tickets_call *call, const char *key, int64_t *out)
 {
     json_t *v = json_object_get(call->body, key);
@@ -492,7 +478,7 @@ bool tickets_call_id(tickets_call *call, const char *key, int64_t *out)
         tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (%s)", key);
         return false;
     }
-    if (!body_id(v, out)) {
+    if (!odeon_body_id(call->body, key, out)) {
         tickets_call_fail(call, TICKETS_ERROR_INVALID, "Invalid element (%s must be an id)", key);
         return false;
     }
