@@ -89,8 +89,9 @@ static int cb_push_event(odeon_plugin_handle *handle, const char *transaction, j
     return rc;
 }
 
-/* The envelope is written around the event's text (the order and keys push_event's
- * json_pack gives), so the text is made once for all the handles. */
+/* Each client's envelope is written in front of the event's text (the order and keys
+ * push_event's json_pack gives): the text, and the "}}" that closes the envelope, are made
+ * once and shared by every client's copy. */
 static int cb_push_event_many(odeon_plugin_handle *const *handles, size_t n, json_t *event)
 {
     if (!json_is_object(event) || (n > 0 && handles == NULL))
@@ -98,8 +99,9 @@ static int cb_push_event_many(odeon_plugin_handle *const *handles, size_t n, jso
     char *data = json_dumps(event, JSON_COMPACT);
     if (data == NULL)
         return ODEON_EINVAL;
-    size_t data_len = strlen(data);
-    GString *text = g_string_sized_new(data_len + 160);
+    odeon_shared_text *body = odeon_shared_text_new(data, strlen(data), "}}", 2);
+    free(data);
+    GString *prefix = g_string_sized_new(160);
     const odeon_plugin *plugin = NULL;
     char *package = NULL; /* the plugin's package as a JSON string */
     int queued = 0;
@@ -115,19 +117,17 @@ static int cb_push_event_many(odeon_plugin_handle *const *handles, size_t n, jso
             json_decref(name);
         }
         odeon_session *session = odeon_handle_session(h);
-        g_string_printf(text,
+        g_string_printf(prefix,
                         "{\"janus\":\"event\",\"session_id\":%" G_GUINT64_FORMAT
                         ",\"sender\":%" G_GUINT64_FORMAT ",\"plugindata\":{\"plugin\":%s,"
                         "\"data\":",
                         odeon_session_id(session), odeon_handle_id(h), package);
-        g_string_append_len(text, data, (gssize)data_len);
-        g_string_append(text, "}}");
-        odeon_session_push_text(session, text->str, text->len);
+        odeon_session_push_shared(session, prefix->str, prefix->len, body);
         queued++;
     }
     free(package);
-    free(data);
-    g_string_free(text, TRUE);
+    odeon_shared_text_unref(body);
+    g_string_free(prefix, TRUE);
     return queued;
 }
 

@@ -361,6 +361,23 @@ void odeon_session_push(odeon_session *session, json_t *event)
     sink->ops->unref(sink);
 }
 
+void odeon_session_push_shared(odeon_session *session, const char *prefix, size_t prefix_len,
+                               odeon_shared_text *body)
+{
+    odeon_event_sink *sink = odeon_session_sink(session);
+    bool shared = sink->ops->deliver_shared != NULL;
+    if (shared)
+        sink->ops->deliver_shared(sink, session->id, prefix, prefix_len, body);
+    sink->ops->unref(sink);
+    if (shared)
+        return;
+    GString *text = g_string_sized_new(prefix_len + body->len);
+    g_string_append_len(text, prefix, (gssize)prefix_len);
+    g_string_append_len(text, (const char *)ODEON_SHARED_TEXT(body), (gssize)body->len);
+    odeon_session_push_text(session, text->str, text->len);
+    g_string_free(text, TRUE);
+}
+
 void odeon_session_push_text(odeon_session *session, const char *text, size_t len)
 {
     odeon_event_sink *sink = odeon_session_sink(session);

@@ -73,6 +73,9 @@ const odeon_auth_identity *odeon_session_auth_identity(const odeon_session *sess
 void odeon_session_push(odeon_session *session, json_t *event);
 /* The same with the event already serialised (len bytes of compact JSON, copied). */
 void odeon_session_push_text(odeon_session *session, const char *text, size_t len);
+/* The same as prefix followed by body (borrowed), body shared with other sessions' events. */
+void odeon_session_push_shared(odeon_session *session, const char *prefix, size_t prefix_len,
+                               odeon_shared_text *body);
 /* A session a plugin made for a client that speaks plain HTTP (WHIP, WHEP): it never times
  * out; the plugin destroys it. */
 void odeon_session_set_internal(odeon_session *session);

@@ -67,6 +67,7 @@ odeon__msg *odeon__msg_from_bytes(const void *bytes, size_t len)
     odeon__msg *msg = g_malloc(sizeof(*msg) + LWS_PRE + len + 1);
     msg->next = NULL;
     msg->len = len;
+    msg->shared = NULL;
     if (len > 0)
         memcpy(ODEON__MSG_PAYLOAD(msg), bytes, len);
     ODEON__MSG_PAYLOAD(msg)[len] = '\0';
@@ -88,6 +89,8 @@ odeon__msg *odeon__msg_from_json(json_t *json)
 
 void odeon__msg_free(odeon__msg *msg)
 {
+    if (msg != NULL)
+        odeon_shared_text_unref(msg->shared);
     g_free(msg);
 }
 
@@ -100,7 +103,7 @@ void odeon__msg_queue_push(odeon__msg_queue *q, odeon__msg *msg)
         q->head = msg;
     q->tail = msg;
     q->count++;
-    q->bytes += msg->len;
+    q->bytes += ODEON__MSG_SIZE(msg);
 }
 
 odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
@@ -112,7 +115,7 @@ odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
     if (q->head == NULL)
         q->tail = NULL;
     q->count--;
-    q->bytes -= msg->len;
+    q->bytes -= ODEON__MSG_SIZE(msg);
     msg->next = NULL;
     return msg;
 }

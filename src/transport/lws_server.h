@@ -27,6 +27,7 @@
 #include <libwebsockets.h>
 
 #include "core/refcount.h"
+#include "transport/sink.h"
 #include "transport/transport.h"
 
 typedef struct odeon__hub odeon__hub;
@@ -40,8 +41,14 @@ typedef struct odeon__ws_conn odeon__ws_conn;
 typedef struct odeon__msg {
     struct odeon__msg *next; /* queue link */
     size_t len;              /* payload bytes at data + LWS_PRE (NUL-terminated) */
+    /* WebSocket only: the message goes on with these bytes (a reference), sent as a
+     * continuation frame; NULL for a message that is all in data. */
+    odeon_shared_text *shared;
     uint8_t data[];
 } odeon__msg;
+
+/* The message's payload bytes, shared ones included. */
+#define ODEON__MSG_SIZE(m) ((m)->len + ((m)->shared ? (m)->shared->len : 0))
 
 #define ODEON__MSG_PAYLOAD(m) ((m)->data + LWS_PRE)
 

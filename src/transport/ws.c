@@ -60,13 +60,19 @@ struct odeon__ws_conn {
     odeon__buf rx;               /* fragments of the message being received */
     bool rx_skip;                /* dropping the rest of an oversized message */
     bool close_after_flush;
+    /* A message whose first frame went out and whose shared part (the continuation frame)
+     * has yet to: nothing else may be written on the connection before it. */
+    odeon__msg *writing;
     char peer[64];
 };
+
+G_STATIC_ASSERT(LWS_PRE <= ODEON_SINK_HEADROOM);
 
 /* ---- the sink (any thread) ---- */
 
 static void conn_free(odeon__ws_conn *conn)
 {
+    odeon__msg_free(conn->writing);
     g_atomic_pointer_add(&ws_queued_total, -(gssize)(conn->out.bytes + conn->held.bytes));
     odeon__msg_queue_clear(&conn->out);
     odeon__msg_queue_clear(&conn->held);
@@ -117,7 +123,7 @@ static void conn_clear_locked(odeon__ws_conn *conn)
 static void sink_deliver_msg(odeon__ws_conn *conn, odeon__msg *msg)
 {
     bool post = false, warn = false;
-    size_t len = msg->len, queued = 0, queued_bytes = 0;
+    size_t len = ODEON__MSG_SIZE(msg), queued = 0, queued_bytes = 0;
     g_mutex_lock(&conn->lock);
     if (!conn->closed) {
         if (conn_over_limit_locked(conn, len)) {
@@ -158,6 +164,15 @@ static void sink_deliver_text(odeon_event_sink *base, uint64_t session_id, const
     sink_deliver_msg((odeon__ws_conn *)base, odeon__msg_from_bytes(text, len));
 }
 
+static void sink_deliver_shared(odeon_event_sink *base, uint64_t session_id, const char *prefix,
+                                size_t prefix_len, odeon_shared_text *body)
+{
+    (void)session_id;
+    odeon__msg *msg = odeon__msg_from_bytes(prefix, prefix_len);
+    msg->shared = odeon_shared_text_ref(body);
+    sink_deliver_msg((odeon__ws_conn *)base, msg);
+}
+
 static void sink_session_gone(odeon_event_sink *base, uint64_t session_id)
 {
     /* Events go straight to the socket: nothing is kept per session. */
@@ -178,6 +193,7 @@ static void sink_unref(odeon_event_sink *base)
 static const odeon_event_sink_ops ws_sink_ops = {
     .deliver = sink_deliver,
     .deliver_text = sink_deliver_text,
+    .deliver_shared = sink_deliver_shared,
     .session_gone = sink_session_gone,
     .ref = sink_ref,
     .unref = sink_unref,
@@ -245,7 +261,7 @@ static void ws_close(odeon__ws_conn **slot)
 static void conn_queue(odeon__ws_conn *conn, odeon__msg *msg)
 {
     g_mutex_lock(&conn->lock);
-    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
+    g_atomic_pointer_add(&ws_queued_total, (gssize)ODEON__MSG_SIZE(msg));
     odeon__msg_queue_push(&conn->out, msg);
     g_mutex_unlock(&conn->lock);
     lws_callback_on_writable(conn->wsi);
@@ -266,7 +282,7 @@ static void ws_handle(odeon__ws_conn *conn, const char *text, size_t len)
     odeon__msg *msg = odeon__msg_from_json(reply);
     json_decref(reply);
     g_mutex_lock(&conn->lock);
-    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
+    g_atomic_pointer_add(&ws_queued_total, (gssize)ODEON__MSG_SIZE(msg));
     odeon__msg_queue_push(&conn->out, msg);
     odeon__msg_queue_splice(&conn->out, &conn->held);
     conn->in_request = false;
@@ -314,6 +330,37 @@ static int ws_receive(odeon__ws_conn *conn, struct lws *wsi, const void *in, siz
     return 0;
 }
 
+/* The shared part of conn->writing, as the message's last frame. -1 when lws failed. */
+static int write_continuation(odeon__ws_conn *conn, struct lws *wsi)
+{
+    odeon__msg *msg = conn->writing;
+    conn->writing = NULL;
+    size_t len = msg->shared->len;
+    int n = lws_write(wsi, ODEON_SHARED_TEXT(msg->shared), len, LWS_WRITE_CONTINUATION);
+    odeon__msg_free(msg);
+    return n < 0 || (size_t)n < len ? -1 : 0;
+}
+
+/* One message from the queue: all of it, or (with a shared part) its first frame and, unless
+ * lws is holding a short write by then, the rest. -1 when lws failed. */
+static int write_message(odeon__ws_conn *conn, struct lws *wsi, odeon__msg *msg)
+{
+    size_t len = msg->len;
+    int flags = LWS_WRITE_TEXT | (msg->shared ? LWS_WRITE_NO_FIN : 0);
+    /* A short write is buffered by lws and drained before the next writable callback. */
+    int n = lws_write(wsi, ODEON__MSG_PAYLOAD(msg), len, flags);
+    if (n < 0 || (size_t)n < len) {
+        odeon__msg_free(msg);
+        return -1;
+    }
+    if (msg->shared == NULL) {
+        odeon__msg_free(msg);
+        return 0;
+    }
+    conn->writing = msg;
+    return lws_send_pipe_choked(wsi) ? 0 : write_continuation(conn, wsi);
+}
+
 static int ws_writeable(odeon__ws_conn *conn, struct lws *wsi)
 {
     bool more = false, overflow;
@@ -324,20 +371,28 @@ static int ws_writeable(odeon__ws_conn *conn, struct lws *wsi)
             more = true;
             break;
         }
+        if (conn->writing != NULL) {
+            if (write_continuation(conn, wsi) != 0)
+                return -1;
+            g_mutex_lock(&conn->lock);
+            more = conn->out.head != NULL;
+            g_mutex_unlock(&conn->lock);
+            if (!more)
+                break;
+            continue;
+        }
         g_mutex_lock(&conn->lock);
         odeon__msg *msg = odeon__msg_queue_pop(&conn->out);
         if (msg != NULL)
-            g_atomic_pointer_add(&ws_queued_total, -(gssize)msg->len);
+            g_atomic_pointer_add(&ws_queued_total, -(gssize)ODEON__MSG_SIZE(msg));
         more = conn->out.head != NULL;
         g_mutex_unlock(&conn->lock);
         if (msg == NULL)
             break;
-        /* A short write is buffered by lws and drained before the next writable callback. */
-        int n = lws_write(wsi, ODEON__MSG_PAYLOAD(msg), msg->len, LWS_WRITE_TEXT);
-        size_t len = msg->len;
-        odeon__msg_free(msg);
-        if (n < 0 || (size_t)n < len)
+        if (write_message(conn, wsi, msg) != 0)
             return -1;
+        if (conn->writing != NULL)
+            more = true; /* its continuation goes first at the next callback */
         if (!more)
             break;
     }
@@ -373,7 +428,7 @@ bool odeon__ws_idle(odeon_transport *t)
     for (GList *l = t->ws_conns.head; l != NULL; l = l->next) {
         odeon__ws_conn *conn = l->data;
         g_mutex_lock(&conn->lock);
-        bool empty = conn->out.head == NULL;
+        bool empty = conn->out.head == NULL && conn->writing == NULL;
         g_mutex_unlock(&conn->lock);
         if (!empty || lws_send_pipe_choked(conn->wsi))
             return false;
