@@ -104,6 +104,7 @@ void odeon__msg_queue_push(odeon__msg_queue *q, odeon__msg *msg)
     q->tail = msg;
     q->count++;
     q->bytes += ODEON__MSG_SIZE(msg);
+    q->own_bytes += msg->len;
 }
 
 odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
@@ -116,6 +117,7 @@ odeon__msg *odeon__msg_queue_pop(odeon__msg_queue *q)
         q->tail = NULL;
     q->count--;
     q->bytes -= ODEON__MSG_SIZE(msg);
+    q->own_bytes -= msg->len;
     msg->next = NULL;
     return msg;
 }
@@ -131,6 +133,7 @@ void odeon__msg_queue_splice(odeon__msg_queue *to, odeon__msg_queue *from)
     to->tail = from->tail;
     to->count += from->count;
     to->bytes += from->bytes;
+    to->own_bytes += from->own_bytes;
     *from = (odeon__msg_queue){0};
 }
 

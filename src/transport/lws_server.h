@@ -65,7 +65,8 @@ typedef struct odeon__msg_queue {
     odeon__msg *head;
     odeon__msg *tail;
     size_t count;
-    size_t bytes; /* payload bytes of the messages queued */
+    size_t bytes;      /* payload bytes of the messages queued (ODEON__MSG_SIZE) */
+    size_t own_bytes;  /* of those, the ones not shared with other messages */
 } odeon__msg_queue;
 
 void odeon__msg_queue_push(odeon__msg_queue *q, odeon__msg *msg);

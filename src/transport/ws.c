@@ -35,9 +35,9 @@
  * equally behind. */
 #define WS_BACKLOG_BYTES (64u << 10)
 
-/* Bytes waiting for every connection of the process, and how many connections there are
- * (atomic): what bounds the memory a room full of clients costs when the server cannot write
- * as fast as events come. */
+/* Bytes waiting for every connection of the process (their own bytes: a body shared by many
+ * messages is one allocation), and how many connections there are (atomic): what bounds the
+ * memory a room full of clients costs when the server cannot write as fast as events come. */
 static gssize ws_queued_total;
 static gint ws_conn_count;
 
@@ -73,7 +73,8 @@ G_STATIC_ASSERT(LWS_PRE <= ODEON_SINK_HEADROOM);
 static void conn_free(odeon__ws_conn *conn)
 {
     odeon__msg_free(conn->writing);
-    g_atomic_pointer_add(&ws_queued_total, -(gssize)(conn->out.bytes + conn->held.bytes));
+    g_atomic_pointer_add(&ws_queued_total,
+                         -(gssize)(conn->out.own_bytes + conn->held.own_bytes));
     odeon__msg_queue_clear(&conn->out);
     odeon__msg_queue_clear(&conn->held);
     odeon__buf_free(&conn->rx);
@@ -94,17 +95,19 @@ static odeon__ws_conn *conn_ref(odeon__ws_conn *conn)
     return conn;
 }
 
-/* Under conn->lock: whether queueing len more bytes would pass a limit (the client is then
- * dropped as too slow; its sessions go, and a client that resumes, such as the chat's, comes
- * back with what it missed). */
-static bool conn_over_limit_locked(const odeon__ws_conn *conn, size_t len)
+/* Under conn->lock: whether queueing a message of len bytes (own of them not shared) would
+ * pass a limit (the client is then dropped as too slow; its sessions go, and a client that
+ * resumes, such as the chat's, comes back with what it missed). The client's limit is on what
+ * it has to read; the total's on what the queues hold in memory. */
+static bool conn_over_limit_locked(const odeon__ws_conn *conn, size_t len, size_t own)
 {
     const odeon_transport_settings *set = &conn->transport->settings;
-    size_t mine = conn->out.bytes + conn->held.bytes;
-    size_t all = (size_t)g_atomic_pointer_get(&ws_queued_total) + len;
+    size_t behind = conn->out.bytes + conn->held.bytes;
+    size_t mine = conn->out.own_bytes + conn->held.own_bytes;
+    size_t all = (size_t)g_atomic_pointer_get(&ws_queued_total) + own;
     size_t conns = (size_t)MAX(1, g_atomic_int_get(&ws_conn_count));
     if (conn->out.count + conn->held.count >= WS_QUEUE_LIMIT ||
-        mine + len > set->client_queue_size)
+        behind + len > set->client_queue_size)
         return true;
     if (all > set->queue_total_size + set->queue_total_size / 4)
         return mine > WS_BACKLOG_BYTES;
@@ -114,7 +117,8 @@ static bool conn_over_limit_locked(const odeon__ws_conn *conn, size_t len)
 /* Under conn->lock: empties both queues (the connection closes or goes). */
 static void conn_clear_locked(odeon__ws_conn *conn)
 {
-    g_atomic_pointer_add(&ws_queued_total, -(gssize)(conn->out.bytes + conn->held.bytes));
+    g_atomic_pointer_add(&ws_queued_total,
+                         -(gssize)(conn->out.own_bytes + conn->held.own_bytes));
     odeon__msg_queue_clear(&conn->out);
     odeon__msg_queue_clear(&conn->held);
 }
@@ -123,17 +127,17 @@ static void conn_clear_locked(odeon__ws_conn *conn)
 static void sink_deliver_msg(odeon__ws_conn *conn, odeon__msg *msg)
 {
     bool post = false, warn = false;
-    size_t len = ODEON__MSG_SIZE(msg), queued = 0, queued_bytes = 0;
+    size_t len = ODEON__MSG_SIZE(msg), own = msg->len, queued = 0, queued_bytes = 0;
     g_mutex_lock(&conn->lock);
     if (!conn->closed) {
-        if (conn_over_limit_locked(conn, len)) {
+        if (conn_over_limit_locked(conn, len, own)) {
             warn = !conn->overflow;
             conn->overflow = true;
             queued = conn->out.count + conn->held.count;
             queued_bytes = conn->out.bytes + conn->held.bytes;
         } else {
             odeon__msg_queue_push(conn->in_request ? &conn->held : &conn->out, msg);
-            g_atomic_pointer_add(&ws_queued_total, (gssize)len);
+            g_atomic_pointer_add(&ws_queued_total, (gssize)own);
             msg = NULL;
         }
         /* During a request the handler flushes after the reply; otherwise wake the thread. */
@@ -261,7 +265,7 @@ static void ws_close(odeon__ws_conn **slot)
 static void conn_queue(odeon__ws_conn *conn, odeon__msg *msg)
 {
     g_mutex_lock(&conn->lock);
-    g_atomic_pointer_add(&ws_queued_total, (gssize)ODEON__MSG_SIZE(msg));
+    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
     odeon__msg_queue_push(&conn->out, msg);
     g_mutex_unlock(&conn->lock);
     lws_callback_on_writable(conn->wsi);
@@ -282,7 +286,7 @@ static void ws_handle(odeon__ws_conn *conn, const char *text, size_t len)
     odeon__msg *msg = odeon__msg_from_json(reply);
     json_decref(reply);
     g_mutex_lock(&conn->lock);
-    g_atomic_pointer_add(&ws_queued_total, (gssize)ODEON__MSG_SIZE(msg));
+    g_atomic_pointer_add(&ws_queued_total, (gssize)msg->len);
     odeon__msg_queue_push(&conn->out, msg);
     odeon__msg_queue_splice(&conn->out, &conn->held);
     conn->in_request = false;
@@ -384,7 +388,7 @@ static int ws_writeable(odeon__ws_conn *conn, struct lws *wsi)
         g_mutex_lock(&conn->lock);
         odeon__msg *msg = odeon__msg_queue_pop(&conn->out);
         if (msg != NULL)
-            g_atomic_pointer_add(&ws_queued_total, -(gssize)ODEON__MSG_SIZE(msg));
+            g_atomic_pointer_add(&ws_queued_total, -(gssize)msg->len);
         more = conn->out.head != NULL;
         g_mutex_unlock(&conn->lock);
         if (msg == NULL)
