@@ -168,7 +168,7 @@ typedef void (*odeon_plugin_db_notify_fn)(const char *channel, const char *paylo
 
 /* ABI 1.7: an event from the bus (see events_subscribe). envelope is borrowed:
  * {"type", "timestamp", "emitter", ["session_id"], ["handle_id"], "event"}, as event handlers
- * get it (docs/events.md). Runs on the bus thread. */
+ * get it (docs/architecture.md, "Event bus"). Runs on the bus thread. */
 typedef void (*odeon_plugin_event_fn)(json_t *envelope, void *user_data);
 
 /* The core's side of the contract, handed to init(). Every function is safe from any thread. */
