@@ -135,7 +135,11 @@ static void drop_unref(odeon_event_sink *sink)
 }
 
 static const odeon_event_sink_ops drop_ops = {
-    drop_deliver, drop_session_gone, drop_ref, drop_unref, "fuzz",
+    .deliver = drop_deliver,
+    .session_gone = drop_session_gone,
+    .ref = drop_ref,
+    .unref = drop_unref,
+    .name = "fuzz",
 };
 
 /* ---- the server, built once ---- */
