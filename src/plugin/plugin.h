@@ -257,7 +257,11 @@ typedef struct odeon_core_callbacks {
     json_t *(*jsep_answer)(odeon_plugin_handle *handle, json_t *options);
     /* An offer Odeon makes (subscriber direction): options {"streams": [{"kind": "audio" |
      * "video", "codec": "opus"|"VP8"|..., "pt": n, "clock_rate": n, "fmtp": "...",
-     * "rtx_pt": n, "direction": "sendonly"}]}. A new jsep object, or NULL. */
+     * "rtx_pt": n, "direction": "sendonly", "stream_id": "token"}]}, 1 to 64 streams; m-line
+     * i gets mid "i". stream_id (letters, digits, '-', '_') groups m-lines into one
+     * MediaStream at the peer (default: all in "odeon"). A re-offer on a connection keeps
+     * the SSRCs of the mids it had, so the plugin keeps m-line order and marks streams that
+     * went "inactive" rather than removing them. A new jsep object, or NULL. */
     json_t *(*jsep_offer)(odeon_plugin_handle *handle, json_t *options);
     /* Ask the handle's peer for a keyframe on m-line mindex (-1: its first video): PLI, or FIR
      * where only that was negotiated. */

@@ -654,6 +654,18 @@ json_t *odeon_handle_media_answer(odeon_handle *h, json_t *options)
     return jsep;
 }
 
+/* An msid stream id we write as given: a short token of letters, digits, '-' and '_'. */
+static const char *stream_id_from(json_t *value)
+{
+    const char *id = json_string_value(value);
+    if (id == NULL || id[0] == '\0' || strlen(id) > 64)
+        return NULL;
+    for (const char *c = id; *c; c++)
+        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_')
+            return NULL;
+    return id;
+}
+
 static bool offer_stream_from(json_t *s, odeon_jsep_offer_stream *out)
 {
     const char *kind = json_string_value(json_object_get(s, "kind"));
@@ -675,26 +687,45 @@ static bool offer_stream_from(json_t *s, odeon_jsep_offer_stream *out)
         .fmtp = json_string_value(json_object_get(s, "fmtp")),
         .rtx_pt = json_is_integer(rtx) ? (int)json_integer_value(rtx) : -1,
         .direction = direction_from(json_object_get(s, "direction")),
+        .stream_id = stream_id_from(json_object_get(s, "stream_id")),
     };
     if (out->direction == ODEON_SDP_DIR_SENDRECV && !json_object_get(s, "direction"))
         out->direction = ODEON_SDP_DIR_SENDONLY;
     return true;
 }
 
+/* Our last description, parsed (NULL before one). */
+static odeon_sdp *previous_local(odeon_handle *h)
+{
+    odeon_pc *pc = odeon_handle_pc(h);
+    if (pc == NULL)
+        return NULL;
+    char *text = odeon_pc_local_sdp(pc);
+    odeon_pc_unref(pc);
+    odeon_sdp *sdp = text ? odeon_sdp_parse(text, strlen(text), NULL) : NULL;
+    g_free(text);
+    return sdp;
+}
+
 json_t *odeon_handle_media_offer(odeon_handle *h, json_t *options)
 {
-    (void)h;
     json_t *streams = json_object_get(options, "streams");
     size_t n = json_array_size(streams);
-    if (n == 0 || n > 16)
+    if (n == 0 || n > ODEON_SDP_MAX_MEDIA)
         return NULL;
-    odeon_jsep_offer_stream list[16];
+    g_autofree odeon_jsep_offer_stream *list = g_new0(odeon_jsep_offer_stream, n);
     for (size_t i = 0; i < n; i++)
         if (!offer_stream_from(json_array_get(streams, i), &list[i]))
             return NULL;
     odeon_sdp *offer = odeon_jsep_offer(list, n, "odeon", NULL);
     if (offer == NULL)
         return NULL;
+    /* A re-offer (a subscriber's streams changed) keeps the SSRCs of the m-lines it keeps:
+     * the peer's receivers, jitter buffers and statistics carry on. */
+    odeon_sdp *previous = previous_local(h);
+    if (previous != NULL)
+        odeon_jsep_keep_ssrcs(offer, previous);
+    odeon_sdp_free(previous);
     char *sdp = odeon_sdp_write(offer);
     odeon_sdp_free(offer);
     json_t *jsep = json_pack("{s:s, s:s}", "type", "offer", "sdp", sdp);

@@ -101,10 +101,10 @@ static uint32_t random_ssrc(void)
 }
 
 /* Our outgoing stream's msid and ssrc lines. */
-static void add_send_stream(odeon_sdp_media *m, const char *cname, uint32_t ssrc,
-                            uint32_t rtx_ssrc)
+static void add_send_stream(odeon_sdp_media *m, const char *cname, const char *stream_id,
+                            uint32_t ssrc, uint32_t rtx_ssrc)
 {
-    char *msid = g_strdup_printf("odeon odeon-%s", m->mid);
+    char *msid = g_strdup_printf("%s odeon-%s", stream_id ? stream_id : "odeon", m->mid);
     m->msids = g_new0(char *, 1);
     m->msids[0] = msid;
     m->msid_count = 1;
@@ -341,7 +341,7 @@ static bool answer_media(odeon_sdp_media *a, const odeon_sdp_media *o,
         copy_simulcast(a, o);
     if (a->common.direction == ODEON_SDP_DIR_SENDRECV ||
         a->common.direction == ODEON_SDP_DIR_SENDONLY)
-        add_send_stream(a, cname, random_ssrc(), rtx >= 0 ? random_ssrc() : 0);
+        add_send_stream(a, cname, NULL, random_ssrc(), rtx >= 0 ? random_ssrc() : 0);
     return true;
 }
 
@@ -457,7 +457,7 @@ odeon_sdp *odeon_jsep_offer(const odeon_jsep_offer_stream *streams, size_t count
         }
         if (m->common.direction != ODEON_SDP_DIR_RECVONLY &&
             m->common.direction != ODEON_SDP_DIR_INACTIVE)
-            add_send_stream(m, cname ? cname : "odeon", s->ssrc ? s->ssrc : random_ssrc(),
+            add_send_stream(m, cname ? cname : "odeon", s->stream_id, s->ssrc ? s->ssrc : random_ssrc(),
                             s->rtx_pt >= 0 ? (s->rtx_ssrc ? s->rtx_ssrc : random_ssrc()) : 0);
         add_mid_to_bundle(sdp, m->mid);
     }

@@ -65,6 +65,9 @@ typedef struct odeon_jsep_offer_stream {
     uint32_t ssrc;
     uint32_t rtx_ssrc;
     odeon_sdp_direction direction; /* NONE: sendonly */
+    /* The msid's stream id (a token): m-lines with the same one play as one MediaStream (lip
+     * sync). NULL: "odeon". */
+    const char *stream_id;
 } odeon_jsep_offer_stream;
 
 odeon_sdp *odeon_jsep_offer(const odeon_jsep_offer_stream *streams, size_t count,

@@ -136,7 +136,7 @@ static void stream_setup(odeon_pc *pc, pc_stream *s, const odeon_jsep_media *neg
 
 void pc_media_negotiated(odeon_pc *pc)
 {
-    odeon_jsep_media neg[PC_MAX_MEDIA];
+    g_autofree odeon_jsep_media *neg = g_new0(odeon_jsep_media, PC_MAX_MEDIA);
     int n = odeon_jsep_negotiated(pc->local, pc->remote, neg, PC_MAX_MEDIA);
     if (n < 0) {
         LOG_WARN("descriptions do not match (%zu and %zu m-lines)", pc->local->media_count,
@@ -144,6 +144,11 @@ void pc_media_negotiated(odeon_pc *pc)
         return;
     }
     g_mutex_lock(&pc->send_lock);
+    if ((size_t)n > pc->stream_cap) {
+        pc->streams = g_renew(pc_stream, pc->streams, (size_t)n);
+        memset(&pc->streams[pc->stream_cap], 0, ((size_t)n - pc->stream_cap) * sizeof(pc_stream));
+        pc->stream_cap = (size_t)n;
+    }
     for (int i = 0; i < n; i++)
         stream_setup(pc, &pc->streams[i], &neg[i]);
     for (size_t i = (size_t)n; i < pc->stream_count; i++) {
@@ -180,9 +185,10 @@ void pc_media_negotiated(odeon_pc *pc)
 void pc_media_free(odeon_pc *pc)
 {
     g_mutex_lock(&pc->send_lock);
-    for (size_t i = 0; i < PC_MAX_MEDIA; i++)
+    for (size_t i = 0; i < pc->stream_cap; i++)
         stream_free(&pc->streams[i]);
-    pc->stream_count = 0;
+    g_clear_pointer(&pc->streams, g_free);
+    pc->stream_count = pc->stream_cap = 0;
     g_clear_pointer(&pc->bwe, odeon_bwe_free);
     g_mutex_unlock(&pc->send_lock);
     g_clear_pointer(&pc->twcc, odeon_twcc_recorder_free);

@@ -19,7 +19,8 @@
 #include "webrtc/twcc.h"
 #include "webrtc/bwe.h"
 
-#define PC_MAX_MEDIA 16
+/* m-lines per connection: a room subscriber receives 3 streams from each of up to 20 members. */
+#define PC_MAX_MEDIA 64
 #define PC_MAX_ROUTES 48
 #define PC_SCRATCH 2048 /* an MTU-sized packet plus the SRTP room libsrtp asks for (148) */
 
@@ -100,8 +101,10 @@ struct odeon_pc {
     bool local_sent; /* our description went out: full-trickle candidates may follow */
     GPtrArray *held_candidates; /* full trickle: candidates found before local_sent */
 
-    pc_stream streams[PC_MAX_MEDIA];
-    size_t stream_count;
+    /* Sized to the negotiated m-lines (a stage viewer has 2, a room subscriber dozens); grows
+     * on the loop thread under send_lock, which every sender on another thread holds. */
+    pc_stream *streams;
+    size_t stream_count, stream_cap;
     pc_route routes[PC_MAX_ROUTES];
     size_t route_count;
     odeon_twcc_recorder *twcc;

@@ -1,0 +1,693 @@
+/*
+ * room_publisher.c - a room's participants as publishers: join, publish (our answer, read back
+ * into the feed's streams), configure (mute, bitrate, keyframe), unpublish, leave; and the
+ * feed's media on the publisher's loop: talking detection, the bitrate cap, and the fan-out of
+ * each packet to the subscriber slots it feeds (rewritten under the feed's lock, sent after
+ * it is released).
+ */
+#include "room.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/plugin_common.h"
+#include "room_rtp.h"
+#include "../stage/stage_rtp.h"
+
+#define FANOUT_CHUNK 16 /* slots rewritten per lock hold */
+#define REMB_INTERVAL_US 1000000
+
+/* ---- feeds ---- */
+
+room_feed *room_feed_ref(room_feed *f)
+{
+    g_atomic_int_inc(&f->refs);
+    return f;
+}
+
+void room_feed_unref(room_feed *f)
+{
+    if (f == NULL || !g_atomic_int_dec_and_test(&f->refs))
+        return;
+    for (int i = 0; i < f->stream_count; i++) {
+        g_ptr_array_unref(f->streams[i].slots);
+        g_free(f->streams[i].description);
+    }
+    room_core->handle_unref(f->handle);
+    g_free(f->display);
+    g_mutex_clear(&f->lock);
+    g_free(f);
+}
+
+json_t *room_feed_json(room_feed *f)
+{
+    json_t *streams = json_array();
+    const char *audio_codec = NULL, *video_codec = NULL;
+    g_mutex_lock(&f->lock);
+    for (int i = 0; i < f->stream_count; i++) {
+        struct room_feed_stream *s = &f->streams[i];
+        json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "type", s->media.video ? "video" : "audio",
+                              "mindex", s->media.index, "mid", s->media.mid, "codec",
+                              s->media.codec, "muted", s->muted);
+        if (s->description)
+            json_object_set_new(j, "description", json_string(s->description));
+        if (s->media.simulcast)
+            json_object_set_new(j, "simulcast", json_true());
+        json_array_append_new(streams, j);
+        if (s->media.video && video_codec == NULL)
+            video_codec = s->media.codec;
+        if (!s->media.video && audio_codec == NULL)
+            audio_codec = s->media.codec;
+    }
+    json_t *out = json_pack("{s:I, s:o, s:b}", "id", (json_int_t)f->id, "streams", streams,
+                            "talking", f->talking);
+    if (audio_codec)
+        json_object_set_new(out, "audio_codec", json_string(audio_codec));
+    if (video_codec)
+        json_object_set_new(out, "video_codec", json_string(video_codec));
+    g_mutex_unlock(&f->lock);
+    if (f->display)
+        json_object_set_new(out, "display", json_string(f->display));
+    return out;
+}
+
+/* ---- join ---- */
+
+/* The publishers of r other than m, for "joined". */
+static json_t *publishers_json(room *r, room_member *except)
+{
+    json_t *list = json_array();
+    GPtrArray *feeds = g_ptr_array_new_with_free_func((GDestroyNotify)room_feed_unref);
+    g_mutex_lock(&r->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, r->members);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        room_member *m = value;
+        g_mutex_lock(&m->lock);
+        if (m != except && m->feed != NULL)
+            g_ptr_array_add(feeds, room_feed_ref(m->feed));
+        g_mutex_unlock(&m->lock);
+    }
+    g_mutex_unlock(&r->lock);
+    for (guint i = 0; i < feeds->len; i++)
+        json_array_append_new(list, room_feed_json(g_ptr_array_index(feeds, i)));
+    g_ptr_array_unref(feeds);
+    return list;
+}
+
+static json_t *attendees_json(room *r, room_member *except)
+{
+    json_t *list = json_array();
+    g_mutex_lock(&r->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, r->members);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        room_member *m = value;
+        if (m == except)
+            continue;
+        json_t *a = json_pack("{s:I}", "id", (json_int_t)m->id);
+        if (m->display)
+            json_object_set_new(a, "display", json_string(m->display));
+        json_array_append_new(list, a);
+    }
+    g_mutex_unlock(&r->lock);
+    return list;
+}
+
+/* A member of r with the same identity (a rejoin after a dropped connection), or NULL. */
+static room_member *same_identity(room *r, const char *subject)
+{
+    room_member *found = NULL;
+    g_mutex_lock(&r->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, r->members);
+    while (found == NULL && g_hash_table_iter_next(&it, NULL, &value)) {
+        room_member *m = value;
+        if (m->subject != NULL && subject != NULL && strcmp(m->subject, subject) == 0)
+            found = room_member_ref(m);
+    }
+    g_mutex_unlock(&r->lock);
+    return found;
+}
+
+static uint64_t new_id(room *r, uint64_t wanted)
+{
+    uint64_t id = wanted;
+    while (id == 0 || g_hash_table_contains(r->members, &id))
+        id = ((uint64_t)g_random_int() << 21 ^ g_random_int()) & ((1ULL << 53) - 1);
+    return id;
+}
+
+static const char *display_of(room_call *c)
+{
+    const char *d = json_string_value(json_object_get(c->body, "display"));
+    if (d != NULL && d[0] != '\0')
+        return d;
+    const odeon_identity *who = room_core->identity(c->handle);
+    return who && who->display_name ? who->display_name : NULL;
+}
+
+/* Validates a join's elements; NULL when it may go on, else the error sent. */
+static bool join_checks(room_call *c, room *r, uint64_t *wanted)
+{
+    json_t *display = json_object_get(c->body, "display");
+    *wanted = 0;
+    if (display != NULL && (!json_is_string(display) || strlen(json_string_value(display)) > 100)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (display: a string of at "
+                                                 "most 100 bytes)");
+        return false;
+    }
+    if (json_object_get(c->body, "id") != NULL && !room_body_id(c->body, "id", wanted)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (id)");
+        return false;
+    }
+    g_mutex_lock(&r->lock);
+    bool taken = *wanted != 0 && g_hash_table_contains(r->members, wanted);
+    bool full = (int)g_hash_table_size(r->members) >= r->max_publishers;
+    g_mutex_unlock(&r->lock);
+    if (taken) {
+        room_fail(c, ROOM_ERROR_ID_EXISTS, "User ID %" G_GUINT64_FORMAT " already exists",
+                  *wanted);
+        return false;
+    }
+    if (full) {
+        room_fail(c, ROOM_ERROR_PUBLISHERS_FULL, "Maximum number of publishers (%d) reached",
+                  r->max_publishers);
+        return false;
+    }
+    return true;
+}
+
+void room_publisher_join(room_call *c, room *r)
+{
+    room_member *m = c->member;
+    /* The same person again (a closed laptop, a new network): the old presence leaves first,
+     * so others see it go and come back, and the seat is free. */
+    room_member *old = same_identity(r, m->subject);
+    if (old != NULL) {
+        json_t *ev = json_pack("{s:s, s:I, s:s, s:s}", "videoroom", "event", "room",
+                               (json_int_t)r->id, "leaving", "ok", "reason", "rejoined");
+        room_core->push_event(old->handle, NULL, ev, NULL);
+        json_decref(ev);
+        room_publisher_leave(old, false);
+        room_member_unref(old);
+    }
+    uint64_t wanted;
+    if (!join_checks(c, r, &wanted))
+        return;
+    g_mutex_lock(&r->lock);
+    m->id = new_id(r, wanted);
+    g_hash_table_insert(r->members, &m->id, room_member_ref(m));
+    g_mutex_unlock(&r->lock);
+    g_mutex_lock(&m->lock);
+    m->kind = MEMBER_PUBLISHER;
+    m->room = room_ref(r);
+    m->private_id = g_random_int();
+    g_free(m->display);
+    m->display = g_strdup(display_of(c));
+    g_mutex_unlock(&m->lock);
+    json_t *ev = json_pack("{s:s, s:I, s:s, s:I, s:I, s:o, s:o}", "videoroom", "joined", "room",
+                           (json_int_t)r->id, "description", r->description, "id",
+                           (json_int_t)m->id, "private_id", (json_int_t)m->private_id,
+                           "publishers", publishers_json(r, m), "attendees",
+                           attendees_json(r, m));
+    static const char *const roles[] = {NULL, "participant", "host", "organiser", "owner"};
+    if (m->rank > 0 && m->rank < (int)G_N_ELEMENTS(roles))
+        json_object_set_new(ev, "role", json_string(roles[m->rank]));
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+    ROOM_LOG(ODEON_LOG_VERBOSE, "room %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " joined",
+             r->id, m->id);
+    if (room_conf.notify_joining) {
+        json_t *who = json_pack("{s:I}", "id", (json_int_t)m->id);
+        if (m->display)
+            json_object_set_new(who, "display", json_string(m->display));
+        json_t *joining = json_pack("{s:s, s:I, s:o}", "videoroom", "event", "room",
+                                    (json_int_t)r->id, "joining", who);
+        room_notify(r, m, joining);
+        json_decref(joining);
+    }
+    const char *request = json_string_value(json_object_get(c->body, "request"));
+    if (strcmp(request, "joinandconfigure") == 0 && c->jsep != NULL)
+        room_publisher_publish(c);
+}
+
+/* ---- publish ---- */
+
+static const char *description_of(json_t *body, const char *mid)
+{
+    json_t *list = json_object_get(body, "descriptions");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *d = json_array_get(list, i);
+        const char *m = json_string_value(json_object_get(d, "mid"));
+        const char *text = json_string_value(json_object_get(d, "description"));
+        if (m && text && strcmp(m, mid) == 0 && strlen(text) <= 64)
+            return text;
+    }
+    return NULL;
+}
+
+/* The codecs whose layers and keyframes stage_layers understands. */
+static bool codec_layered(const char *codec, stage_layer_codec *out)
+{
+    static const struct {
+        const char *name;
+        stage_layer_codec codec;
+    } known[] = {{"VP8", STAGE_CODEC_VP8}, {"VP9", STAGE_CODEC_VP9}, {"H264", STAGE_CODEC_H264}};
+    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+        if (g_ascii_strcasecmp(codec, known[i].name) == 0) {
+            *out = known[i].codec;
+            return true;
+        }
+    return false;
+}
+
+/* The feed from our answer: every m-line we accepted to receive on. */
+static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body)
+{
+    room_sdp_media media[ROOM_SDP_MAX_MEDIA];
+    size_t n = room_sdp_read(sdp, media, G_N_ELEMENTS(media));
+    room_feed *f = g_new0(room_feed, 1);
+    f->refs = 1;
+    g_mutex_init(&f->lock);
+    f->id = m->id;
+    f->room = m->room;
+    f->handle = room_core->handle_ref(m->handle);
+    f->display = g_strdup(m->display);
+    f->active = true;
+    for (size_t i = 0; i < n && f->stream_count < ROOM_FEED_MAX_STREAMS; i++) {
+        if (media[i].rejected || !media[i].receives || media[i].pt < 0)
+            continue;
+        struct room_feed_stream *s = &f->streams[f->stream_count++];
+        s->media = media[i];
+        s->description = g_strdup(description_of(body, media[i].mid));
+        s->slots = g_ptr_array_new();
+        s->layered = s->media.video && codec_layered(s->media.codec, &s->codec);
+        if (s->layered)
+            stage_layer_stats_init(&s->stats, s->codec);
+    }
+    return f;
+}
+
+static bool publish_checks(room_call *c)
+{
+    room_member *m = c->member;
+    const char *type = json_string_value(json_object_get(c->jsep, "type"));
+    if (m->kind != MEMBER_PUBLISHER) {
+        room_fail(c, ROOM_ERROR_JOIN_FIRST, "Join the room as a publisher first");
+        return false;
+    }
+    if (m->feed != NULL) {
+        room_fail(c, ROOM_ERROR_ALREADY_PUBLISHED, "Can't publish, already published");
+        return false;
+    }
+    if (c->jsep == NULL || type == NULL || strcmp(type, "offer") != 0) {
+        room_fail(c, ROOM_ERROR_INVALID_SDP_TYPE, "Publishing needs an SDP offer");
+        return false;
+    }
+    json_t *bitrate = json_object_get(c->body, "bitrate");
+    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (bitrate)");
+        return false;
+    }
+    return true;
+}
+
+static json_t *answer_for(room_call *c, room *r)
+{
+    const char *vc = json_string_value(json_object_get(c->body, "videocodec"));
+    const char *ac = json_string_value(json_object_get(c->body, "audiocodec"));
+    json_t *opts = json_pack("{s:s, s:s, s:s, s:s, s:b}", "audio_codec", ac ? ac : r->audio_codecs,
+                             "video_codec", vc ? vc : r->video_codecs, "audio_direction",
+                             "recvonly", "video_direction", "recvonly", "simulcast", 1);
+    json_t *answer = room_core->jsep_answer(c->handle, opts);
+    json_decref(opts);
+    return answer;
+}
+
+static void announce_feed(room *r, room_member *m, room_feed *f)
+{
+    json_t *ev = json_pack("{s:s, s:I, s:[o]}", "videoroom", "event", "room", (json_int_t)r->id,
+                           "publishers", room_feed_json(f));
+    room_notify(r, m, ev);
+    json_decref(ev);
+}
+
+void room_publisher_publish(room_call *c)
+{
+    room_member *m = c->member;
+    if (!publish_checks(c))
+        return;
+    room *r = m->room;
+    json_t *answer = answer_for(c, r);
+    const char *sdp = json_string_value(json_object_get(answer, "sdp"));
+    room_feed *f = sdp ? feed_from_answer(m, sdp, c->body) : NULL;
+    if (f == NULL || f->stream_count == 0) {
+        room_feed_unref(f);
+        json_decref(answer);
+        room_fail(c, ROOM_ERROR_INVALID_SDP, "The offer has no stream this room takes (%s, %s)",
+                  r->audio_codecs, r->video_codecs);
+        return;
+    }
+    json_t *bitrate = json_object_get(c->body, "bitrate");
+    g_mutex_lock(&m->lock);
+    m->feed = room_feed_ref(f);
+    g_mutex_unlock(&m->lock);
+    if (bitrate != NULL)
+        f->bitrate = (uint64_t)json_integer_value(bitrate);
+    json_t *mine = room_feed_json(f);
+    json_t *ev = json_pack("{s:s, s:I, s:s, s:O}", "videoroom", "event", "room",
+                           (json_int_t)r->id, "configured", "ok", "streams",
+                           json_object_get(mine, "streams"));
+    json_t *codec = json_object_get(mine, "audio_codec");
+    if (codec)
+        json_object_set(ev, "audio_codec", codec);
+    if ((codec = json_object_get(mine, "video_codec")) != NULL)
+        json_object_set(ev, "video_codec", codec);
+    json_decref(mine);
+    room_reply(c, ev, answer);
+    json_decref(ev);
+    json_decref(answer);
+    announce_feed(r, m, f);
+    ROOM_LOG(ODEON_LOG_VERBOSE, "room %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT
+             " publishes %d streams", r->id, m->id, f->stream_count);
+    room_feed_unref(f);
+}
+
+/* ---- configure ---- */
+
+/* Applies a mute of stream i (send false) and tells the room when it changed. */
+static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
+{
+    g_mutex_lock(&f->lock);
+    struct room_feed_stream *s = &f->streams[i];
+    bool changed = s->muted != muted;
+    s->muted = muted;
+    g_mutex_unlock(&f->lock);
+    if (!changed)
+        return;
+    json_t *ev = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b}", "videoroom", "muted", "room",
+                           (json_int_t)m->room->id, "id", (json_int_t)f->id, "mid",
+                           s->media.mid, "type", s->media.video ? "video" : "audio", "muted",
+                           muted);
+    room_notify(m->room, NULL, ev);
+    json_decref(ev);
+    if (!muted && s->media.video)
+        room_core->request_keyframe(m->handle, s->media.index);
+}
+
+static bool configure_checks(room_call *c)
+{
+    static const char *const bools[] = {"audio", "video", "keyframe"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bools); i++) {
+        json_t *v = json_object_get(c->body, bools[i]);
+        if (v != NULL && !json_is_boolean(v)) {
+            room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (%s: a boolean)", bools[i]);
+            return false;
+        }
+    }
+    json_t *streams = json_object_get(c->body, "streams");
+    if (streams != NULL && !json_is_array(streams)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (streams: an array)");
+        return false;
+    }
+    json_t *bitrate = json_object_get(c->body, "bitrate");
+    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (bitrate)");
+        return false;
+    }
+    return true;
+}
+
+static void configure_streams(room_member *m, room_feed *f, json_t *body)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        json_t *v = json_object_get(body, kind ? "video" : "audio");
+        for (int i = 0; v != NULL && i < f->stream_count; i++)
+            if (f->streams[i].media.video == (kind == 1))
+                stream_mute(m, f, i, !json_is_true(v));
+    }
+    json_t *streams = json_object_get(body, "streams");
+    for (size_t k = 0; k < json_array_size(streams); k++) {
+        json_t *s = json_array_get(streams, k);
+        const char *mid = json_string_value(json_object_get(s, "mid"));
+        json_t *send = json_object_get(s, "send");
+        for (int i = 0; mid != NULL && json_is_boolean(send) && i < f->stream_count; i++)
+            if (strcmp(f->streams[i].media.mid, mid) == 0)
+                stream_mute(m, f, i, !json_is_true(send));
+    }
+}
+
+void room_publisher_configure(room_call *c)
+{
+    room_member *m = c->member;
+    if (m->kind != MEMBER_PUBLISHER) {
+        room_fail(c, ROOM_ERROR_JOIN_FIRST, "Join the room as a publisher first");
+        return;
+    }
+    if (!configure_checks(c))
+        return;
+    if (c->jsep != NULL) {
+        /* A new offer: the feed starts over with the streams it now has (a screen share
+         * added, a camera removed); subscribers see it go and come back. */
+        if (m->feed != NULL)
+            room_publisher_stop_feed(m);
+        room_publisher_publish(c);
+        return;
+    }
+    room_feed *f = m->feed;
+    if (f != NULL) {
+        configure_streams(m, f, c->body);
+        json_t *bitrate = json_object_get(c->body, "bitrate");
+        if (bitrate != NULL) {
+            f->bitrate = (uint64_t)json_integer_value(bitrate);
+            f->last_remb_us = 0;
+        }
+        if (json_is_true(json_object_get(c->body, "keyframe")))
+            room_core->request_keyframe(m->handle, -1);
+    }
+    const char *display = json_string_value(json_object_get(c->body, "display"));
+    if (display != NULL && strlen(display) <= 100) {
+        g_mutex_lock(&m->lock);
+        g_free(m->display);
+        m->display = g_strdup(display);
+        g_mutex_unlock(&m->lock);
+    }
+    json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                           (json_int_t)m->room->id, "configured", "ok");
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+}
+
+/* ---- unpublish and leave ---- */
+
+void room_publisher_stop_feed(room_member *m)
+{
+    g_mutex_lock(&m->lock);
+    room_feed *f = m->feed;
+    m->feed = NULL;
+    g_mutex_unlock(&m->lock);
+    if (f == NULL)
+        return;
+    g_mutex_lock(&f->lock);
+    f->active = false;
+    g_mutex_unlock(&f->lock);
+    room_subscribers_feed_gone(m->room, f);
+    json_t *ev = json_pack("{s:s, s:I, s:I}", "videoroom", "event", "room",
+                           (json_int_t)m->room->id, "unpublished", (json_int_t)f->id);
+    room_notify(m->room, m, ev);
+    json_decref(ev);
+    room_feed_unref(f);
+}
+
+void room_publisher_unpublish(room_call *c)
+{
+    room_member *m = c->member;
+    if (m->kind != MEMBER_PUBLISHER) {
+        room_fail(c, ROOM_ERROR_JOIN_FIRST, "Join the room as a publisher first");
+        return;
+    }
+    if (m->feed == NULL) {
+        room_fail(c, ROOM_ERROR_NOT_PUBLISHED, "Can't unpublish, not published");
+        return;
+    }
+    room_publisher_stop_feed(m);
+    room_core->close_pc(m->handle);
+    json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                           (json_int_t)m->room->id, "unpublished", "ok");
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+}
+
+void room_publisher_leave(room_member *m, bool reply_event)
+{
+    if (m->kind != MEMBER_PUBLISHER || m->room == NULL)
+        return;
+    room *r = m->room;
+    room_publisher_stop_feed(m);
+    g_mutex_lock(&r->lock);
+    room_member *held = g_hash_table_lookup(r->members, &m->id) == m ? room_member_ref(m) : NULL;
+    if (held != NULL)
+        g_hash_table_remove(r->members, &m->id);
+    g_mutex_unlock(&r->lock);
+    json_t *ev = json_pack("{s:s, s:I, s:I}", "videoroom", "event", "room", (json_int_t)r->id,
+                           "leaving", (json_int_t)m->id);
+    room_notify(r, m, ev);
+    json_decref(ev);
+    if (reply_event) {
+        json_t *mine = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                                 (json_int_t)r->id, "leaving", "ok");
+        room_core->push_event(m->handle, NULL, mine, NULL);
+        json_decref(mine);
+    }
+    g_mutex_lock(&m->lock);
+    m->kind = MEMBER_NONE;
+    m->room = NULL;
+    g_mutex_unlock(&m->lock);
+    ROOM_LOG(ODEON_LOG_VERBOSE, "room %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " left", r->id,
+             m->id);
+    room_member_unref(held);
+    room_unref(r);
+}
+
+/* ---- media: the feed's packets (publisher's loop) ---- */
+
+static int stream_of(room_feed *f, int mindex)
+{
+    for (int i = 0; i < f->stream_count; i++)
+        if (f->streams[i].media.index == mindex)
+            return i;
+    return -1;
+}
+
+/* Averages the audio level over audio_active_packets packets and tells the room when the
+ * member starts or stops talking. */
+static void talking_update(room_member *m, room_feed *f, int level)
+{
+    if (level < 0)
+        return;
+    f->audio_level_sum += level;
+    if (++f->audio_packets < room_conf.audio_active_packets)
+        return;
+    int average = f->audio_level_sum / f->audio_packets;
+    f->audio_packets = f->audio_level_sum = 0;
+    bool talking = average <= room_conf.audio_level_average;
+    if (talking == f->talking)
+        return;
+    f->talking = talking;
+    room *r = f->room;
+    json_t *ev = json_pack("{s:s, s:I, s:I, s:i}", "videoroom",
+                           talking ? "talking" : "stopped-talking", "room", (json_int_t)r->id,
+                           "id", (json_int_t)f->id, "audio-level-dBov-avg", -average);
+    room_notify(r, NULL, ev);
+    json_decref(ev);
+    (void)m;
+}
+
+typedef struct fanout_out {
+    odeon_plugin_handle *handle; /* reference */
+    int mindex;
+    size_t len;
+    uint8_t buf[ROOM_PACKET_MAX + ROOM_PACKET_ROOM] __attribute__((aligned(16)));
+} fanout_out;
+
+static __thread fanout_out fanout[FANOUT_CHUNK];
+static __thread uint8_t normal[ROOM_PACKET_MAX + ROOM_PACKET_ROOM] __attribute__((aligned(16)));
+
+/* Rewrites the packet for slots [from, from + FANOUT_CHUNK) under the feed's lock; returns how
+ * many outputs were made and sets *next to where to go on (-1: done). */
+static int fanout_chunk(room_feed *f, int si, int substream, size_t len, int64_t now,
+                        guint from, guint *next, bool *keyframe)
+{
+    int n = 0;
+    g_mutex_lock(&f->lock);
+    struct room_feed_stream *s = &f->streams[si];
+    if (!f->active || s->muted) {
+        g_mutex_unlock(&f->lock);
+        *next = G_MAXUINT;
+        return 0;
+    }
+    guint i = from;
+    for (; i < s->slots->len && n < FANOUT_CHUNK; i++) {
+        room_slot *slot = g_ptr_array_index(s->slots, i);
+        fanout_out *o = &fanout[n];
+        o->len = room_slot_forward(slot, s, substream, normal, len, now, o->buf, keyframe);
+        if (o->len == 0)
+            continue;
+        o->handle = room_core->handle_ref(slot->sub->handle);
+        o->mindex = slot->mindex;
+        n++;
+    }
+    *next = i < s->slots->len ? i : G_MAXUINT;
+    bool ask = *keyframe && now - s->last_keyframe_request_us >= ROOM_KEYFRAME_INTERVAL_US;
+    if (ask)
+        s->last_keyframe_request_us = now;
+    *keyframe = ask;
+    g_mutex_unlock(&f->lock);
+    return n;
+}
+
+static void fanout_send(int n)
+{
+    for (int i = 0; i < n; i++) {
+        fanout_out *o = &fanout[i];
+        odeon_media_packet p = {.data = o->buf, .len = o->len, .capacity = sizeof o->buf,
+                                .mindex = o->mindex, .substream = -1};
+        room_core->relay_rtp(o->handle, &p);
+        room_core->handle_unref(o->handle);
+    }
+}
+
+static void remb_maybe(room_member *m, room_feed *f, int64_t now)
+{
+    /* The room's cap, or the publisher's own when lower. */
+    uint64_t cap = f->room->bitrate;
+    if (f->bitrate != 0 && (cap == 0 || f->bitrate < cap))
+        cap = f->bitrate;
+    if (cap == 0 || now - f->last_remb_us < REMB_INTERVAL_US)
+        return;
+    f->last_remb_us = now;
+    room_core->send_remb(m->handle, cap);
+}
+
+void room_publisher_rtp(room_member *m, odeon_media_packet *packet)
+{
+    g_mutex_lock(&m->lock);
+    room_feed *f = m->feed ? room_feed_ref(m->feed) : NULL;
+    g_mutex_unlock(&m->lock);
+    if (f == NULL)
+        return;
+    int si = stream_of(f, packet->mindex);
+    if (si < 0 || packet->len > ROOM_PACKET_MAX) {
+        room_feed_unref(f);
+        return;
+    }
+    struct room_feed_stream *s = &f->streams[si];
+    int64_t now = (int64_t)packet->arrival_us;
+    int level = -1;
+    if (!s->media.video && s->media.audio_level_ext > 0) {
+        level = room_rtp_audio_level(packet->data, packet->len, s->media.audio_level_ext);
+        talking_update(m, f, level);
+    }
+    size_t len = room_rtp_normalize(packet->data, packet->len, level, normal, sizeof normal);
+    int substream = packet->substream < 0 ? 0 : packet->substream;
+    if (len > 0 && s->layered) {
+        g_mutex_lock(&f->lock);
+        stage_layer_stats_packet(&s->stats, substream, normal, len, now);
+        g_mutex_unlock(&f->lock);
+    }
+    bool keyframe = false;
+    for (guint from = 0; len > 0 && from != G_MAXUINT;) {
+        bool want = false;
+        int n = fanout_chunk(f, si, substream, len, now, from, &from, &want);
+        fanout_send(n);
+        keyframe |= want;
+    }
+    if (keyframe)
+        room_core->request_keyframe(m->handle, s->media.index);
+    remb_maybe(m, f, now);
+    room_feed_unref(f);
+}

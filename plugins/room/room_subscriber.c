@@ -1,0 +1,649 @@
+/*
+ * room_subscriber.c - a member's subscription: one peer connection whose m-lines ("slots")
+ * each carry one stream of another member's feed. Joining as a subscriber, "subscribe" and
+ * "unsubscribe" (and a feed that goes) change the slots and send a new offer ("attached",
+ * then "updated"); "start" carries the answer. An m-line whose stream went stays, inactive,
+ * and is reused by the next stream of its kind, so m-line order never changes (as JSEP wants)
+ * and the connection does not grow without end. Each packet is rewritten per slot here,
+ * under the feed's lock (room_slot_forward), so a slot that changes feed continues its
+ * numbering.
+ */
+#include "room.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "room_rtp.h"
+
+#define RETARGET_INTERVAL_US 100000
+
+room_sub *room_sub_ref(room_sub *s)
+{
+    g_atomic_int_inc(&s->refs);
+    return s;
+}
+
+/* ---- slots ---- */
+
+static void slot_attach(room_slot *slot, room_feed *f, int stream)
+{
+    struct room_feed_stream *fs = &f->streams[stream];
+    g_mutex_lock(&slot->sub->lock);
+    slot->feed = room_feed_ref(f);
+    slot->feed_stream = stream;
+    slot->media = fs->media;
+    slot->video = fs->media.video;
+    g_mutex_unlock(&slot->sub->lock);
+    g_mutex_lock(&f->lock);
+    slot->ready = false;
+    slot->send = true;
+    if (fs->layered) {
+        /* A reused m-line continues its numbering from where the last stream left it. */
+        if (stage_layer_viewer_has_sent(&slot->layers) && slot->layers.codec == fs->codec)
+            stage_layer_viewer_restart(&slot->layers);
+        else
+            stage_layer_viewer_init(&slot->layers, fs->codec, 0);
+    }
+    slot->audio_restart = true;
+    slot->last_retarget_us = 0;
+    g_ptr_array_add(fs->slots, slot);
+    g_mutex_unlock(&f->lock);
+}
+
+static void slot_detach(room_slot *slot);
+
+void room_sub_unref(room_sub *s)
+{
+    if (s == NULL || !g_atomic_int_dec_and_test(&s->refs))
+        return;
+    for (int i = 0; i < s->slot_count; i++) {
+        slot_detach(s->slots[i]); /* normally done by leave; nothing is left fed after this */
+        g_free(s->slots[i]);
+    }
+    room_core->handle_unref(s->handle);
+    room_unref(s->room);
+    g_mutex_clear(&s->lock);
+    g_free(s);
+}
+
+static void slot_detach(room_slot *slot)
+{
+    room_feed *f = slot->feed;
+    if (f == NULL)
+        return;
+    g_mutex_lock(&f->lock);
+    g_ptr_array_remove_fast(f->streams[slot->feed_stream].slots, slot);
+    slot->ready = false;
+    g_mutex_unlock(&f->lock);
+    g_mutex_lock(&slot->sub->lock);
+    slot->feed = NULL;
+    g_mutex_unlock(&slot->sub->lock);
+    room_feed_unref(f);
+}
+
+/* A slot for a stream of this kind: an inactive one, or a new m-line. NULL when full. */
+static room_slot *slot_for(room_sub *s, bool video)
+{
+    for (int i = 0; i < s->slot_count; i++)
+        if (s->slots[i]->feed == NULL && s->slots[i]->video == video)
+            return s->slots[i];
+    if (s->slot_count >= ROOM_SUB_MAX_SLOTS)
+        return NULL;
+    room_slot *slot = g_new0(room_slot, 1);
+    slot->sub = s;
+    slot->mindex = s->slot_count;
+    slot->video = video;
+    g_mutex_lock(&s->lock);
+    s->slots[s->slot_count++] = slot;
+    g_mutex_unlock(&s->lock);
+    return slot;
+}
+
+static bool slot_carries(room_sub *s, room_feed *f, int stream)
+{
+    for (int i = 0; i < s->slot_count; i++)
+        if (s->slots[i]->feed == f && s->slots[i]->feed_stream == stream)
+            return true;
+    return false;
+}
+
+/* ---- what a request asks for ---- */
+
+/* The feed of id in r (a reference), or NULL when it is not published. */
+static room_feed *feed_lookup(room *r, uint64_t id)
+{
+    room_feed *f = NULL;
+    g_mutex_lock(&r->lock);
+    room_member *m = g_hash_table_lookup(r->members, &id);
+    if (m != NULL) {
+        g_mutex_lock(&m->lock);
+        if (m->feed != NULL && m->feed->active)
+            f = room_feed_ref(m->feed);
+        g_mutex_unlock(&m->lock);
+    }
+    g_mutex_unlock(&r->lock);
+    return f;
+}
+
+typedef struct wanted_stream {
+    room_feed *feed; /* reference */
+    int stream;
+} wanted_stream;
+
+static void wanted_clear(GArray *w)
+{
+    for (guint i = 0; i < w->len; i++)
+        room_feed_unref(g_array_index(w, wanted_stream, i).feed);
+    g_array_unref(w);
+}
+
+/* Adds the streams of f that `mid` names (NULL: all of them). */
+static bool wanted_add(GArray *w, room_feed *f, const char *mid)
+{
+    bool any = false;
+    for (int i = 0; i < f->stream_count; i++)
+        if (mid == NULL || strcmp(f->streams[i].media.mid, mid) == 0) {
+            wanted_stream ws = {room_feed_ref(f), i};
+            g_array_append_val(w, ws);
+            any = true;
+        }
+    return any;
+}
+
+/* The streams a join or subscribe names: "streams": [{"feed", "mid"}] or the legacy "feed".
+ * NULL after answering an error (nothing is changed then). */
+static GArray *wanted_streams(room_call *c, room *r)
+{
+    GArray *w = g_array_new(FALSE, FALSE, sizeof(wanted_stream));
+    json_t *list = json_object_get(c->body, "streams");
+    uint64_t legacy;
+    bool has_legacy = room_body_id(c->body, "feed", &legacy);
+    if (!json_is_array(list) && !has_legacy) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams or feed)");
+        wanted_clear(w);
+        return NULL;
+    }
+    size_t n = has_legacy && !json_is_array(list) ? 1 : json_array_size(list);
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_is_array(list) ? json_array_get(list, i) : NULL;
+        uint64_t id = legacy;
+        const char *mid = item ? json_string_value(json_object_get(item, "mid")) : NULL;
+        if (item != NULL && !room_body_id(item, "feed", &id)) {
+            room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams[%zu].feed)", i);
+            wanted_clear(w);
+            return NULL;
+        }
+        room_feed *f = feed_lookup(r, id);
+        bool found = f != NULL && wanted_add(w, f, mid);
+        room_feed_unref(f);
+        if (!found) {
+            room_fail(c, ROOM_ERROR_NO_SUCH_FEED, "No such feed (%" G_GUINT64_FORMAT "%s%s)", id,
+                      mid ? ", mid " : "", mid ? mid : "");
+            wanted_clear(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+/* ---- offers ---- */
+
+static json_t *offer_stream(room_slot *slot)
+{
+    const room_sdp_media *m = &slot->media;
+    bool known = m->codec[0] != '\0';
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:s}", "kind", slot->video ? "video" : "audio",
+                          "codec", known ? m->codec : (slot->video ? "VP8" : "opus"), "pt",
+                          known ? m->pt : (slot->video ? 96 : 111), "clock_rate",
+                          known && m->clock_rate ? (int)m->clock_rate
+                                                 : (slot->video ? 90000 : 48000),
+                          "direction", slot->feed ? "sendonly" : "inactive");
+    if (known && m->fmtp[0] != '\0')
+        json_object_set_new(j, "fmtp", json_string(m->fmtp));
+    if (known && m->rtx_pt >= 0)
+        json_object_set_new(j, "rtx_pt", json_integer(m->rtx_pt));
+    if (slot->feed != NULL) {
+        char *id = g_strdup_printf("feed%" G_GUINT64_FORMAT, slot->feed->id);
+        json_object_set_new(j, "stream_id", json_string(id));
+        g_free(id);
+    }
+    return j;
+}
+
+static json_t *streams_json(room_sub *s)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < s->slot_count; i++) {
+        room_slot *slot = s->slots[i];
+        char mid[12];
+        g_snprintf(mid, sizeof mid, "%d", slot->mindex);
+        json_t *j = json_pack("{s:i, s:s, s:s, s:b}", "mindex", slot->mindex, "mid", mid, "type",
+                              slot->video ? "video" : "audio", "active", slot->feed != NULL);
+        if (slot->feed != NULL) {
+            json_object_set_new(j, "feed_id", json_integer((json_int_t)slot->feed->id));
+            json_object_set_new(j, "feed_mid", json_string(slot->media.mid));
+            json_object_set_new(j, "codec", json_string(slot->media.codec));
+            json_object_set_new(j, "send", json_boolean(slot->send));
+            if (slot->feed->display)
+                json_object_set_new(j, "feed_display", json_string(slot->feed->display));
+            const char *d = slot->feed->streams[slot->feed_stream].description;
+            if (d)
+                json_object_set_new(j, "feed_description", json_string(d));
+        }
+        json_array_append_new(list, j);
+    }
+    return list;
+}
+
+/* Our SSRC on each m-line, from the offer: the subscriber's PLIs name them. */
+static void learn_ssrcs(room_sub *s, json_t *jsep)
+{
+    room_sdp_media media[ROOM_SDP_MAX_MEDIA];
+    size_t n = room_sdp_read(json_string_value(json_object_get(jsep, "sdp")), media,
+                             G_N_ELEMENTS(media));
+    g_mutex_lock(&s->lock);
+    for (size_t i = 0; i < n && (int)i < s->slot_count; i++)
+        s->slots[i]->ssrc = media[i].ssrc;
+    g_mutex_unlock(&s->lock);
+}
+
+/* A new offer for the subscription's slots, pushed as `event_name` ("attached", "updated");
+ * with the call's transaction when there is a call. */
+static void offer_send(room_sub *s, room_call *c, const char *event_name)
+{
+    json_t *streams = json_array();
+    for (int i = 0; i < s->slot_count; i++)
+        json_array_append_new(streams, offer_stream(s->slots[i]));
+    json_t *opts = json_pack("{s:o}", "streams", streams);
+    json_t *jsep = room_core->jsep_offer(s->handle, opts);
+    json_decref(opts);
+    if (jsep == NULL) {
+        if (c != NULL)
+            room_fail(c, ROOM_ERROR_UNKNOWN, "Cannot make an offer for these streams");
+        return;
+    }
+    learn_ssrcs(s, jsep);
+    json_t *ev = json_pack("{s:s, s:I, s:o}", "videoroom", event_name, "room",
+                           (json_int_t)s->room->id, "streams", streams_json(s));
+    room_feed *single = s->slot_count > 0 ? s->slots[0]->feed : NULL;
+    if (single != NULL && strcmp(event_name, "attached") == 0) {
+        /* Janus 0.x's single-feed subscribers read the feed's id and display here. */
+        json_object_set_new(ev, "id", json_integer((json_int_t)single->id));
+        if (single->display)
+            json_object_set_new(ev, "display", json_string(single->display));
+    }
+    if (c != NULL)
+        room_reply(c, ev, jsep);
+    else
+        room_core->push_event(s->handle, NULL, ev, jsep);
+    s->offered = true;
+    json_decref(ev);
+    json_decref(jsep);
+}
+
+/* ---- requests ---- */
+
+/* Puts the wanted streams in slots; false (and an error answered) when they do not fit. */
+static bool slots_fill(room_call *c, room_sub *s, GArray *w)
+{
+    int free_slots = ROOM_SUB_MAX_SLOTS - s->slot_count;
+    for (int i = 0; i < s->slot_count; i++)
+        free_slots += s->slots[i]->feed == NULL;
+    if ((int)w->len > free_slots) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Too many streams for one subscription (%d)",
+                  ROOM_SUB_MAX_SLOTS);
+        return false;
+    }
+    for (guint i = 0; i < w->len; i++) {
+        wanted_stream *ws = &g_array_index(w, wanted_stream, i);
+        if (slot_carries(s, ws->feed, ws->stream))
+            continue;
+        room_slot *slot = slot_for(s, ws->feed->streams[ws->stream].media.video);
+        slot_attach(slot, ws->feed, ws->stream);
+    }
+    return true;
+}
+
+void room_subscriber_join(room_call *c, room *r)
+{
+    room_member *m = c->member;
+    GArray *w = wanted_streams(c, r);
+    if (w == NULL)
+        return;
+    room_sub *s = g_new0(room_sub, 1);
+    s->refs = 1;
+    g_mutex_init(&s->lock);
+    s->member = m;
+    s->handle = room_core->handle_ref(m->handle);
+    s->room = room_ref(r);
+    if (!slots_fill(c, s, w)) {
+        wanted_clear(w);
+        room_sub_unref(s);
+        return;
+    }
+    wanted_clear(w);
+    g_mutex_lock(&m->lock);
+    m->kind = MEMBER_SUBSCRIBER;
+    m->room = room_ref(r);
+    m->sub = s;
+    g_mutex_unlock(&m->lock);
+    g_mutex_lock(&r->lock);
+    g_ptr_array_add(r->subs, room_sub_ref(s));
+    g_mutex_unlock(&r->lock);
+    offer_send(s, c, "attached");
+}
+
+static room_sub *sub_of(room_call *c)
+{
+    if (c->member->kind != MEMBER_SUBSCRIBER || c->member->sub == NULL) {
+        room_fail(c, ROOM_ERROR_JOIN_FIRST, "Join the room as a subscriber first");
+        return NULL;
+    }
+    return c->member->sub;
+}
+
+void room_subscriber_subscribe(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    GArray *w = wanted_streams(c, s->room);
+    if (w == NULL)
+        return;
+    bool ok = slots_fill(c, s, w);
+    wanted_clear(w);
+    if (ok)
+        offer_send(s, c, "updated");
+}
+
+/* Whether an "unsubscribe" item names the slot: {"feed"[, "mid"]} or {"sub_mid"}. */
+static bool item_names(json_t *item, room_slot *slot)
+{
+    const char *sub_mid = json_string_value(json_object_get(item, "sub_mid"));
+    if (sub_mid != NULL)
+        return atoi(sub_mid) == slot->mindex && g_ascii_isdigit(sub_mid[0]);
+    uint64_t feed;
+    if (slot->feed == NULL || !room_body_id(item, "feed", &feed) || feed != slot->feed->id)
+        return false;
+    const char *mid = json_string_value(json_object_get(item, "mid"));
+    return mid == NULL || strcmp(mid, slot->media.mid) == 0;
+}
+
+void room_subscriber_unsubscribe(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    json_t *list = json_object_get(c->body, "streams");
+    if (!json_is_array(list)) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams)");
+        return;
+    }
+    for (int i = 0; i < s->slot_count; i++)
+        for (size_t k = 0; k < json_array_size(list); k++)
+            if (s->slots[i]->feed != NULL && item_names(json_array_get(list, k), s->slots[i])) {
+                slot_detach(s->slots[i]);
+                break;
+            }
+    offer_send(s, c, "updated");
+}
+
+void room_subscriber_start(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    const char *type = json_string_value(json_object_get(c->jsep, "type"));
+    if (c->jsep != NULL && (type == NULL || strcmp(type, "answer") != 0)) {
+        room_fail(c, ROOM_ERROR_INVALID_SDP_TYPE, "Starting needs the SDP answer to our offer");
+        return;
+    }
+    for (int i = 0; i < s->slot_count; i++) {
+        room_slot *slot = s->slots[i];
+        room_feed *f = slot->feed;
+        if (f == NULL)
+            continue;
+        g_mutex_lock(&f->lock);
+        bool was = slot->ready;
+        slot->ready = true;
+        g_mutex_unlock(&f->lock);
+        if (!was && slot->video)
+            room_core->request_keyframe(f->handle, slot->media.index);
+    }
+    json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                           (json_int_t)s->room->id, "started", "ok");
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+}
+
+/* Applies one stream's settings: send, substream (0..2, 2 best), temporal. */
+static void slot_configure(room_slot *slot, json_t *o)
+{
+    room_feed *f = slot->feed;
+    if (f == NULL)
+        return;
+    json_t *send = json_object_get(o, "send");
+    json_t *sub = json_object_get(o, "substream");
+    json_t *temporal = json_object_get(o, "temporal");
+    g_mutex_lock(&f->lock);
+    bool resumed = json_is_true(send) && !slot->send;
+    if (json_is_boolean(send))
+        slot->send = json_is_true(send);
+    if (slot->video && f->streams[slot->feed_stream].layered &&
+        (json_is_integer(sub) || json_is_integer(temporal))) {
+        int q = json_is_integer(sub) ? (int)json_integer_value(sub) : -1;
+        int t = json_is_integer(temporal) ? (int)json_integer_value(temporal) : -1;
+        stage_layer_viewer_prefer(&slot->layers, q < 0 || q > 2 ? -1 : q, t < 0 || t > 2 ? -1 : t);
+        slot->last_retarget_us = 0;
+    }
+    g_mutex_unlock(&f->lock);
+    if (resumed && slot->video)
+        room_core->request_keyframe(f->handle, slot->media.index);
+}
+
+void room_subscriber_configure(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    json_t *list = json_object_get(c->body, "streams");
+    if (list != NULL && !json_is_array(list)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (streams: an array)");
+        return;
+    }
+    for (size_t k = 0; k < json_array_size(list); k++) {
+        json_t *item = json_array_get(list, k);
+        const char *mid = json_string_value(json_object_get(item, "mid"));
+        for (int i = 0; mid != NULL && i < s->slot_count; i++)
+            if (atoi(mid) == s->slots[i]->mindex && g_ascii_isdigit(mid[0]))
+                slot_configure(s->slots[i], item);
+    }
+    if (list == NULL) {
+        /* Janus 0.x: "audio"/"video" and "substream"/"temporal" for the whole subscription. */
+        for (int i = 0; i < s->slot_count; i++) {
+            json_t *o = json_deep_copy(c->body);
+            json_t *send = json_object_get(c->body, s->slots[i]->video ? "video" : "audio");
+            json_object_del(o, "send");
+            if (json_is_boolean(send))
+                json_object_set(o, "send", send);
+            slot_configure(s->slots[i], o);
+            json_decref(o);
+        }
+    }
+    json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                           (json_int_t)s->room->id, "configured", "ok");
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+}
+
+void room_subscriber_leave(room_member *m, room_call *c)
+{
+    room_sub *s = m->sub;
+    if (m->kind != MEMBER_SUBSCRIBER || s == NULL)
+        return;
+    room *r = room_ref(s->room);
+    for (int i = 0; i < s->slot_count; i++)
+        slot_detach(s->slots[i]);
+    g_mutex_lock(&r->lock);
+    g_ptr_array_remove(r->subs, s);
+    g_mutex_unlock(&r->lock);
+    g_mutex_lock(&m->lock);
+    m->kind = MEMBER_NONE;
+    m->sub = NULL;
+    room *joined = m->room;
+    m->room = NULL;
+    g_mutex_unlock(&m->lock);
+    room_core->close_pc(m->handle);
+    if (c != NULL) {
+        json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                               (json_int_t)r->id, "left", "ok");
+        room_reply(c, ev, NULL);
+        json_decref(ev);
+    }
+    room_sub_unref(s);
+    room_unref(joined);
+    room_unref(r);
+}
+
+void room_subscribers_feed_gone(room *r, room_feed *f)
+{
+    GPtrArray *subs = g_ptr_array_new_with_free_func((GDestroyNotify)room_sub_unref);
+    g_mutex_lock(&r->lock);
+    for (guint i = 0; i < r->subs->len; i++)
+        g_ptr_array_add(subs, room_sub_ref(g_ptr_array_index(r->subs, i)));
+    g_mutex_unlock(&r->lock);
+    for (guint i = 0; i < subs->len; i++) {
+        room_sub *s = g_ptr_array_index(subs, i);
+        bool changed = false;
+        for (int k = 0; k < s->slot_count; k++)
+            if (s->slots[k]->feed == f) {
+                slot_detach(s->slots[k]);
+                changed = true;
+            }
+        if (changed && s->offered)
+            offer_send(s, NULL, "updated");
+    }
+    g_ptr_array_unref(subs);
+}
+
+/* ---- media ---- */
+
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Audio (and video without layers): one continuous sequence and timestamp per m-line across
+ * the streams it carries. */
+static size_t forward_plain(room_slot *slot, const uint8_t *pkt, size_t len, uint8_t *out)
+{
+    uint16_t seq = be16(pkt + 2);
+    uint32_t ts = be32(pkt + 4);
+    if (slot->audio_restart) {
+        uint32_t step = slot->media.clock_rate ? slot->media.clock_rate / 50 : 960;
+        slot->seq_off = slot->audio_started ? (uint16_t)(slot->last_seq + 1 - seq) : 0;
+        slot->ts_off = slot->audio_started ? slot->last_ts + step - ts : 0;
+        slot->audio_restart = false;
+        slot->audio_started = true;
+    }
+    memcpy(out, pkt, len);
+    slot->last_seq = (uint16_t)(seq + slot->seq_off);
+    slot->last_ts = ts + slot->ts_off;
+    put16(out + 2, slot->last_seq);
+    put32(out + 4, slot->last_ts);
+    return len;
+}
+
+size_t room_slot_forward(room_slot *slot, struct room_feed_stream *fs, int substream,
+                         const uint8_t *pkt, size_t len, int64_t now_us, uint8_t *out,
+                         bool *keyframe)
+{
+    if (!slot->ready || !slot->send || len < 12)
+        return 0;
+    if (!fs->layered)
+        return forward_plain(slot, pkt, len, out);
+    if (now_us - slot->last_retarget_us >= RETARGET_INTERVAL_US) {
+        slot->last_retarget_us = now_us;
+        uint64_t estimate = __atomic_load_n(&slot->sub->estimate_bps, __ATOMIC_RELAXED);
+        stage_layer_viewer_retarget(&slot->layers, &fs->stats, estimate, now_us);
+    }
+    size_t out_len = 0;
+    int flags = stage_layer_viewer_forward(&slot->layers, fs->media.simulcast ? substream : 0, pkt,
+                                           len, now_us, out, ROOM_PACKET_MAX + ROOM_PACKET_ROOM,
+                                           &out_len);
+    if (flags & STAGE_LAYER_WANT_KEYFRAME)
+        *keyframe = true;
+    return flags & STAGE_LAYER_FORWARD ? out_len : 0;
+}
+
+/* The subscriber's share of its estimated bandwidth per video m-line, for layer choice. */
+static void estimate_update(room_sub *s)
+{
+    uint64_t total = room_core->bandwidth_estimate(s->handle);
+    int videos = 0;
+    g_mutex_lock(&s->lock);
+    for (int i = 0; i < s->slot_count; i++)
+        videos += s->slots[i]->video && s->slots[i]->feed != NULL;
+    g_mutex_unlock(&s->lock);
+    uint64_t share = videos > 0 && total > 0 ? total / (uint64_t)videos : 0;
+    __atomic_store_n(&s->estimate_bps, share, __ATOMIC_RELAXED);
+}
+
+void room_subscriber_rtcp(room_member *m, odeon_media_packet *packet)
+{
+    g_mutex_lock(&m->lock);
+    room_sub *s = m->sub ? room_sub_ref(m->sub) : NULL;
+    g_mutex_unlock(&m->lock);
+    if (s == NULL)
+        return;
+    estimate_update(s);
+    uint32_t ssrcs[8];
+    int n = room_rtcp_keyframe_ssrcs(packet->data, packet->len, ssrcs, G_N_ELEMENTS(ssrcs));
+    for (int k = 0; k < n; k++) {
+        room_feed *f = NULL;
+        int mindex = -1;
+        g_mutex_lock(&s->lock);
+        for (int i = 0; i < s->slot_count && f == NULL; i++)
+            if (s->slots[i]->ssrc == ssrcs[k] && s->slots[i]->feed != NULL) {
+                f = room_feed_ref(s->slots[i]->feed);
+                mindex = s->slots[i]->media.index;
+            }
+        g_mutex_unlock(&s->lock);
+        if (f == NULL)
+            continue;
+        int64_t now = packet->arrival_us ? (int64_t)packet->arrival_us : g_get_monotonic_time();
+        g_mutex_lock(&f->lock);
+        int si = -1;
+        for (int i = 0; i < f->stream_count; i++)
+            if (f->streams[i].media.index == mindex)
+                si = i;
+        bool ask = si >= 0 && now - f->streams[si].last_keyframe_request_us >=
+                                  ROOM_KEYFRAME_INTERVAL_US;
+        if (ask)
+            f->streams[si].last_keyframe_request_us = now;
+        g_mutex_unlock(&f->lock);
+        if (ask)
+            room_core->request_keyframe(f->handle, mindex);
+        room_feed_unref(f);
+    }
+    room_sub_unref(s);
+}

@@ -1,0 +1,255 @@
+// odeon.plugin.room with real WebRTC peers (@roamhq/wrtc, synthetic camera and microphone) and
+// identities from the tickets plugin on a real PostgreSQL:
+// - three members of a breakout group publish in the group's room (created on first join from
+//   breakout_groups) and each decodes the two others' video over one subscriber connection;
+// - one leaves: the others hear "leaving" and get an "updated" offer without its streams, and
+//   keep decoding the other member; an organiser drops in and everyone hears "joining";
+// - bad requests get VideoRoom's error codes and leave the room as it was: a member of another
+//   group, no identity, a full room, publishing twice, subscribing to a feed that left.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ODEON_ONLY, isJanus, makeTempDir, sleep } from './harness.mjs';
+import { WsClient, tx } from './client.mjs';
+import { setupEvent, startEventNode, waitFor } from './event_client.mjs';
+import { createDatabase, psql } from './pg.mjs';
+import { SyntheticMedia } from './wrtc_media.mjs';
+
+const ROOM = 'odeon.plugin.room';
+const SECRET = 'room-test-token-secret-0123456789abcdef';
+const skip = isJanus ? ODEON_ONLY : false;
+const wrtc = isJanus ? null : (await import('@roamhq/wrtc')).default;
+
+let node;
+let ev;
+let groupA;
+let groupB;
+const peers = [];
+
+before(async () => {
+  if (skip) return;
+  const conninfo = createDatabase('room');
+  const outbox = makeTempDir('room-outbox-');
+  const confs = { room: '[general]\nbitrate = 0\n\n[room-77]\ndescription = Small room\npublishers = 2\n' };
+  node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room'], confs, name: 'room' });
+  ev = await setupEvent(node, outbox, { n: 4, prefix: 'rooms' });
+  const ids = ev.participants.map((p) => p.id);
+  const out = psql(conninfo, `INSERT INTO breakout_groups (event_id, name)
+    VALUES (${ev.eventId}, 'Team A'), (${ev.eventId}, 'Team B') RETURNING id`);
+  [groupA, groupB] = out.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map(Number);
+  psql(conninfo, `INSERT INTO breakout_members VALUES (${groupA}, ${ids[0]}), (${groupA}, ${ids[1]}),
+    (${groupA}, ${ids[2]}), (${groupB}, ${ids[3]});`);
+});
+
+after(async () => {
+  for (const p of peers) await p.close();
+  if (node) await node.stop();
+  // wrtc's native threads can abort at teardown after every test passed: keep the exit code.
+  process.on('exit', (code) => process.exit(code));
+});
+
+/** One member: a session, a publisher handle and a subscriber handle, each with its own pc. */
+class Peer {
+  static async open(token, name) {
+    const p = new Peer();
+    p.name = name;
+    p.ws = await WsClient.connect(node.wsUrl, 'janus-protocol');
+    const created = await p.ws.request({ janus: 'create', ...(token ? { token } : {}) });
+    p.sid = created.data.id;
+    p.keep = setInterval(() => p.ws.send({ janus: 'keepalive', session_id: p.sid, transaction: tx('k') }), 15000);
+    p.keep.unref();
+    p.pub = await p.attach();
+    p.sub = await p.attach();
+    p.frames = new Map(); // feed id -> decoded frames
+    p.midFeed = new Map(); // subscriber mid -> feed id
+    p.sinks = [];
+    peers.push(p);
+    return p;
+  }
+
+  async attach() {
+    const a = await this.ws.request({ janus: 'attach', session_id: this.sid, plugin: ROOM });
+    return a.data.id;
+  }
+
+  /** A request on handle hid: the synchronous reply's data, or the event answering it. */
+  async msg(hid, body, jsep) {
+    const transaction = tx('m');
+    const req = { janus: 'message', session_id: this.sid, handle_id: hid, transaction, body };
+    if (jsep) req.jsep = jsep;
+    const first = await this.ws.request(req, 10000);
+    if (first.janus === 'success') return { data: first.plugindata.data };
+    assert.equal(first.janus, 'ack', JSON.stringify(first));
+    const reply = await this.ws.nextForTransaction(transaction, 15000, (m) => m.janus === 'event');
+    return { data: reply.plugindata.data, jsep: reply.jsep };
+  }
+
+  /** Asynchronous events on handle hid whose data passes filter. */
+  events(hid, filter = () => true) {
+    return this.ws.all.filter((m) => m.janus === 'event' && !m.transaction && m.sender === hid &&
+      m.plugindata?.data && filter(m.plugindata.data, m));
+  }
+
+  async publish(room) {
+    const joined = await this.msg(this.pub, { request: 'join', ptype: 'publisher', room, display: this.name });
+    assert.equal(joined.data.videoroom, 'joined', JSON.stringify(joined.data));
+    this.id = joined.data.id;
+    this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+    this.media = new SyntheticMedia(wrtc);
+    const stream = new wrtc.MediaStream([this.media.audioTrack, this.media.videoTrack]);
+    this.pc.addTransceiver(this.media.audioTrack, { direction: 'sendonly', streams: [stream] });
+    this.pc.addTransceiver(this.media.videoTrack, { direction: 'sendonly', streams: [stream] });
+    this.media.start();
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await waitFor('publisher gathering', () => this.pc.iceGatheringState === 'complete');
+    const offer = { type: 'offer', sdp: this.pc.localDescription.sdp };
+    const r = await this.msg(this.pub, { request: 'publish', descriptions: [{ mid: '1', description: 'camera' }] }, offer);
+    assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+    assert.equal(r.jsep?.type, 'answer');
+    await this.pc.setRemoteDescription(r.jsep);
+    this.offer = offer;
+    return joined.data;
+  }
+
+  /** Answers an offer from the room on the subscriber handle and starts it. */
+  async answer(data, jsep) {
+    for (const s of data.streams) if (s.active) this.midFeed.set(s.mid, s.feed_id);
+    await this.rpc.setRemoteDescription(jsep);
+    await this.rpc.setLocalDescription(await this.rpc.createAnswer());
+    await waitFor('subscriber gathering', () => this.rpc.iceGatheringState === 'complete');
+    const r = await this.msg(this.sub, { request: 'start' }, { type: 'answer', sdp: this.rpc.localDescription.sdp });
+    assert.equal(r.data.started, 'ok', JSON.stringify(r.data));
+  }
+
+  async subscribe(room, feeds) {
+    this.rpc = new wrtc.RTCPeerConnection({ iceServers: [] });
+    this.rpc.ontrack = (e) => {
+      if (e.track.kind !== 'video') return;
+      const mid = e.transceiver.mid;
+      const sink = new wrtc.nonstandard.RTCVideoSink(e.track);
+      sink.onframe = () => {
+        const feed = this.midFeed.get(mid);
+        this.frames.set(feed, (this.frames.get(feed) || 0) + 1);
+      };
+      this.sinks.push(sink);
+    };
+    const r = await this.msg(this.sub, { request: 'join', ptype: 'subscriber', room, streams: feeds.map((feed) => ({ feed })) });
+    assert.equal(r.data.videoroom, 'attached', JSON.stringify(r.data));
+    assert.equal(r.jsep?.type, 'offer');
+    await this.answer(r.data, r.jsep);
+    return r.data;
+  }
+
+  decoded(feed) {
+    return this.frames.get(feed) || 0;
+  }
+
+  async close() {
+    clearInterval(this.keep);
+    for (const s of this.sinks) s.stop();
+    this.media?.stop();
+    if (this.pc && this.pc.connectionState !== 'closed') this.pc.close();
+    if (this.rpc && this.rpc.connectionState !== 'closed') this.rpc.close();
+    await this.ws.close();
+  }
+}
+
+let members = [];
+
+test('three group members each decode the two others over one subscriber connection', { skip }, async () => {
+  members = [];
+  for (let i = 0; i < 3; i++) members.push(await Peer.open(ev.participants[i].credential, `Person ${i}`));
+  const joined = [];
+  for (const m of members) joined.push(await m.publish(groupA));
+  // Each later member found the earlier ones in "joined"; earlier ones heard of later ones.
+  assert.deepEqual(joined[2].publishers.map((p) => p.id).sort(), [members[0].id, members[1].id].sort());
+  assert.equal(joined[2].publishers[0].streams.length, 2, JSON.stringify(joined[2].publishers[0]));
+  await waitFor('publishers event for member 0', () => members[0].events(members[0].pub, (d) => d.publishers?.some((p) => p.id === members[2].id))[0]);
+  for (const m of members) {
+    const others = members.filter((o) => o !== m).map((o) => o.id);
+    const attached = await m.subscribe(groupA, others);
+    assert.equal(attached.streams.length, 4, JSON.stringify(attached));
+    assert.deepEqual([...new Set(attached.streams.map((s) => s.feed_id))].sort(), others.sort());
+  }
+  for (const m of members) {
+    for (const o of members.filter((x) => x !== m)) {
+      await waitFor(`${m.name} decodes ${o.name}`, () => m.decoded(o.id) > 30, 30000);
+    }
+  }
+  const list = await members[0].msg(members[0].pub, { request: 'listparticipants', room: groupA });
+  assert.equal(list.data.participants.length, 3, JSON.stringify(list.data));
+  assert.ok(list.data.participants.every((p) => p.publisher), JSON.stringify(list.data));
+});
+
+test('one leaves: the others hear "leaving", renegotiate and keep decoding; an organiser drops in', { skip }, async () => {
+  const [a, b, c] = members;
+  const left = await c.msg(c.pub, { request: 'leave' });
+  assert.equal(left.data.leaving, 'ok', JSON.stringify(left.data));
+  c.media.stop();
+  c.pc.close();
+  for (const m of [a, b]) {
+    await waitFor(`${m.name} hears leaving`, () => m.events(m.pub, (d) => d.leaving === c.id)[0]);
+    const upd = await waitFor(`${m.name} gets an updated offer`, () => m.events(m.sub, (d) => d.videoroom === 'updated')[0]);
+    const active = upd.plugindata.data.streams.filter((s) => s.active);
+    assert.equal(active.length, 2, JSON.stringify(upd.plugindata.data));
+    assert.ok(active.every((s) => s.feed_id !== c.id));
+    assert.equal(upd.jsep?.type, 'offer');
+    await m.answer(upd.plugindata.data, upd.jsep);
+  }
+  const before = [a.decoded(b.id), b.decoded(a.id)];
+  await waitFor('a and b keep decoding each other', () => a.decoded(b.id) > before[0] + 30 && b.decoded(a.id) > before[1] + 30, 20000);
+
+  // The organiser joins any group's room, and everyone sees it.
+  const org = await Peer.open(ev.owner.token, 'Olga Owner');
+  const joined = await org.publish(groupA);
+  assert.equal(joined.role, 'owner', JSON.stringify(joined));
+  for (const m of [a, b]) {
+    await waitFor(`${m.name} hears the organiser join`, () => m.events(m.pub, (d) => d.joining?.id === org.id && d.joining.display === 'Olga Owner')[0]);
+    await waitFor(`${m.name} sees the organiser publish`, () => m.events(m.pub, (d) => d.publishers?.some((p) => p.id === org.id))[0]);
+  }
+});
+
+test('bad requests get clear errors and leave the room as it was', { skip }, async () => {
+  const [a, b, c] = members;
+  // A member of group B may not join group A's room; nor may a session without identity.
+  const other = await Peer.open(ev.participants[3].credential, 'Person 3');
+  let r = await other.msg(other.pub, { request: 'join', ptype: 'publisher', room: groupA });
+  assert.equal(r.data.error_code, 433, JSON.stringify(r.data));
+  r = await other.msg(other.pub, { request: 'join', ptype: 'publisher', room: groupB });
+  assert.equal(r.data.videoroom, 'joined', JSON.stringify(r.data));
+  const anon = await Peer.open(null, 'nobody');
+  r = await anon.msg(anon.pub, { request: 'join', ptype: 'publisher', room: 77 });
+  assert.equal(r.data.error_code, 433, JSON.stringify(r.data));
+  r = await anon.msg(anon.pub, { request: 'join', ptype: 'publisher', room: 987654 });
+  assert.equal(r.data.error_code, 426, JSON.stringify(r.data));
+
+  // A full room (room-77 takes two).
+  const seats = [];
+  for (const i of [0, 1, 2]) seats.push(await Peer.open(ev.participants[i].credential, `Seat ${i}`));
+  for (const s of seats.slice(0, 2)) {
+    r = await s.msg(s.pub, { request: 'join', ptype: 'publisher', room: 77 });
+    assert.equal(r.data.videoroom, 'joined', JSON.stringify(r.data));
+  }
+  r = await seats[2].msg(seats[2].pub, { request: 'join', ptype: 'publisher', room: 77 });
+  assert.equal(r.data.error_code, 432, JSON.stringify(r.data));
+
+  // Publishing twice, joining twice, subscribing to a feed that left, unknown requests.
+  r = await a.msg(a.pub, { request: 'publish' }, a.offer);
+  assert.equal(r.data.error_code, 434, JSON.stringify(r.data));
+  r = await a.msg(a.pub, { request: 'join', ptype: 'publisher', room: groupA });
+  assert.equal(r.data.error_code, 425, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'subscribe', streams: [{ feed: c.id }] });
+  assert.equal(r.data.error_code, 428, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'subscribe' });
+  assert.equal(r.data.error_code, 429, JSON.stringify(r.data));
+  r = await a.msg(a.pub, { request: 'frobnicate' });
+  assert.equal(r.data.error_code, 423, JSON.stringify(r.data));
+  r = await seats[2].msg(seats[2].pub, { request: 'unpublish' });
+  assert.equal(r.data.error_code, 424, JSON.stringify(r.data));
+
+  // The room carries on: a and b still decode each other, and it lists who it had.
+  const before = [a.decoded(b.id), b.decoded(a.id)];
+  await waitFor('a and b still decode each other', () => a.decoded(b.id) > before[0] + 30 && b.decoded(a.id) > before[1] + 30, 20000);
+  const list = await a.msg(a.pub, { request: 'listparticipants', room: groupA });
+  assert.deepEqual(list.data.participants.map((p) => p.id).sort(), [a.id, b.id, peers.find((p) => p.name === 'Olga Owner').id].sort());
+  await sleep(10);
+});
