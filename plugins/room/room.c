@@ -643,21 +643,39 @@ static void member_close_run(void *data)
     room_member_unref(m);
 }
 
+typedef struct hangup_job {
+    room_member *member; /* reference */
+    bool failed;
+} hangup_job;
+
 static void hangup_run(void *data)
 {
-    room_member *m = data;
-    /* As Janus: a publisher whose connection went is unpublished (it stays in the room, to
-     * publish again or to leave); a subscriber's streams stop until it negotiates again. */
-    if (m->kind == MEMBER_PUBLISHER && !m->closing)
-        room_publisher_stop_feed(m);
+    hangup_job *j = data;
+    room_member *m = j->member;
+    /* As Janus: a publisher that hangs up is unpublished and stays in the room, to publish
+     * again or leave. One whose connection failed (a closed laptop, a lost network: ICE
+     * consent) is gone: it leaves, and joins again with the same identity when it is back. */
+    if (m->kind == MEMBER_PUBLISHER && !m->closing) {
+        if (j->failed)
+            room_publisher_leave(m, true);
+        else
+            room_publisher_stop_feed(m);
+    }
     room_member_unref(m);
+    g_free(j);
 }
 
 static void room_hangup_media(odeon_plugin_handle *handle)
 {
     room_member *m = room_member_of(handle);
-    if (m != NULL)
-        task_post(hangup_run, room_member_ref(m));
+    if (m == NULL)
+        return;
+    const char *reason = room_core->hangup_reason(handle);
+    hangup_job *j = g_new0(hangup_job, 1);
+    j->member = room_member_ref(m);
+    j->failed = reason != NULL && strcmp(reason, "Janus API") != 0 &&
+                strcmp(reason, "Close PC") != 0 && strcmp(reason, "Detach") != 0;
+    task_post(hangup_run, j);
 }
 
 static void room_destroy_session(odeon_plugin_handle *handle)
@@ -771,8 +789,8 @@ static bool settings_read(GKeyFile *kf)
 static int room_init(const odeon_core_callbacks *callbacks, const char *config_path)
 {
     room_core = callbacks;
-    if (room_core->struct_size < offsetof(odeon_core_callbacks, push_event_many) + sizeof(void *)) {
-        room_core->log(ODEON_LOG_ERROR, "room", "this core is too old (needs plugin ABI 1.7)");
+    if (room_core->struct_size < offsetof(odeon_core_callbacks, hangup_reason) + sizeof(void *)) {
+        room_core->log(ODEON_LOG_ERROR, "room", "this core is too old (needs plugin ABI 1.8)");
         return -1;
     }
     GKeyFile *kf = g_key_file_new();

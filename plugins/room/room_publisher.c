@@ -379,6 +379,26 @@ void room_publisher_publish(room_call *c)
 
 /* ---- configure ---- */
 
+static void talking_notify(room_feed *f, bool talking, int average)
+{
+    json_t *ev = json_pack("{s:s, s:I, s:I, s:i}", "videoroom",
+                           talking ? "talking" : "stopped-talking", "room", (json_int_t)f->room->id,
+                           "id", (json_int_t)f->id, "audio-level-dBov-avg", -average);
+    room_notify(f->room, NULL, ev);
+    json_decref(ev);
+}
+
+static void talking_stop(room_feed *f)
+{
+    g_mutex_lock(&f->lock);
+    bool was = f->talking;
+    f->talking = false;
+    f->audio_packets = f->audio_level_sum = 0;
+    g_mutex_unlock(&f->lock);
+    if (was)
+        talking_notify(f, false, 127);
+}
+
 /* Applies a mute of stream i (send false) and tells the room when it changed. */
 static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
 {
@@ -397,6 +417,8 @@ static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
     json_decref(ev);
     if (!muted && s->media.video)
         room_core->request_keyframe(m->handle, s->media.index);
+    if (muted && !s->media.video)
+        talking_stop(f); /* a muted member is not talking, whatever its microphone hears */
 }
 
 static bool configure_checks(room_call *c)
@@ -564,27 +586,28 @@ static int stream_of(room_feed *f, int mindex)
 }
 
 /* Averages the audio level over audio_active_packets packets and tells the room when the
- * member starts or stops talking. */
-static void talking_update(room_member *m, room_feed *f, int level)
+ * member starts or stops talking. Muted audio does not count. */
+static void talking_update(room_feed *f, struct room_feed_stream *s, int level)
 {
     if (level < 0)
         return;
-    f->audio_level_sum += level;
-    if (++f->audio_packets < room_conf.audio_active_packets)
-        return;
-    int average = f->audio_level_sum / f->audio_packets;
-    f->audio_packets = f->audio_level_sum = 0;
-    bool talking = average <= room_conf.audio_level_average;
-    if (talking == f->talking)
-        return;
-    f->talking = talking;
-    room *r = f->room;
-    json_t *ev = json_pack("{s:s, s:I, s:I, s:i}", "videoroom",
-                           talking ? "talking" : "stopped-talking", "room", (json_int_t)r->id,
-                           "id", (json_int_t)f->id, "audio-level-dBov-avg", -average);
-    room_notify(r, NULL, ev);
-    json_decref(ev);
-    (void)m;
+    g_mutex_lock(&f->lock);
+    bool changed = false;
+    int average = 0;
+    if (!s->muted) {
+        f->audio_level_sum += level;
+        if (++f->audio_packets >= room_conf.audio_active_packets) {
+            average = f->audio_level_sum / f->audio_packets;
+            f->audio_packets = f->audio_level_sum = 0;
+            bool talking = average <= room_conf.audio_level_average;
+            changed = talking != f->talking;
+            f->talking = talking;
+        }
+    }
+    bool talking = f->talking;
+    g_mutex_unlock(&f->lock);
+    if (changed)
+        talking_notify(f, talking, average);
 }
 
 typedef struct fanout_out {
@@ -670,7 +693,7 @@ void room_publisher_rtp(room_member *m, odeon_media_packet *packet)
     int level = -1;
     if (!s->media.video && s->media.audio_level_ext > 0) {
         level = room_rtp_audio_level(packet->data, packet->len, s->media.audio_level_ext);
-        talking_update(m, f, level);
+        talking_update(f, s, level);
     }
     size_t len = room_rtp_normalize(packet->data, packet->len, level, normal, sizeof normal);
     int substream = packet->substream < 0 ? 0 : packet->substream;

@@ -34,7 +34,7 @@ extern "C" {
 /* A different major is refused; a newer minor than the core's is refused. Adding a field at the
  * end of a struct bumps the minor; changing or removing one bumps the major. */
 #define ODEON_PLUGIN_ABI_MAJOR 1
-#define ODEON_PLUGIN_ABI_MINOR 7
+#define ODEON_PLUGIN_ABI_MINOR 8
 
 /* The exported symbol: `const odeon_plugin odeon_plugin_descriptor = { ... };` (see
  * ODEON_PLUGIN_DESCRIPTOR_INIT for the three version fields). */
@@ -361,6 +361,13 @@ typedef struct odeon_core_callbacks {
      * chat room's batch costs once, not once per member. event is borrowed; NULL entries and
      * handles that went are skipped. Returns how many were queued, or ODEON_EINVAL. */
     int (*push_event_many)(odeon_plugin_handle *const *handles, size_t n, json_t *event);
+
+    /* ---- ABI 1.8 ---- */
+
+    /* Why the handle's connection goes, during its hangup_media only (NULL elsewhere): a
+     * static string, "Janus API" (the client's hangup), "Close PC" (the plugin's close_pc),
+     * "Detach", or a failure: "ICE failed", "ICE consent lost", "DTLS alert". */
+    const char *(*hangup_reason)(odeon_plugin_handle *handle);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -595,6 +595,11 @@ static const char *cb_event_role(odeon_plugin_handle *handle, const char *event_
                                  event_id);
 }
 
+static const char *cb_hangup_reason(odeon_plugin_handle *handle)
+{
+    return handle ? odeon_handle_hangup_reason(handle) : NULL;
+}
+
 static int cb_events_subscribe(const odeon_plugin *plugin, uint32_t mask, odeon_plugin_event_fn fn,
                                void *user_data)
 {
@@ -687,6 +692,7 @@ static const odeon_core_callbacks core_callbacks = {
     .event_role = cb_event_role,
     .events_subscribe = cb_events_subscribe,
     .push_event_many = cb_push_event_many,
+    .hangup_reason = cb_hangup_reason,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

@@ -308,7 +308,9 @@ int odeon_handle_hangup(odeon_handle *h, const char *reason)
                                                  reason));
     const odeon_plugin *plugin = odeon_handle_plugin(h);
     if (plugin->hangup_media != NULL && odeon_handle_call_begin(h)) {
+        odeon_handle_set_hangup_reason(h, reason);
         plugin->hangup_media(h);
+        odeon_handle_set_hangup_reason(h, NULL);
         odeon_handle_call_end(h);
     }
     odeon_pc_unref(pc);

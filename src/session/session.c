@@ -59,6 +59,7 @@ struct odeon_plugin_handle {
     bool detached;
     bool plugin_alive; /* create_session succeeded, destroy_session not yet run */
     odeon_pc *pc;      /* reference, or NULL; under lock */
+    const char *hangup_reason; /* static; set while hangup_media runs */
 };
 
 static guint id_hash(gconstpointer key)
@@ -116,6 +117,16 @@ bool odeon_handle_is_detached(const odeon_handle *handle)
 void odeon_handle_set_plugin_data(odeon_handle *handle, void *data)
 {
     __atomic_store_n(&handle->plugin_data, data, __ATOMIC_RELEASE);
+}
+
+void odeon_handle_set_hangup_reason(odeon_handle *handle, const char *reason)
+{
+    __atomic_store_n(&handle->hangup_reason, reason, __ATOMIC_RELEASE);
+}
+
+const char *odeon_handle_hangup_reason(const odeon_handle *handle)
+{
+    return __atomic_load_n(&handle->hangup_reason, __ATOMIC_ACQUIRE);
 }
 
 void *odeon_handle_plugin_data(const odeon_handle *handle)

@@ -100,6 +100,10 @@ const odeon_plugin *odeon_handle_plugin(const odeon_handle *handle);
 bool odeon_handle_is_detached(const odeon_handle *handle);
 void odeon_handle_set_plugin_data(odeon_handle *handle, void *data);
 void *odeon_handle_plugin_data(const odeon_handle *handle);
+/* Why the handle's connection is being hung up (a static string), while hangup_media runs;
+ * NULL otherwise. */
+void odeon_handle_set_hangup_reason(odeon_handle *handle, const char *reason);
+const char *odeon_handle_hangup_reason(const odeon_handle *handle);
 /* Bracket a call into the handle's plugin: begin returns false when the handle is detached
  * (do not call); the plugin's destroy_session is deferred until the last call ended. */
 bool odeon_handle_call_begin(odeon_handle *handle);

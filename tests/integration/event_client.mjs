@@ -17,7 +17,7 @@ export const TERMS = { accept_terms: true, accept_data_sharing: true, terms_vers
  * the text of its .conf (tickets.conf is written from secret and outbox); http adds keys to
  * odeon.conf's [http].
  */
-export async function startEventNode({ conninfo, secret, outbox, plugins, confs = {}, name = 'n', http }) {
+export async function startEventNode({ conninfo, secret, outbox, plugins, confs = {}, name = 'n', http, extraConfig = '' }) {
   const [httpPort, admin] = await freePorts(2);
   const confDir = makeTempDir(`event-${name}-`);
   fs.writeFileSync(path.join(confDir, 'tickets.conf'), [
@@ -26,7 +26,7 @@ export async function startEventNode({ conninfo, secret, outbox, plugins, confs 
   for (const [plugin, text] of Object.entries(confs)) fs.writeFileSync(path.join(confDir, `${plugin}.conf`), text);
   return startServer({
     plugins: ['tickets', ...plugins], pluginsConfigDir: confDir, sqlDir: SQL_DIR, ports: { http: httpPort, admin }, http,
-    extraConfig: `[database]\nconninfo = ${conninfo}\n`,
+    extraConfig: `[database]\nconninfo = ${conninfo}\n${extraConfig}`,
   });
 }
 

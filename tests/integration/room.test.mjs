@@ -4,9 +4,15 @@
 //   breakout_groups) and each decodes the two others' video over one subscriber connection;
 // - one leaves: the others hear "leaving" and get an "updated" offer without its streams, and
 //   keep decoding the other member; an organiser drops in and everyone hears "joining";
+// - members hear who talks (audio-level extension) and who mutes;
+// - a member whose connection silently dies (ICE consent) is removed, and rejoins with the
+//   same identity;
 // - bad requests get VideoRoom's error codes and leave the room as it was: a member of another
 //   group, no identity, a full room, publishing twice, subscribing to a feed that left.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { ODEON_ONLY, isJanus, makeTempDir, sleep } from './harness.mjs';
 import { WsClient, tx } from './client.mjs';
@@ -30,7 +36,9 @@ before(async () => {
   const conninfo = createDatabase('room');
   const outbox = makeTempDir('room-outbox-');
   const confs = { room: '[general]\nbitrate = 0\n\n[room-77]\ndescription = Small room\npublishers = 2\n' };
-  node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room'], confs, name: 'room' });
+  // A short consent timeout: a member whose connection silently dies is noticed in seconds.
+  node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room'], confs, name: 'room',
+    extraConfig: '[media]\nconsent_timeout = 4\n' });
   ev = await setupEvent(node, outbox, { n: 4, prefix: 'rooms' });
   const ids = ev.participants.map((p) => p.id);
   const out = psql(conninfo, `INSERT INTO breakout_groups (event_id, name)
@@ -252,4 +260,51 @@ test('bad requests get clear errors and leave the room as it was', { skip }, asy
   const list = await a.msg(a.pub, { request: 'listparticipants', room: groupA });
   assert.deepEqual(list.data.participants.map((p) => p.id).sort(), [a.id, b.id, peers.find((p) => p.name === 'Olga Owner').id].sort());
   await sleep(10);
+});
+
+test('members hear who talks and who mutes', { skip }, async () => {
+  const [a, b] = members;
+  // The synthetic microphone plays a loud tone: its audio level says "talking".
+  await waitFor('b hears that a talks', () => b.events(b.pub, (d) => d.videoroom === 'talking' && d.id === a.id)[0], 15000);
+  let r = await a.msg(a.pub, { request: 'configure', audio: false });
+  assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+  const muted = await waitFor('b hears that a muted', () => b.events(b.pub, (d) => d.videoroom === 'muted' && d.id === a.id && d.muted)[0]);
+  assert.equal(muted.plugindata.data.type, 'audio');
+  await waitFor('b hears that a stopped talking', () => b.events(b.pub, (d) => d.videoroom === 'stopped-talking' && d.id === a.id)[0], 15000);
+  r = await a.msg(a.pub, { request: 'configure', streams: [{ mid: '0', send: true }] });
+  assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+  await waitFor('b hears that a unmuted', () => b.events(b.pub, (d) => d.videoroom === 'muted' && d.id === a.id && d.muted === false)[0]);
+  // A subscriber may stop one stream and take it again.
+  const mid = [...b.midFeed.entries()].find(([, f]) => f === a.id)?.[0];
+  r = await b.msg(b.sub, { request: 'configure', streams: [{ mid: String(Number(mid) + 1), send: false }] });
+  assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+});
+
+test('a member whose connection silently dies is removed, and rejoins with the same identity', { skip }, async () => {
+  const [a] = members;
+  // The member runs in a process of its own, which is then killed: no DTLS close, no hangup,
+  // its long-poll session stays; only ICE consent (4 s here) tells the server it is gone.
+  const child = spawn(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), 'room_child.mjs'),
+    node.httpUrl, ev.participants[2].credential, String(groupA)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const { id } = JSON.parse(await waitFor('the child publishes', () => out.includes('\n') && out, 30000));
+  await waitFor('a sees the child publish', () => a.events(a.pub, (d) => d.publishers?.some((p) => p.id === id))[0]);
+  child.kill('SIGKILL');
+  await waitFor('a hears the child leave after consent fails', () => a.events(a.pub, (d) => d.leaving === id)[0], 20000);
+
+  // Back with the same identity: others see it join and publish again.
+  const back = await Peer.open(ev.participants[2].credential, 'Person 2 again');
+  const joined = await back.publish(groupA);
+  assert.ok(joined.publishers.some((p) => p.id === a.id), JSON.stringify(joined));
+  await waitFor('a hears it join again', () => a.events(a.pub, (d) => d.joining?.id === back.id)[0]);
+  await waitFor('a sees it publish again', () => a.events(a.pub, (d) => d.publishers?.some((p) => p.id === back.id))[0]);
+  // The same identity twice: the older presence is replaced, so the room holds one of each.
+  const twice = await Peer.open(ev.participants[2].credential, 'Person 2 twice');
+  const j2 = await twice.msg(twice.pub, { request: 'join', ptype: 'publisher', room: groupA });
+  assert.equal(j2.data.videoroom, 'joined', JSON.stringify(j2.data));
+  await waitFor('the older presence is told it was replaced', () => back.events(back.pub, (d) => d.leaving === 'ok' && d.reason === 'rejoined')[0]);
+  const list = await a.msg(a.pub, { request: 'listparticipants', room: groupA });
+  assert.equal(list.data.participants.filter((p) => p.id === back.id).length, 0, JSON.stringify(list.data));
+  assert.equal(list.data.participants.filter((p) => p.id === j2.data.id).length, 1, JSON.stringify(list.data));
 });
