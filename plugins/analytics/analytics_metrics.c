@@ -29,7 +29,7 @@ bool analytics_bus_map(const char *plugin, json_t *data, analytics_bus_row *row)
         {"odeon.plugin.stage", "joined", "stage_joined", "subject", "stage"},
         {"odeon.plugin.stage", "left", "stage_left", "subject", "stage"},
         {"odeon.plugin.tickets", "registered", "registered", "subject", "ticket_type_id"},
-        {"odeon.plugin.room", "submission", "submission", "subject", "group_id"},
+        {"odeon.plugin.tickets", "submitted", "submission", "subject", "group_id"},
     };
     const char *what = json_string_value(json_object_get(data, "event"));
     if (plugin == NULL || what == NULL)

@@ -98,6 +98,21 @@ room *room_insert(uint64_t id, json_t *options, bool permanent)
     return r;
 }
 
+GPtrArray *room_all(void)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)room_unref);
+    g_mutex_lock(&rooms_lock);
+    GHashTableIter it;
+    gpointer value;
+    if (rooms != NULL) {
+        g_hash_table_iter_init(&it, rooms);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+            g_ptr_array_add(out, room_ref(value));
+    }
+    g_mutex_unlock(&rooms_lock);
+    return out;
+}
+
 GPtrArray *room_handles(room *r, room_member *except)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)room_core->handle_unref);
@@ -212,8 +227,17 @@ static void task_post(void (*fn)(void *), void *data)
 static gpointer worker_run(gpointer unused)
 {
     (void)unused;
+    int64_t next_tick = g_get_monotonic_time() + G_USEC_PER_SEC;
     for (;;) {
-        room_task *t = g_async_queue_pop(tasks);
+        /* Breakout countdowns once a second, between requests. */
+        int64_t now = g_get_monotonic_time();
+        if (now >= next_tick) {
+            room_breakout_tick();
+            next_tick = now + G_USEC_PER_SEC;
+        }
+        room_task *t = g_async_queue_timeout_pop(tasks, (guint64)MAX(next_tick - now, 1000));
+        if (t == NULL)
+            continue;
         if (t->fn == NULL) {
             g_free(t);
             return NULL;
@@ -779,6 +803,8 @@ static bool settings_read(GKeyFile *kf)
         room_conf.notify_joining = true;
         g_clear_error(&err);
     }
+    room_conf.countdown_seconds = odeon_conf_int(room_core, "room", kf, "general",
+                                                 "countdown_seconds", 60, 5, 3600, &ok);
     char *key = g_key_file_get_string(kf, "general", "admin_key", NULL);
     room_conf.admin_key = key && *g_strstrip(key) ? key : NULL;
     if (room_conf.admin_key == NULL)
@@ -804,6 +830,8 @@ static int room_init(const odeon_core_callbacks *callbacks, const char *config_p
         g_free(room_conf.admin_key);
         return -1;
     }
+    if (!room_breakout_start())
+        ROOM_LOG(ODEON_LOG_INFO, "no database: breakout groups' rooms are not available");
     tasks = g_async_queue_new();
     worker = g_thread_new("room", worker_run, NULL);
     ROOM_LOG(ODEON_LOG_INFO, "rooms ready (%u from room.conf)", g_hash_table_size(rooms));

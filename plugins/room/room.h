@@ -68,6 +68,12 @@ enum {
 #define ROOM_KEYFRAME_INTERVAL_US 500000
 
 typedef struct room room;
+typedef enum {
+    ROOM_BREAKOUT_NONE,
+    ROOM_BREAKOUT_DRAFT,
+    ROOM_BREAKOUT_RUNNING,
+    ROOM_BREAKOUT_ENDED,
+} room_breakout_state;
 typedef struct room_member room_member;
 typedef struct room_feed room_feed;
 typedef struct room_sub room_sub;
@@ -80,6 +86,7 @@ typedef struct room_settings {
     int audio_active_packets;    /* audio packets per talking decision */
     int audio_level_average;     /* average -dBov at or under which a member is talking */
     bool notify_joining;         /* "joining" events to the room (organisers are visible) */
+    int countdown_seconds;       /* a breakout's countdown event comes this long before its end */
     char *admin_key;             /* needed to create rooms without an event; NULL: admin API */
 } room_settings;
 
@@ -104,6 +111,9 @@ struct room {
     bool is_private;       /* not in "list" for those who may not join it */
     bool permanent;        /* from room.conf */
     GMutex lock;           /* the fields below */
+    room_breakout_state breakout; /* a group's room: its breakout's state and end */
+    int64_t ends_at_ms;           /* wall clock, 0: no end */
+    bool countdown_sent, end_sent;
     GHashTable *members;   /* participant id -> room_member * (joined publishers; refs) */
     GPtrArray *subs;       /* room_sub * (refs): subscriptions to this room's feeds */
     bool destroyed;
@@ -115,6 +125,8 @@ void room_unref(room *r);
 room *room_lookup(uint64_t id);
 /* A new room in the table (a reference for the caller), or NULL when the id is taken. */
 room *room_insert(uint64_t id, json_t *options, bool permanent);
+/* Every room (references, freed with the array). */
+GPtrArray *room_all(void);
 /* Every member's publisher handle (references, the caller unrefs) but `except`. */
 GPtrArray *room_handles(room *r, room_member *except);
 /* Pushes event to every joined member of r but `except` (NULL: all). */
@@ -183,6 +195,19 @@ int room_may_join(room_call *c, room *r, const char **reason);
 /* The room of a breakout group not created on this node yet: 1 when the database was asked
  * (the room is created from its answer and the call resumed), 0 when there is none. */
 int room_load_group(room_call *c, uint64_t id);
+
+/* ---- breakouts (room_breakout.c): a group room follows its breakout's timing ---- */
+
+/* Listens to NOTIFY breakout; false without a database (group rooms then never end). */
+bool room_breakout_start(void);
+/* The state from a breakout row's text ("draft", "running", "ended"). */
+room_breakout_state room_breakout_state_of(const char *text);
+/* Sets a group room's timing (from the database) and tells its members what changed. */
+void room_breakout_update(room *r, room_breakout_state state, int64_t ends_at_ms);
+/* Once a second on the worker: countdowns and ends. */
+void room_breakout_tick(void);
+/* {"state", "ends_at"} of a group room for "joined", or NULL. New reference. */
+json_t *room_breakout_json(room *r);
 
 /* ---- publishers (room_publisher.c) ---- */
 

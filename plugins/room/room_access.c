@@ -88,6 +88,14 @@ int room_may_join(room_call *c, room *r, const char **reason)
         *reason = "Unauthorized (not a participant of this room's event)";
         return ROOM_ERROR_UNAUTHORIZED;
     }
+    g_mutex_lock(&r->lock);
+    room_breakout_state state = r->breakout;
+    g_mutex_unlock(&r->lock);
+    if (state != ROOM_BREAKOUT_RUNNING) {
+        *reason = state == ROOM_BREAKOUT_ENDED ? "Unauthorized (the breakout has ended)"
+                                               : "Unauthorized (the breakout has not started)";
+        return ROOM_ERROR_UNAUTHORIZED;
+    }
     if (c->verdict == 1)
         return 0;
     if (c->verdict == 2) {
@@ -112,11 +120,16 @@ static void group_done(const odeon_db_rows *rows, const char *error, void *user_
         room_body_id(c->body, "room", &id)) {
         const char *event = room_core->db_rows_value(rows, 0, 0);
         const char *name = room_core->db_rows_value(rows, 0, 1);
+        const char *ends = room_core->db_rows_value(rows, 0, 3);
         json_t *o = json_pack("{s:I, s:I, s:s, s:b}", "event_id",
                               (json_int_t)g_ascii_strtoll(event ? event : "0", NULL, 10),
                               "group_id", (json_int_t)id, "description", name ? name : "Group",
                               "is_private", 1);
-        room_unref(room_insert(id, o, false)); /* NULL when another join created it first */
+        room *r = room_insert(id, o, false); /* NULL when another join created it first */
+        if (r != NULL)
+            room_breakout_update(r, room_breakout_state_of(room_core->db_rows_value(rows, 0, 2)),
+                                 ends ? g_ascii_strtoll(ends, NULL, 10) : 0);
+        room_unref(r);
         json_decref(o);
     }
     c->group_loaded = true;
@@ -127,7 +140,9 @@ int room_load_group(room_call *c, uint64_t id)
 {
     char group[24];
     const char *params[] = {odeon_id_text(group, (int64_t)id)};
-    int rc = room_core->db_query("SELECT event_id, name FROM breakout_groups WHERE id = $1", 1,
-                                 params, group_done, c);
+    int rc = room_core->db_query("SELECT g.event_id, g.name, b.state, (extract(epoch FROM "
+                                 "b.ends_at) * 1000)::bigint FROM breakout_groups g JOIN "
+                                 "breakouts b ON b.id = g.breakout_id WHERE g.id = $1",
+                                 1, params, group_done, c);
     return rc == 0 ? 1 : 0;
 }

@@ -214,6 +214,9 @@ void room_publisher_join(room_call *c, room *r)
                            (json_int_t)m->id, "private_id", (json_int_t)m->private_id,
                            "publishers", publishers_json(r, m), "attendees",
                            attendees_json(r, m));
+    json_t *breakout = room_breakout_json(r);
+    if (breakout != NULL)
+        json_object_set_new(ev, "breakout", breakout);
     static const char *const roles[] = {NULL, "participant", "host", "organiser", "owner"};
     if (m->rank > 0 && m->rank < (int)G_N_ELEMENTS(roles))
         json_object_set_new(ev, "role", json_string(roles[m->rank]));

@@ -402,6 +402,10 @@ int tickets_db_error_code(const char *error, const char **reason)
         {"tickets:sales_closed", TICKETS_ERROR_STATE, "Ticket sales are closed"},
         {"tickets:sold_out", TICKETS_ERROR_SOLD_OUT, "Sold out"},
         {"tickets:invalid_link", TICKETS_ERROR_INVALID, "This link is invalid, used or expired"},
+        {"tickets:state", TICKETS_ERROR_STATE, "A breakout is running: end it first"},
+        {"tickets:deadline", TICKETS_ERROR_STATE, "The submission deadline has passed"},
+        {"tickets:no_group", TICKETS_ERROR_NOT_FOUND,
+         "No such group or member in the event's running breakout"},
         /* What the plugin cannot check alone, e.g. an update's new end before the event's
          * stored start: the table's CHECK refuses it and nothing is stored. */
         {"violates check constraint", TICKETS_ERROR_INVALID,
@@ -494,6 +498,8 @@ static tickets_request_fn request_find(const char *name)
         fn = tickets_events_request(name);
     if (fn == NULL)
         fn = tickets_register_request(name);
+    if (fn == NULL)
+        fn = tickets_breakout_request(name);
     return fn;
 }
 

@@ -140,6 +140,23 @@ json_t *tickets_organiser_reply(int64_t user_id, const char *email, const char *
                                 int64_t organisation_id, const char *organisation,
                                 tickets_role role);
 
+/* A single-use sign-in link mailed to a participant (tickets_register.c). subject and intro
+ * (the sentence before the link) default to the registration's; next is the page the
+ * sign-in page opens afterwards (a path on this site), or NULL. Strings are copied. */
+typedef struct tickets_link_mail {
+    int64_t participant_id;
+    const char *email;
+    const char *title; /* the event's */
+    const char *subject;
+    const char *intro;
+    const char *next;
+} tickets_link_mail;
+typedef void (*tickets_link_sent_fn)(bool ok, void *user_data);
+/* Stores the link and sends the mail; done(ok) runs once, on the main thread or before this
+ * returns. */
+void tickets_send_link(const tickets_link_mail *m, tickets_link_sent_fn done, void *user_data);
+tickets_request_fn tickets_breakout_request(const char *name);
+
 /* Stripe's webhook (tickets_register.c): verifies and applies one delivery. */
 void tickets_webhook_handle(odeon_http_request *req);
 

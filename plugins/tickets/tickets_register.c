@@ -15,49 +15,71 @@
 
 /* ---- magic links ---- */
 
-typedef void (*link_sent_fn)(bool ok, void *user_data);
-
 typedef struct link_job {
-    char *secret, *email, *title;
-    link_sent_fn done;
+    char *secret, *email, *title, *subject, *intro, *next;
+    tickets_link_sent_fn done;
     void *user_data;
 } link_job;
+
+static void link_job_free(link_job *job)
+{
+    g_free(job->secret);
+    g_free(job->email);
+    g_free(job->title);
+    g_free(job->subject);
+    g_free(job->intro);
+    g_free(job->next);
+    g_free(job);
+}
+
+/* The mail of a stored link: the caller's subject and introduction, or the sign-in ones. */
+static bool link_mail_send(link_job *job)
+{
+    GString *link = g_string_new(NULL);
+    g_string_printf(link, "%s/signin.html?token=%s", tickets_cfg.site_url, job->secret);
+    if (job->next != NULL) {
+        char *next = g_uri_escape_string(job->next, NULL, FALSE);
+        g_string_append_printf(link, "&next=%s", next);
+        g_free(next);
+    }
+    char *subject = job->subject ? g_strdup(job->subject)
+                                 : g_strdup_printf("Your sign-in link for %s", job->title);
+    char *intro = job->intro ? g_strdup(job->intro)
+                             : g_strdup_printf("you are registered for %s.", job->title);
+    char *text = g_strdup_printf(
+        "Hello,\n\n%s\n\nSign in with this link (it works once, within %d minutes):\n\n%s\n\n"
+        "If the link has expired, ask for a new one on the event's page.\n",
+        intro, tickets_cfg.magic_link_minutes, link->str);
+    bool ok = tickets_mail_send(tickets_mailer, job->email, subject, text) == 0;
+    g_free(text);
+    g_free(intro);
+    g_free(subject);
+    g_string_free(link, TRUE);
+    return ok;
+}
 
 static void link_stored(const odeon_db_rows *rows, const char *error, void *user_data)
 {
     link_job *job = user_data;
     bool ok = rows != NULL;
-    if (!ok) {
+    if (!ok)
         TICKETS_LOG(ODEON_LOG_WARN, "magic link not stored: %s", error);
-    } else {
-        char *link = g_strdup_printf("%s/signin.html?token=%s", tickets_cfg.site_url, job->secret);
-        char *subject = g_strdup_printf("Your sign-in link for %s", job->title);
-        char *text = g_strdup_printf(
-            "Hello,\n\nyou are registered for %s.\n\nSign in with this link (it works once, "
-            "within %d minutes):\n\n%s\n\nIf the link has expired, ask for a new one on the "
-            "event's page.\n",
-            job->title, tickets_cfg.magic_link_minutes, link);
-        ok = tickets_mail_send(tickets_mailer, job->email, subject, text) == 0;
-        g_free(text);
-        g_free(subject);
-        g_free(link);
-    }
+    else
+        ok = link_mail_send(job);
     if (job->done != NULL)
         job->done(ok, job->user_data);
-    g_free(job->secret);
-    g_free(job->email);
-    g_free(job->title);
-    g_free(job);
+    link_job_free(job);
 }
 
-/* Stores a new single-use link for the participant and mails it to email. */
-static void send_magic_link(int64_t participant_id, const char *email, const char *title,
-                            link_sent_fn done, void *user_data)
+void tickets_send_link(const tickets_link_mail *m, tickets_link_sent_fn done, void *user_data)
 {
     link_job *job = g_new0(link_job, 1);
     job->secret = tickets_link_secret();
-    job->email = g_strdup(email);
-    job->title = g_strdup(title ? title : "your event");
+    job->email = g_strdup(m->email);
+    job->title = g_strdup(m->title ? m->title : "your event");
+    job->subject = g_strdup(m->subject);
+    job->intro = g_strdup(m->intro);
+    job->next = g_strdup(m->next);
     job->done = done;
     job->user_data = user_data;
     if (job->secret == NULL) {
@@ -66,15 +88,23 @@ static void send_magic_link(int64_t participant_id, const char *email, const cha
     }
     char *hash = tickets_link_hash(job->secret);
     char pid[24], minutes[16];
-    TICKETS_ID_TEXT(pid, participant_id);
+    TICKETS_ID_TEXT(pid, m->participant_id);
     g_snprintf(minutes, sizeof minutes, "%d", tickets_cfg.magic_link_minutes);
-    const char *params[] = {hash, pid, email, minutes};
+    const char *params[] = {hash, pid, m->email, minutes};
     if (tickets_core->db_query("INSERT INTO tickets_magic_links (token_hash, participant_id, "
                                "email, expires_at) VALUES ($1::bytea, $2::bigint, $3, now() + "
                                "make_interval(mins => $4::int))",
                                4, params, link_stored, job) != 0)
         link_stored(NULL, "no database", job);
     g_free(hash);
+}
+
+/* Stores a new single-use sign-in link for the participant and mails it to email. */
+static void send_magic_link(int64_t participant_id, const char *email, const char *title,
+                            tickets_link_sent_fn done, void *user_data)
+{
+    tickets_link_mail m = {.participant_id = participant_id, .email = email, .title = title};
+    tickets_send_link(&m, done, user_data);
 }
 
 /* The call's reply waits in call->data until the link is out. */
@@ -333,7 +363,26 @@ static void link_requested(tickets_call *call, const odeon_db_rows *rows)
     }
     call->data = json_pack("{s:b}", "sent", 1);
     call->free_data = (void (*)(void *))json_decref;
-    send_magic_link(tickets_row_int(rows, 0), tickets_row_text(rows, 1), tickets_row_text(rows, 2), reply_after_link, call);
+    const char *group = tickets_row_text(rows, 4);
+    if (group == NULL) {
+        send_magic_link(tickets_row_int(rows, 0), tickets_row_text(rows, 1),
+                        tickets_row_text(rows, 2), reply_after_link, call);
+        return;
+    }
+    /* In a running breakout: the link opens the participant's group room (a lost group link
+     * asked for again). */
+    char *subject = g_strdup_printf("Your group link: %s (%s)", tickets_row_text(rows, 5),
+                                    tickets_row_text(rows, 2));
+    char *intro = g_strdup_printf("you are in %s at %s: its room and chat open with this link.",
+                                  tickets_row_text(rows, 5), tickets_row_text(rows, 2));
+    char *next = g_strdup_printf("/room.html?event=%s&group=%s", tickets_row_text(rows, 6), group);
+    tickets_link_mail m = {.participant_id = tickets_row_int(rows, 0),
+                           .email = tickets_row_text(rows, 1), .title = tickets_row_text(rows, 2),
+                           .subject = subject, .intro = intro, .next = next};
+    tickets_send_link(&m, reply_after_link, call);
+    g_free(subject);
+    g_free(intro);
+    g_free(next);
 }
 
 static void request_request_link(tickets_call *call)
@@ -357,8 +406,11 @@ static void request_request_link(tickets_call *call)
     tickets_call_query(
         call,
         "SELECT p.id, p.email, e.title, (SELECT count(*) FROM tickets_magic_links l WHERE "
-        "l.participant_id = p.id AND l.created_at > now() - interval '15 minutes') < 5 "
-        "FROM tickets_participants p JOIN tickets_events e ON e.id = p.event_id "
+        "l.participant_id = p.id AND l.created_at > now() - interval '15 minutes') < 5, "
+        "g.id, g.name, e.id FROM tickets_participants p JOIN tickets_events e ON e.id = "
+        "p.event_id LEFT JOIN LATERAL (SELECT g.id, g.name FROM breakout_members m JOIN "
+        "breakout_groups g ON g.id = m.group_id JOIN breakouts b ON b.id = m.breakout_id AND "
+        "b.state = 'running' WHERE m.participant_id = p.id) g ON true "
         "WHERE p.event_id = $1::bigint AND lower(p.email) = lower($2) AND EXISTS (SELECT 1 "
         "FROM tickets_orders o WHERE o.participant_id = p.id AND o.status = 'confirmed')",
         2, params, link_requested);

@@ -41,11 +41,16 @@ before(async () => {
     extraConfig: '[media]\nconsent_timeout = 4\n' });
   ev = await setupEvent(node, outbox, { n: 4, prefix: 'rooms' });
   const ids = ev.participants.map((p) => p.id);
-  const out = psql(conninfo, `INSERT INTO breakout_groups (event_id, name)
-    VALUES (${ev.eventId}, 'Team A'), (${ev.eventId}, 'Team B') RETURNING id`);
+  // A running breakout with two groups: A (participants 0-2) and B (participant 3).
+  const bid = Number(psql(conninfo, `INSERT INTO breakouts (event_id, state, started_at, ends_at,
+    submissions_until) VALUES (${ev.eventId}, 'running', now(), now() + interval '1 hour',
+    now() + interval '1 hour') RETURNING id`).split('\n')[0]);
+  const out = psql(conninfo, `INSERT INTO breakout_groups (breakout_id, event_id, number, name)
+    VALUES (${bid}, ${ev.eventId}, 1, 'Team A'), (${bid}, ${ev.eventId}, 2, 'Team B') RETURNING id`);
   [groupA, groupB] = out.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map(Number);
-  psql(conninfo, `INSERT INTO breakout_members VALUES (${groupA}, ${ids[0]}), (${groupA}, ${ids[1]}),
-    (${groupA}, ${ids[2]}), (${groupB}, ${ids[3]});`);
+  psql(conninfo, `INSERT INTO breakout_members (group_id, breakout_id, participant_id) VALUES
+    (${groupA}, ${bid}, ${ids[0]}), (${groupA}, ${bid}, ${ids[1]}), (${groupA}, ${bid}, ${ids[2]}),
+    (${groupB}, ${bid}, ${ids[3]});`);
 });
 
 after(async () => {
