@@ -517,14 +517,58 @@ static void joined(const odeon_db_rows *rows, const char *error, void *user_data
                              (json_int_t)(room_last ? g_ascii_strtoll(room_last, NULL, 10) : 0)));
 }
 
+static json_t *join_admitted(chat_call *c);
+
+static void group_membership_read(const odeon_db_rows *rows, const char *error, void *user_data)
+{
+    chat_call *c = user_data;
+    if (rows == NULL) {
+        call_db_failed(c, error);
+        return;
+    }
+    json_t *refusal = core->db_rows_count(rows) > 0
+                          ? join_admitted(c)
+                          : error_event(CHAT_ERROR_UNAUTHORIZED,
+                                        "Unauthorized (not a member of this group)");
+    if (refusal != NULL)
+        call_answer(c, refusal);
+}
+
+/* A participant's group room: only the breakout group's members (breakout_members). */
+static json_t *group_membership_check(chat_call *c)
+{
+    char *end = NULL;
+    gint64 participant = g_str_has_prefix(c->subject, "participant:")
+                             ? g_ascii_strtoll(c->subject + 12, &end, 10) : 0;
+    if (participant <= 0 || end == NULL || *end != '\0')
+        return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this group)");
+    char ev[24], who[24];
+    g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);
+    g_snprintf(who, sizeof who, "%" G_GINT64_FORMAT, participant);
+    const char *params[] = {c->room + 6, ev, who};
+    if (core->db_query("SELECT 1 FROM breakout_members m JOIN breakout_groups g ON g.id = "
+                       "m.group_id WHERE m.group_id = $1::bigint AND g.event_id = $2::bigint "
+                       "AND m.participant_id = $3::bigint",
+                       3, params, group_membership_read, c) != 0)
+        return error_event(CHAT_ERROR_UNAVAILABLE, "The chat is unavailable");
+    return NULL;
+}
+
 static json_t *req_join(chat_call *c)
 {
     int rank = caller_rank(c->handle, c->event_id);
     bool group = strcmp(c->room, "main") != 0;
-    /* Until breakout groups name their members, a group room is its event's hosts' and
-     * organisers'; the main room is everyone's with a role in the event. */
-    if (c->subject == NULL || rank == 0 || (group && rank < odeon_role_rank("host")))
+    /* The main room is everyone's with a role in the event; a group room its breakout
+     * group's members' and the event's hosts' and organisers'. */
+    if (c->subject == NULL || rank == 0)
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
+    if (group && rank < odeon_role_rank("host"))
+        return group_membership_check(c);
+    return join_admitted(c);
+}
+
+static json_t *join_admitted(chat_call *c)
+{
     json_t *after = json_object_get(c->body, "after_seq");
     if (after != NULL && (!json_is_integer(after) || json_integer_value(after) < 0))
         return error_event(CHAT_ERROR_INVALID, "Invalid element (after_seq)");
@@ -775,7 +819,19 @@ static void history_read(const odeon_db_rows *rows, const char *error, void *use
 static json_t *req_history(chat_call *c)
 {
     int rank = caller_rank(c->handle, c->event_id);
-    if (rank == 0 || (strcmp(c->room, "main") != 0 && rank < odeon_role_rank("host")))
+    /* A group room's history: its hosts and organisers, or a member who joined it (joining
+     * checked the membership). */
+    bool joined = false;
+    if (strcmp(c->room, "main") != 0 && rank > 0 && rank < odeon_role_rank("host")) {
+        char *key = room_key(c->event_id, c->room);
+        g_mutex_lock(&chat_lock);
+        chat_session *cs = core->get_handle_data(c->handle);
+        joined = cs != NULL && g_hash_table_contains(cs->members, key);
+        g_mutex_unlock(&chat_lock);
+        g_free(key);
+    }
+    if (rank == 0 ||
+        (strcmp(c->room, "main") != 0 && rank < odeon_role_rank("host") && !joined))
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this room)");
     json_t *before = json_object_get(c->body, "before_seq");
     json_t *limit = json_object_get(c->body, "limit");

@@ -185,10 +185,13 @@ static void raised(const odeon_db_rows *rows, const char *error, void *user_data
 {
     help_call *c = user_data;
     if (rows != NULL && core->events_enabled()) {
-        json_t *body = json_object_get(c->body, "group_id");
+        json_t *row = core->db_rows_count(rows) ? json_loads(core->db_rows_value(rows, 0, 0),
+                                                             0, NULL) : NULL;
+        json_t *group = json_object_get(row, "group_id");
         json_t *info = json_pack("{s:s, s:I, s:s, s:O}", "event", "help_requested", "event_id",
                                  (json_int_t)c->event_id, "subject", c->subject, "group_id",
-                                 body ? body : json_null());
+                                 group ? group : json_null());
+        json_decref(row);
         core->notify_event(&odeon_plugin_descriptor, c->handle, info);
         json_decref(info);
     }
@@ -243,7 +246,6 @@ static void follow_own(help_call *c)
 static json_t *req_raise(help_call *c)
 {
     json_t *note = json_object_get(c->body, "note");
-    json_t *group = json_object_get(c->body, "group_id");
     const char *text = note ? json_string_value(note) : "";
     if (text == NULL || strlen(text) != (note ? json_string_length(note) : 0) ||
         !g_utf8_validate(text, -1, NULL))
@@ -251,17 +253,18 @@ static json_t *req_raise(help_call *c)
     if (g_utf8_strlen(text, -1) > cfg.max_note)
         return error_event(HELP_ERROR_INVALID, "Note too long (at most %d characters)",
                            cfg.max_note);
-    int64_t group_id = 0;
-    if (group != NULL && !json_is_null(group) && !odeon_body_id(c->body, "group_id", &group_id))
-        return error_event(HELP_ERROR_INVALID, "Invalid element (group_id)");
     follow_own(c);
-    char ev[24], gr[24];
-    const char *params[] = {odeon_id_text(ev, c->event_id), c->subject, text,
-                            group_id ? odeon_id_text(gr, group_id) : NULL};
+    char ev[24];
+    const char *params[] = {odeon_id_text(ev, c->event_id), c->subject, text};
+    /* The group is the requester's in the event's running breakout (never the client's word),
+     * so a console's "join" opens the right room and chat. */
     return run_query(c,
                      "INSERT INTO help_requests AS r (event_id, requester, note, group_id) "
-                     "VALUES ($1::bigint, $2, $3, $4::bigint) RETURNING help_request_json(r)::text",
-                     4, params, raised);
+                     "VALUES ($1::bigint, $2, $3, (SELECT m.group_id FROM breakout_members m "
+                     "JOIN breakouts b ON b.id = m.breakout_id AND b.state = 'running' AND "
+                     "b.event_id = $1::bigint WHERE $2 = 'participant:' || m.participant_id)) "
+                     "RETURNING help_request_json(r)::text",
+                     3, params, raised);
 }
 
 static json_t *req_change(help_call *c, const char *action)

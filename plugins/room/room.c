@@ -609,6 +609,22 @@ static const struct {
     {"listparticipants", request_listparticipants},
 };
 
+/* The admin API's "message_plugin": the synchronous requests, with every right. */
+static json_t *room_handle_admin_message(json_t *body)
+{
+    const char *request = json_string_value(json_object_get(body, "request"));
+    if (request == NULL)
+        return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (request)");
+    for (size_t i = 0; i < G_N_ELEMENTS(sync_requests); i++)
+        if (strcmp(sync_requests[i].name, request) == 0)
+            return sync_requests[i].fn(NULL, body);
+    if (strcmp(request, "exists") == 0)
+        return request_exists(body);
+    if (strcmp(request, "list") == 0)
+        return request_list(NULL);
+    return error_json(ROOM_ERROR_INVALID_REQUEST, "Unknown request");
+}
+
 /* ---- descriptor callbacks ---- */
 
 static int room_create_session(odeon_plugin_handle *handle)
@@ -863,6 +879,7 @@ const odeon_plugin odeon_plugin_descriptor = {
     .destroy = room_plugin_destroy,
     .create_session = room_create_session,
     .handle_message = room_handle_message,
+    .handle_admin_message = room_handle_admin_message,
     .setup_media = room_setup_media,
     .incoming_rtp = room_incoming_rtp,
     .incoming_rtcp = room_incoming_rtcp,

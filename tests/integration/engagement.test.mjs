@@ -50,11 +50,12 @@ test('a help request reaches consoles on both nodes; one claims, all see it; it 
     assert.equal(w.help, 'watching', JSON.stringify(w));
   }
   const p = await eventSession(a, HELP, ev.participants[0].credential);
+  // The group comes from the participant's breakout (none here), never from the body.
   const raised = await p.request({ request: 'raise', event_id: eventId, note: "Our demo won't start", group_id: 3 });
   assert.equal(raised.help, 'raised', JSON.stringify(raised));
   const id = raised.request.id;
   assert.equal(raised.request.requester_name, 'Person 0');
-  assert.equal(raised.request.group_id, 3);
+  assert.equal(raised.request.group_id, null);
   const seen = (s, status) => waitFor(`${status} on a console`, () => s.events((d) => d.help === 'updated' && d.request.id === id && d.request.status === status)[0]);
   await seen(consoleA, 'open');
   await seen(consoleB, 'open');
