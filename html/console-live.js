@@ -161,7 +161,11 @@
     const live = new Odeon.EventLive(event.id, { credential: 'organiser' });
     page.live = live;
     live.on('figures', showFigures);
-    live.on('help', (r) => { page.requests.set(r.id, r); renderHelp(); });
+    live.on('help', (r) => {
+      page.requests.set(r.id, r);
+      renderHelp();
+      if (window.ConsoleBreakout) window.ConsoleBreakout.render();
+    });
     live.on('messages', (list, room) => {
       page.messages.set(room, (page.messages.get(room) || []).concat(list).slice(-200));
       if (room === page.room) showRoom();
@@ -175,12 +179,14 @@
       await live.watchHelp();
       await live.watchDashboard();
       showRoom();
+      if (window.ConsoleBreakout) window.ConsoleBreakout.show(event);
     } catch (e) {
       say(`The live panel is unavailable: ${e.reason || e}`, 'error');
     }
   }
 
   function hide() {
+    if (window.ConsoleBreakout) window.ConsoleBreakout.hide();
     if (page.live) page.live.stop();
     page.live = null;
     page.event = null;
@@ -193,5 +199,5 @@
   $('room-form').addEventListener('submit', sendRoom);
   $('room-main').addEventListener('click', () => openRoom('main'));
   window.addEventListener('pagehide', hide);
-  window.ConsoleLive = { show, hide, page };
+  window.ConsoleLive = { show, hide, page, openRoom };
 })();

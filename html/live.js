@@ -89,8 +89,7 @@
     ev.preventDefault();
     $('help-raise').disabled = true;
     try {
-      const group = Number($('help-group').value) || undefined;
-      showHelp(await page.live.raiseHelp($('help-note').value.trim(), group));
+      showHelp(await page.live.raiseHelp($('help-note').value.trim()));
       say('help-status', '', 'ok');
     } catch (e) {
       say('help-status', e.reason || String(e), 'error');

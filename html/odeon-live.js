@@ -11,7 +11,7 @@
 //   await live.start();            // chat "main" joined, page counted, own help requests followed
 //   await live.send('Hello');      // resolves with the message's seq
 //   const older = await live.history(beforeSeq);
-//   await live.raiseHelp('Our build fails', groupId); await live.cancelHelp(id);
+//   await live.raiseHelp('Our build fails'); await live.cancelHelp(id);
 //   Organisers and hosts: await live.watchHelp() (the open requests), live.claim(id),
 //   live.resolve(id), live.release(id), await live.watchDashboard() (figures now and pushed),
 //   await live.joinRoom('group:3') (another room's chat), live.participants().
@@ -196,10 +196,9 @@
       return (await this.request('chat', 'history', { room, before_seq: beforeSeq, limit })).messages;
     }
 
-    async raiseHelp(note, groupId) {
-      const body = { note: note || '' };
-      if (groupId) body.group_id = groupId;
-      const r = (await this.request('help', 'raise', body)).request;
+    // The request carries the participant's breakout group, if any (the server knows it).
+    async raiseHelp(note) {
+      const r = (await this.request('help', 'raise', { note: note || '' })).request;
       this.helpChanged(r);
       return r;
     }

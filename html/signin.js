@@ -5,6 +5,7 @@
 // credential this tab already holds, else the "new link" form; a link that is used up or
 // expired gets a clear message and that form (request_link).
 //
+// A link with &next=<path> (a breakout group's link) opens that page of this site once signed in.
 // The token leaves the address bar at once (history.replaceState), so it stays out of the
 // history and of a later Referer. window.signinPage exposes the state (tests).
 'use strict';
@@ -116,6 +117,13 @@
     const who = (registration && registration.participant) || participant;
     showSignedIn(Object.assign({}, participant, who), await eventOf(participant.event_id, registration),
                  registration);
+    // A link for a page of this site (a breakout group's room): open it, signed in. Only a
+    // path here, never another site.
+    const next = params.get('next');
+    if (next && /^\/[^/\\]/.test(next)) {
+      page.next = next;
+      location.replace(next);
+    }
   }
 
   async function resume() {

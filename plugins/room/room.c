@@ -148,6 +148,7 @@ void room_member_unref(room_member *m)
 {
     if (m == NULL || !g_atomic_int_dec_and_test(&m->refs))
         return;
+    room_core->handle_unref(m->handle);
     g_mutex_clear(&m->lock);
     g_free(m->display);
     g_free(m->subject);
@@ -631,7 +632,7 @@ static int room_create_session(odeon_plugin_handle *handle)
 {
     room_member *m = g_new0(room_member, 1);
     m->refs = 1;
-    m->handle = handle;
+    m->handle = room_core->handle_ref(handle);
     g_mutex_init(&m->lock);
     room_core->set_handle_data(handle, m);
     return 0;

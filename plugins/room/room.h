@@ -140,7 +140,7 @@ typedef enum { MEMBER_NONE, MEMBER_PUBLISHER, MEMBER_SUBSCRIBER } room_member_ki
 
 struct room_member {
     gint refs;
-    odeon_plugin_handle *handle; /* borrowed: the handle outlives its state */
+    odeon_plugin_handle *handle; /* reference: requests and hangups may outlive the session */
     GMutex lock;                 /* feed and sub, read by the media callbacks */
     room_member_kind kind;       /* the rest below is the worker's */
     room *room;                  /* reference once joined */
