@@ -11,7 +11,8 @@
 //   room.on('muted', (id, kind, muted) => ...);
 //   room.on('breakout', (data) => ...);       // { breakout: 'countdown'|'extended'|'ended', ... }
 //   room.on('closed', (reason) => ...);
-//   await room.join({ stream });              // publishes stream (or getUserMedia when absent)
+//   await room.join({ stream });              // publishes stream (or the camera, 960x540) as
+//                                             // simulcast (options.simulcast: false for one layer)
 //   await room.mute('audio', true); await room.shareScreen(stream); await room.stopScreen();
 //   room.prefer(feedId, substream);           // 0 lowest .. 2 best (small tiles take 0)
 //   await room.leave();
@@ -68,8 +69,12 @@
       this.joined = joined;
       for (const a of joined.attendees || []) this.memberSeen(a);
       for (const p of joined.publishers || []) this.feedSeen(p);
-      this.localStream = stream || await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-      this.sendEncodings = sendEncodings;
+      this.localStream = stream || await navigator.mediaDevices.getUserMedia({
+        audio: true, video: { width: 960, height: 540 } });
+      // Simulcast (quarter, half and full size) unless told otherwise: each subscriber gets the
+      // layer its tile and bandwidth call for.
+      this.sendEncodings = sendEncodings !== undefined ? sendEncodings
+        : this.options.simulcast === false ? undefined : Room.SIMULCAST;
       await this.publish();
       await this.subscribe([...this.feeds.keys()]);
       this.emit('members', this.members);
@@ -249,6 +254,10 @@
       await session.destroy().catch(() => {});
     }
   }
+
+  Room.SIMULCAST = [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+    { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+    { rid: 'f', maxBitrate: 1200000 }];
 
   Odeon.Room = Room;
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -2,6 +2,8 @@
 // tickets, room, chat and help plugins on PostgreSQL:
 // - three members follow their group links (signin.html -> room.html) and each decodes the two
 //   others' video (getStats framesDecoded per inbound video track);
+// - simulcast: a member that shows another small (substream 0) gets the quarter-size layer,
+//   another member a larger one;
 // - the team chat and the help button work from the room; the organiser's console shows the
 //   group with its live member count and the help flag;
 // - one member leaves: the others hear "leaving" and their grid shrinks;
@@ -139,6 +141,33 @@ describe('breakout room: three members see each other, one leaves, the organiser
       assert.equal(await tiles(m.page), 2);
       assert.equal(await m.page.textContent('#title'), 'Group 1');
     }
+  });
+
+  // The width of the video a page receives from feed (0 when unknown).
+  const widthOf = (page, feed) => page.evaluate(async (id) => {
+    const room = window.roomPage.room;
+    for (const s of (await room.sub.pc.getStats()).values()) {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'video') continue;
+      const t = room.sub.pc.getTransceivers().find((x) => x.receiver.track && x.receiver.track.id === s.trackIdentifier);
+      if (t && room.midFeed.get(t.mid) === id) return { width: s.frameWidth || 0, frames: s.framesDecoded || 0 };
+    }
+    return { width: 0, frames: 0 };
+  }, feed);
+
+  test('simulcast: a small tile gets the lowest layer, a large one a larger layer', async () => {
+    const [a, b, c] = members;
+    // a shows b small (substream 0); c keeps the page's choice for a few tiles (the best).
+    await a.page.evaluate((id) => window.roomPage.room.prefer(id, 0), b.id);
+    await waitFor('a gets b\'s quarter-size layer', async () => {
+      const w = await widthOf(a.page, b.id);
+      return w.width > 0 && w.width <= 960 / 4;
+    }, 40000);
+    const before = await widthOf(a.page, b.id);
+    await waitFor('c gets a larger layer of b', async () => (await widthOf(c.page, b.id)).width >= 960 / 2, 40000);
+    await waitFor('a keeps decoding the small layer', async () => {
+      const w = await widthOf(a.page, b.id);
+      return w.frames > before.frames + 30 && w.width <= 960 / 4;
+    }, 20000);
   });
 
   test('team chat and help from the room; the console shows the group, its members and the flag', async () => {

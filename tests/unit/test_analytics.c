@@ -124,6 +124,16 @@ static void test_bus_map(void **state)
     assert_null(row.detail); /* a null group is no detail */
     json_decref(help);
 
+    /* A team's submission (the tickets plugin): who by id, and the group. */
+    json_t *sub = json_pack("{s:s, s:i, s:s, s:i}", "event", "submitted", "event_id", 2,
+                            "subject", "participant:9", "group_id", 12);
+    assert_true(analytics_bus_map("odeon.plugin.tickets", sub, &row));
+    assert_string_equal(row.kind, "submission");
+    assert_string_equal(row.subject, "participant:9");
+    assert_int_equal(json_integer_value(json_object_get(row.detail, "group_id")), 12);
+    json_decref(row.detail);
+    json_decref(sub);
+
     json_t *other = json_pack("{s:s}", "event", "joined");
     assert_false(analytics_bus_map("odeon.plugin.echotest", other, &row));
     assert_false(analytics_bus_map(NULL, other, &row));
