@@ -65,7 +65,14 @@
     if (r.status === 'open') act('Claim', () => page.live.claim(r.id));
     if (r.status === 'claimed') act('Release', () => page.live.release(r.id), 'secondary');
     act('Resolve', () => page.live.resolve(r.id));
-    if (r.group_id) act('Open group chat', () => openRoom(`group:${r.group_id}`), 'secondary');
+    if (r.group_id) {
+      act('Open group chat', () => openRoom(`group:${r.group_id}`), 'secondary');
+      const join = document.createElement('a');
+      join.href = `room.html?event=${encodeURIComponent(page.event.id)}&group=${r.group_id}`;
+      join.className = 'button';
+      join.textContent = 'Join the room';
+      actions.append(join);
+    }
     li.append(title, note, state, actions);
     return li;
   }

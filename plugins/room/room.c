@@ -281,6 +281,7 @@ static const struct {
     {"unsubscribe", room_subscriber_unsubscribe},
     {"update", room_subscriber_subscribe},
     {"start", room_subscriber_start},
+    {"pause", room_subscriber_pause},
     {"leave", request_leave},
 };
 

@@ -291,6 +291,7 @@ void room_subscriber_join(room_call *c, room *r);
 void room_subscriber_subscribe(room_call *c);
 void room_subscriber_unsubscribe(room_call *c);
 void room_subscriber_start(room_call *c);
+void room_subscriber_pause(room_call *c);
 void room_subscriber_configure(room_call *c);
 void room_subscriber_leave(room_member *m, room_call *c);
 /* A feed went: every subscription of r drops its slots and renegotiates. Worker thread. */

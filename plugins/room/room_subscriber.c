@@ -416,6 +416,26 @@ void room_subscriber_start(room_call *c)
     json_decref(ev);
 }
 
+/* "pause": every stream stops until "start" (without a jsep) resumes them. */
+void room_subscriber_pause(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    for (int i = 0; i < s->slot_count; i++) {
+        room_slot *slot = s->slots[i];
+        if (slot->feed == NULL)
+            continue;
+        g_mutex_lock(&slot->feed->lock);
+        slot->ready = false;
+        g_mutex_unlock(&slot->feed->lock);
+    }
+    json_t *ev = json_pack("{s:s, s:I, s:s}", "videoroom", "event", "room",
+                           (json_int_t)s->room->id, "paused", "ok");
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+}
+
 /* Applies one stream's settings: send, substream (0..2, 2 best), temporal. */
 static void slot_configure(room_slot *slot, json_t *o)
 {

@@ -283,6 +283,17 @@ test('members hear who talks and who mutes', { skip }, async () => {
   const mid = [...b.midFeed.entries()].find(([, f]) => f === a.id)?.[0];
   r = await b.msg(b.sub, { request: 'configure', streams: [{ mid: String(Number(mid) + 1), send: false }] });
   assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+  r = await b.msg(b.sub, { request: 'configure', streams: [{ mid: String(Number(mid) + 1), send: true }] });
+  assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+  // pause, then start without a jsep: media stops and comes back.
+  r = await b.msg(b.sub, { request: 'pause' });
+  assert.equal(r.data.paused, 'ok', JSON.stringify(r.data));
+  const paused = b.decoded(a.id);
+  await sleep(1000);
+  assert.ok(b.decoded(a.id) - paused < 10, `frames while paused: ${b.decoded(a.id) - paused}`);
+  r = await b.msg(b.sub, { request: 'start' });
+  assert.equal(r.data.started, 'ok', JSON.stringify(r.data));
+  await waitFor('b decodes a again', () => b.decoded(a.id) > paused + 30, 15000);
 });
 
 test('a member whose connection silently dies is removed, and rejoins with the same identity', { skip }, async () => {
