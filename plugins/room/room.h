@@ -280,7 +280,9 @@ struct room_sub {
     room *room;                   /* reference */
     room_slot *slots[ROOM_SUB_MAX_SLOTS];
     int slot_count;
-    bool offered;   /* an offer went out; the answer comes with "start" */
+    bool offered;   /* an offer went out (the worker's, as the two below) */
+    bool awaiting;  /* our last offer is not answered yet ("start" brings the answer) */
+    bool pending;   /* the streams changed meanwhile: offer again once it is answered */
     uint64_t estimate_bps; /* per video slot, from the subscriber's estimate (atomic) */
 };
 

@@ -150,8 +150,8 @@ static const char *display_of(room_call *c)
     return who && who->display_name ? who->display_name : NULL;
 }
 
-/* Validates a join's elements; NULL when it may go on, else the error sent. */
-static bool join_checks(room_call *c, room *r, uint64_t *wanted)
+/* Validates a join's elements: false after answering the error. */
+static bool join_elements(room_call *c, uint64_t *wanted)
 {
     json_t *display = json_object_get(c->body, "display");
     *wanted = 0;
@@ -164,6 +164,12 @@ static bool join_checks(room_call *c, room *r, uint64_t *wanted)
         room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (id)");
         return false;
     }
+    return true;
+}
+
+/* Whether the room takes one more (and the wanted id is free): false after the error. */
+static bool join_seat(room_call *c, room *r, uint64_t *wanted)
+{
     g_mutex_lock(&r->lock);
     bool taken = *wanted != 0 && g_hash_table_contains(r->members, wanted);
     bool full = (int)g_hash_table_size(r->members) >= r->max_publishers;
@@ -184,6 +190,9 @@ static bool join_checks(room_call *c, room *r, uint64_t *wanted)
 void room_publisher_join(room_call *c, room *r)
 {
     room_member *m = c->member;
+    uint64_t wanted;
+    if (!join_elements(c, &wanted))
+        return;
     /* The same person again (a closed laptop, a new network): the old presence leaves first,
      * so others see it go and come back, and the seat is free. */
     room_member *old = same_identity(r, m->subject);
@@ -195,8 +204,7 @@ void room_publisher_join(room_call *c, room *r)
         room_publisher_leave(old, false);
         room_member_unref(old);
     }
-    uint64_t wanted;
-    if (!join_checks(c, r, &wanted))
+    if (!join_seat(c, r, &wanted))
         return;
     g_mutex_lock(&r->lock);
     m->id = new_id(r, wanted);

@@ -276,9 +276,29 @@ static void offer_send(room_sub *s, room_call *c, const char *event_name)
         room_reply(c, ev, jsep);
     else
         room_core->push_event(s->handle, NULL, ev, jsep);
-    s->offered = true;
+    s->offered = s->awaiting = true;
+    s->pending = false;
     json_decref(ev);
     json_decref(jsep);
+}
+
+/* The streams changed: a new offer now, or once the peer answered the one it has (two
+ * offers in flight would cross: the answer to the first would meet the second). A request
+ * is answered with the streams at once, and the offer follows as an "updated" event. */
+static void renegotiate(room_sub *s, room_call *c)
+{
+    if (!s->awaiting) {
+        offer_send(s, c, "updated");
+        return;
+    }
+    s->pending = true;
+    if (c != NULL) {
+        json_t *ev = json_pack("{s:s, s:I, s:o, s:b}", "videoroom", "updated", "room",
+                               (json_int_t)s->room->id, "streams", streams_json(s),
+                               "offer_follows", 1);
+        room_reply(c, ev, NULL);
+        json_decref(ev);
+    }
 }
 
 /* ---- requests ---- */
@@ -353,7 +373,7 @@ void room_subscriber_subscribe(room_call *c)
     bool ok = slots_fill(c, s, w);
     wanted_clear(w);
     if (ok)
-        offer_send(s, c, "updated");
+        renegotiate(s, c);
 }
 
 /* Whether an "unsubscribe" item names the slot: {"feed"[, "mid"]} or {"sub_mid"}. */
@@ -385,7 +405,7 @@ void room_subscriber_unsubscribe(room_call *c)
                 slot_detach(s->slots[i]);
                 break;
             }
-    offer_send(s, c, "updated");
+    renegotiate(s, c);
 }
 
 void room_subscriber_start(room_call *c)
@@ -414,6 +434,11 @@ void room_subscriber_start(room_call *c)
                            (json_int_t)s->room->id, "started", "ok");
     room_reply(c, ev, NULL);
     json_decref(ev);
+    if (c->jsep != NULL) {
+        s->awaiting = false;
+        if (s->pending)
+            offer_send(s, NULL, "updated");
+    }
 }
 
 /* "pause": every stream stops until "start" (without a jsep) resumes them. */
@@ -541,7 +566,7 @@ void room_subscribers_feed_gone(room *r, room_feed *f)
                 changed = true;
             }
         if (changed && s->offered)
-            offer_send(s, NULL, "updated");
+            renegotiate(s, NULL);
     }
     g_ptr_array_unref(subs);
 }
