@@ -190,7 +190,10 @@ static void request_breakout_preview(tickets_call *call)
 
 static void moved(tickets_call *call, const odeon_db_rows *rows)
 {
-    (void)rows;
+    if (tickets_core->db_rows_count(rows) == 0) {
+        tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such event of yours");
+        return;
+    }
     char ev[24], org[24];
     TICKETS_ID_TEXT(org, call->who.organisation_id);
     int64_t id = 0;
