@@ -261,21 +261,6 @@ static const char *description_of(json_t *body, const char *mid)
     return NULL;
 }
 
-/* The codecs whose layers and keyframes stage_layers understands. */
-static bool codec_layered(const char *codec, stage_layer_codec *out)
-{
-    static const struct {
-        const char *name;
-        stage_layer_codec codec;
-    } known[] = {{"VP8", STAGE_CODEC_VP8}, {"VP9", STAGE_CODEC_VP9}, {"H264", STAGE_CODEC_H264}};
-    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
-        if (g_ascii_strcasecmp(codec, known[i].name) == 0) {
-            *out = known[i].codec;
-            return true;
-        }
-    return false;
-}
-
 /* The feed from our answer: every m-line we accepted to receive on. */
 static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body)
 {
@@ -296,11 +281,22 @@ static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body
         s->media = media[i];
         s->description = g_strdup(description_of(body, media[i].mid));
         s->slots = g_ptr_array_new();
-        s->layered = s->media.video && codec_layered(s->media.codec, &s->codec);
+        s->layered = s->media.video && stage_layer_codec_of(s->media.codec, &s->codec);
         if (s->layered)
             stage_layer_stats_init(&s->stats, s->codec);
     }
     return f;
+}
+
+/* A "bitrate" is a non-negative integer (bit/s, 0: none): false after the error. */
+static bool bitrate_ok(room_call *c)
+{
+    json_t *bitrate = json_object_get(c->body, "bitrate");
+    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0)) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (bitrate)");
+        return false;
+    }
+    return true;
 }
 
 static bool publish_checks(room_call *c)
@@ -319,12 +315,7 @@ static bool publish_checks(room_call *c)
         room_fail(c, ROOM_ERROR_INVALID_SDP_TYPE, "Publishing needs an SDP offer");
         return false;
     }
-    json_t *bitrate = json_object_get(c->body, "bitrate");
-    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0)) {
-        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (bitrate)");
-        return false;
-    }
-    return true;
+    return bitrate_ok(c);
 }
 
 static json_t *answer_for(room_call *c, room *r)
@@ -447,12 +438,7 @@ static bool configure_checks(room_call *c)
         room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (streams: an array)");
         return false;
     }
-    json_t *bitrate = json_object_get(c->body, "bitrate");
-    if (bitrate != NULL && (!json_is_integer(bitrate) || json_integer_value(bitrate) < 0)) {
-        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (bitrate)");
-        return false;
-    }
-    return true;
+    return bitrate_ok(c);
 }
 
 static void configure_streams(room_member *m, room_feed *f, json_t *body)

@@ -246,7 +246,6 @@ void stage_fanout_configure(stage *s);
  * estimate at all then gets the best layer its preference allows. */
 #define STAGE_INITIAL_ESTIMATE_US (2 * G_USEC_PER_SEC)
 extern guint64 stage_initial_estimate_bps;
-bool stage_layer_codec_of(const char *codec, stage_layer_codec *out);
 /* Waits (up to 2 s) until no drain is queued on any loop: before the plugin goes. */
 void stage_fanout_quiesce(void);
 /* Puts a viewer whose connection is up into its loop's group, or takes it out (both with the

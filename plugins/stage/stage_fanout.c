@@ -103,20 +103,6 @@ void stage_group_remove_locked(stage_viewer *v)
 
 /* ---- the writer ---- */
 
-bool stage_layer_codec_of(const char *codec, stage_layer_codec *out)
-{
-    static const struct {
-        const char *name;
-        stage_layer_codec codec;
-    } known[] = {{"VP8", STAGE_CODEC_VP8}, {"VP9", STAGE_CODEC_VP9}, {"H264", STAGE_CODEC_H264}};
-    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
-        if (g_ascii_strcasecmp(codec, known[i].name) == 0) {
-            *out = known[i].codec;
-            return true;
-        }
-    return false;
-}
-
 void stage_fanout_configure(stage *s)
 {
     for (size_t i = 0; i < s->track_count; i++) {

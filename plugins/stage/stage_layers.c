@@ -12,6 +12,7 @@
 #include "stage_layers.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "stage_rtp.h"
 
@@ -221,6 +222,20 @@ static const uint8_t *rtp_payload(const uint8_t *pkt, size_t len, size_t *plen)
 }
 
 /* ---------------------------------------------------------------- statistics */
+
+bool stage_layer_codec_of(const char *codec, stage_layer_codec *out)
+{
+    static const struct {
+        const char *name;
+        stage_layer_codec codec;
+    } known[] = {{"VP8", STAGE_CODEC_VP8}, {"VP9", STAGE_CODEC_VP9}, {"H264", STAGE_CODEC_H264}};
+    for (size_t i = 0; codec != NULL && i < sizeof known / sizeof known[0]; i++)
+        if (strcasecmp(codec, known[i].name) == 0) {
+            *out = known[i].codec;
+            return true;
+        }
+    return false;
+}
 
 void stage_layer_stats_init(stage_layer_stats *st, stage_layer_codec codec)
 {

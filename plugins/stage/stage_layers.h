@@ -93,6 +93,10 @@ typedef struct {
 
 void stage_layer_stats_init(stage_layer_stats *st, stage_layer_codec codec);
 
+/* The layered codec of an rtpmap encoding name ("VP8", "VP9", "H264", any case): true and
+ * *out, or false for a codec whose layers and keyframes are not understood here. */
+bool stage_layer_codec_of(const char *codec, stage_layer_codec *out);
+
 /* Accounts one packet of the host's (a whole RTP packet): simulcast packets count for
  * `substream` (0..2, anything else ignored); VP9 packets for the spatial id of their
  * descriptor (`substream` ignored). Malformed packets count for their substream but teach
