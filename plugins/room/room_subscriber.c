@@ -284,7 +284,8 @@ static void offer_send(room_sub *s, room_call *c, const char *event_name)
 
 /* The streams changed: a new offer now, or once the peer answered the one it has (two
  * offers in flight would cross: the answer to the first would meet the second). A request
- * is answered with the streams at once, and the offer follows as an "updated" event. */
+ * is answered at once with "updating" and the streams, as Janus does, and the offer follows
+ * as an "updated" event. */
 static void renegotiate(room_sub *s, room_call *c)
 {
     if (!s->awaiting) {
@@ -293,9 +294,8 @@ static void renegotiate(room_sub *s, room_call *c)
     }
     s->pending = true;
     if (c != NULL) {
-        json_t *ev = json_pack("{s:s, s:I, s:o, s:b}", "videoroom", "updated", "room",
-                               (json_int_t)s->room->id, "streams", streams_json(s),
-                               "offer_follows", 1);
+        json_t *ev = json_pack("{s:s, s:I, s:o}", "videoroom", "updating", "room",
+                               (json_int_t)s->room->id, "streams", streams_json(s));
         room_reply(c, ev, NULL);
         json_decref(ev);
     }
