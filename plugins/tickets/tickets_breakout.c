@@ -523,20 +523,60 @@ static void request_submissions(tickets_call *call)
                        2, params, submissions_read);
 }
 
+/* The requests, and the role an organisation member needs for each (NONE: a participant's). */
+static const struct breakout_request {
+    const char *name;
+    tickets_request_fn fn;
+    tickets_role role;
+} breakout_requests[] = {
+    {"breakout_get", request_breakout_get, TICKETS_ROLE_HOST},
+    {"breakout_preview", request_breakout_preview, TICKETS_ROLE_ORGANISER},
+    {"breakout_move", request_breakout_move, TICKETS_ROLE_ORGANISER},
+    {"breakout_start", request_breakout_start, TICKETS_ROLE_ORGANISER},
+    {"breakout_extend", request_breakout_extend, TICKETS_ROLE_ORGANISER},
+    {"breakout_end", request_breakout_end, TICKETS_ROLE_ORGANISER},
+    {"set_team", request_set_team, TICKETS_ROLE_ORGANISER},
+    {"submissions", request_submissions, TICKETS_ROLE_HOST},
+    {"breakout_mine", request_breakout_mine, TICKETS_ROLE_NONE},
+    {"submit", request_submit, TICKETS_ROLE_NONE},
+};
+
+static const struct breakout_request *breakout_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < G_N_ELEMENTS(breakout_requests); i++)
+        if (strcmp(breakout_requests[i].name, name) == 0)
+            return &breakout_requests[i];
+    return NULL;
+}
+
+static void event_owned(tickets_call *call, const odeon_db_rows *rows)
+{
+    if (tickets_core->db_rows_count(rows) == 0) {
+        tickets_call_fail(call, TICKETS_ERROR_NOT_FOUND, "No such event of your organisation");
+        return;
+    }
+    breakout_find(call->request)->fn(call);
+}
+
+/* An organiser's request goes on only for an event of the caller's organisation: 484 for
+ * another's, before anything is read or changed. */
+static void request_for_own_event(tickets_call *call)
+{
+    const struct breakout_request *r = breakout_find(call->request);
+    char ev[24], org[24];
+    if (!breakout_target(call, r->role, ev, org))
+        return;
+    const char *params[] = {ev, org};
+    tickets_call_query(call,
+                       "SELECT 1 FROM tickets_events WHERE id = $1::bigint AND organisation_id = "
+                       "$2::bigint",
+                       2, params, event_owned);
+}
+
 tickets_request_fn tickets_breakout_request(const char *name)
 {
-    static const struct {
-        const char *name;
-        tickets_request_fn fn;
-    } requests[] = {
-        {"breakout_get", request_breakout_get},       {"breakout_preview", request_breakout_preview},
-        {"breakout_move", request_breakout_move},     {"breakout_start", request_breakout_start},
-        {"breakout_extend", request_breakout_extend}, {"breakout_end", request_breakout_end},
-        {"breakout_mine", request_breakout_mine},     {"set_team", request_set_team},
-        {"submit", request_submit},                   {"submissions", request_submissions},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(requests); i++)
-        if (strcmp(requests[i].name, name) == 0)
-            return requests[i].fn;
-    return NULL;
+    const struct breakout_request *r = breakout_find(name);
+    if (r == NULL)
+        return NULL;
+    return r->role == TICKETS_ROLE_NONE ? r->fn : request_for_own_event;
 }

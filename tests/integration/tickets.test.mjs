@@ -437,6 +437,24 @@ describe('odeon.plugin.tickets', { skip: SKIP }, () => {
     await S.anonymous.ok('signup', { email: loginEmail, password: PASSWORD, name: 'Login Person', organisation: 'Org L' });
     const connectPair = await connectCode(S.owner); // refusals use this one; it stays unused
 
+    // The event's breakout brought to a state (by the owner) before a breakout request is tried.
+    const breakoutNow = async () => (await S.owner.ok('breakout_get', { event_id: F.event })).breakout;
+    const breakoutEnded = async () => {
+      if ((await breakoutNow())?.state === 'running') await S.owner.ok('breakout_end', { event_id: F.event });
+    };
+    const breakoutDraft = async () => {
+      const b = await breakoutNow();
+      if (b?.state === 'draft') return b;
+      await breakoutEnded();
+      return (await S.owner.ok('breakout_preview', { event_id: F.event, group_size: 2, include: 'registered' })).breakout;
+    };
+    const breakoutRunning = async () => {
+      const b = await breakoutNow();
+      if (b?.state === 'running') return b;
+      await breakoutDraft();
+      return (await S.owner.ok('breakout_start', { event_id: F.event, minutes: 30 })).breakout;
+    };
+
     const all = new Set(ROLES);
     const hostPlus = ['host', 'organiser', 'owner', 'otherOrg'];
     const orgPlus = ['organiser', 'owner', 'otherOrg'];
@@ -543,6 +561,59 @@ describe('odeon.plugin.tickets', { skip: SKIP }, () => {
           assert.equal(r.status, 'confirmed');
         },
       },
+      // Breakouts (F.event: organisation A's live event, its registrations split in twos).
+      { req: 'breakout_get', allow: A('host', 'organiser', 'owner'), deny: { otherOrg: 484 }, body: () => ({ event_id: F.event }), check: (r) => assert.ok('breakout' in r) },
+      {
+        req: 'breakout_preview', allow: A('organiser', 'owner'), deny: { otherOrg: 484 },
+        body: async (role, allowed) => {
+          if (allowed) await breakoutEnded();
+          return { event_id: F.event, group_size: 2, include: 'registered' };
+        },
+        check: (r) => assert.equal(r.breakout.state, 'draft'),
+      },
+      {
+        req: 'breakout_move', allow: A('organiser', 'owner'), deny: { otherOrg: 484 },
+        body: async () => {
+          const b = await breakoutDraft();
+          return { event_id: F.event, participant_id: b.groups[0].members[0].participant_id, group_id: b.groups[b.groups.length - 1].id };
+        },
+        check: (r) => assert.equal(r.breakout.state, 'draft'),
+      },
+      {
+        req: 'breakout_start', allow: A('organiser', 'owner'), deny: { otherOrg: 484 },
+        body: async (role, allowed) => {
+          if (allowed) await breakoutDraft();
+          return { event_id: F.event, minutes: 30 };
+        },
+        check: (r) => assert.equal(r.breakout.state, 'running'),
+      },
+      {
+        req: 'breakout_extend', allow: A('organiser', 'owner'), deny: { otherOrg: 484 },
+        body: async (role, allowed) => {
+          if (allowed) await breakoutRunning();
+          return { event_id: F.event, minutes: 5 };
+        },
+        check: (r) => assert.equal(r.breakout.state, 'running'),
+      },
+      {
+        req: 'breakout_end', allow: A('organiser', 'owner'), deny: { otherOrg: 484 },
+        body: async (role, allowed) => {
+          if (allowed) await breakoutRunning();
+          return { event_id: F.event };
+        },
+        check: (r) => assert.equal(r.breakout.state, 'ended'),
+      },
+      { req: 'set_team', allow: A('organiser', 'owner'), deny: { otherOrg: 484 }, body: () => ({ event_id: F.event, participant_id: U.participant.id, team: 'Matrix team' }), check: (r) => assert.equal(r.team, 'Matrix team') },
+      { req: 'breakout_mine', allow: A('participant', 'otherParticipant'), body: () => ({}), check: (r) => assert.ok('group' in r) },
+      {
+        req: 'submit', allow: A('participant'), deny: { otherParticipant: 484 },
+        body: async (role, allowed) => {
+          if (allowed) await breakoutRunning();
+          return { title: 'Matrix submission', link: 'https://example.org/matrix' };
+        },
+        check: (r) => assert.equal(r.submission.title, 'Matrix submission'),
+      },
+      { req: 'submissions', allow: A('host', 'organiser', 'owner'), deny: { otherOrg: 484 }, body: () => ({ event_id: F.event }), check: (r) => assert.ok(Array.isArray(r.submissions)) },
     ];
 
     const failures = [];
