@@ -860,6 +860,7 @@ static void room_plugin_destroy(void)
 {
     task_post(NULL, NULL);
     g_thread_join(worker);
+    room_subscribers_quiesce();
     g_async_queue_unref(tasks);
     g_mutex_lock(&rooms_lock);
     GHashTable *all = rooms;

@@ -211,6 +211,17 @@ json_t *room_breakout_json(room *r);
 
 /* ---- publishers (room_publisher.c) ---- */
 
+#define ROOM_RING_VIDEO 64 /* about 1 s of a 500 kbit/s camera */
+#define ROOM_RING_AUDIO 32
+#define ROOM_ENTRY_BYTES (ROOM_PACKET_MAX + 32) /* the rewritten extension block may grow it */
+
+typedef struct room_ring_entry {
+    uint16_t len;
+    int8_t substream; /* simulcast layer (0 without simulcast) */
+    int64_t arrival_us;
+    uint8_t data[ROOM_ENTRY_BYTES] __attribute__((aligned(16)));
+} room_ring_entry;
+
 struct room_feed {
     gint refs;
     GMutex lock; /* streams' slots and state; taken per packet on the publisher's loop */
@@ -228,6 +239,11 @@ struct room_feed {
         stage_layer_stats stats; /* the layers it sends (publisher's loop) */
         GPtrArray *slots;        /* room_slot * fed by this stream (borrowed) */
         int64_t last_keyframe_request_us;
+        /* The last packets, as subscribers get them (extensions rewritten): written by the
+         * publisher's loop, read by each subscriber's drain on its own loop. */
+        room_ring_entry *ring;
+        uint32_t ring_size; /* a power of two */
+        uint64_t head;      /* packets written so far; entry head % ring_size is next */
     } streams[ROOM_FEED_MAX_STREAMS];
     bool active; /* false once unpublished: nothing more is forwarded */
     /* Talking detection (publisher's loop). */
@@ -262,7 +278,10 @@ struct room_slot {
     int feed_stream;   /* index into feed->streams */
     room_sdp_media media; /* the stream it carries, or carried last (an inactive m-line's) */
     uint32_t ssrc;     /* ours on this m-line (from our offer): the subscriber's PLIs name it */
+    room_feed *attached; /* the feed whose ring this slot reads (atomic; set under its lock) */
     /* Under feed->lock from here: */
+    uint64_t pos;      /* the next ring entry to read */
+    bool pos_valid;    /* pos is set (the first drain after attaching sets it to the head) */
     bool ready;        /* the subscriber's answer covers this m-line */
     bool send;         /* the subscriber's "send" (configure) */
     stage_layer_viewer layers; /* layered video */
@@ -284,6 +303,11 @@ struct room_sub {
     bool awaiting;  /* our last offer is not answered yet ("start" brings the answer) */
     bool pending;   /* the streams changed meanwhile: offer again once it is answered */
     uint64_t estimate_bps; /* per video slot, from the subscriber's estimate (atomic) */
+    /* The drain: runs on the subscriber connection's media loop when a feed it reads wrote
+     * packets (wakes coalesce), reads every slot's new ring entries and sends them in one
+     * batch (one sendmmsg on that loop). */
+    odeon_media_wake wake;
+    gint loop; /* the connection's media loop, -1 before it has one (atomic) */
 };
 
 room_sub *room_sub_ref(room_sub *s);
@@ -298,12 +322,13 @@ void room_subscriber_configure(room_call *c);
 void room_subscriber_leave(room_member *m, room_call *c);
 /* A feed went: every subscription of r drops its slots and renegotiates. Worker thread. */
 void room_subscribers_feed_gone(room *r, room_feed *f);
-/* Rewrites pkt for slot into out (ROOM_PACKET_MAX + ROOM_PACKET_ROOM): its length, or 0 when
- * the slot does not take this packet; *keyframe set when the slot needs one. Called by the
- * feed's fan-out with feed->lock held. */
-size_t room_slot_forward(room_slot *slot, struct room_feed_stream *fs, int substream,
-                         const uint8_t *pkt, size_t len, int64_t now_us, uint8_t *out,
-                         bool *keyframe);
+/* The drain (sub->wake's function, on the subscription's loop). */
+void room_sub_drain(void *data);
+/* Waits (up to 2 s) until no drain is queued on any loop: before the plugin goes. */
+void room_subscribers_quiesce(void);
+/* Wakes the drain of each subscription in subs (room_sub *, references taken by the caller:
+ * each is kept by a queued wake or dropped here). Any thread, no lock held. */
+void room_subscribers_wake(room_sub **subs, int n);
 void room_subscriber_rtcp(room_member *m, odeon_media_packet *packet);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * room_publisher.c - a room's participants as publishers: join, publish (our answer, read back
  * into the feed's streams), configure (mute, bitrate, keyframe), unpublish, leave; and the
- * feed's media on the publisher's loop: talking detection, the bitrate cap, and the fan-out of
- * each packet to the subscriber slots it feeds (rewritten under the feed's lock, sent after
- * it is released).
+ * feed's media on the publisher's loop: talking detection, the bitrate cap, and each packet
+ * written once into its stream's ring, from which every subscriber's drain reads it on the
+ * subscriber's own loop (room_subscriber.c).
  */
 #include "room.h"
 
@@ -12,9 +12,7 @@
 
 #include "../common/plugin_common.h"
 #include "room_rtp.h"
-#include "../stage/stage_rtp.h"
 
-#define FANOUT_CHUNK 16 /* slots rewritten per lock hold */
 #define REMB_INTERVAL_US 1000000
 
 /* ---- feeds ---- */
@@ -32,6 +30,7 @@ void room_feed_unref(room_feed *f)
     for (int i = 0; i < f->stream_count; i++) {
         g_ptr_array_unref(f->streams[i].slots);
         g_free(f->streams[i].description);
+        g_free(f->streams[i].ring);
     }
     room_core->handle_unref(f->handle);
     g_free(f->display);
@@ -282,6 +281,8 @@ static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body
         s->description = g_strdup(description_of(body, media[i].mid));
         s->slots = g_ptr_array_new();
         s->layered = s->media.video && stage_layer_codec_of(s->media.codec, &s->codec);
+        s->ring_size = s->media.video ? ROOM_RING_VIDEO : ROOM_RING_AUDIO;
+        s->ring = g_new(room_ring_entry, s->ring_size);
         if (s->layered)
             stage_layer_stats_init(&s->stats, s->codec);
     }
@@ -607,58 +608,39 @@ static void talking_update(room_feed *f, struct room_feed_stream *s, int level)
         talking_notify(f, talking, average);
 }
 
-typedef struct fanout_out {
-    odeon_plugin_handle *handle; /* reference */
-    int mindex;
-    size_t len;
-    uint8_t buf[ROOM_PACKET_MAX + ROOM_PACKET_ROOM] __attribute__((aligned(16)));
-} fanout_out;
+#define WAKE_MAX 64 /* subscriptions woken per packet at most (a room has 21 members) */
 
-static __thread fanout_out fanout[FANOUT_CHUNK];
-static __thread uint8_t normal[ROOM_PACKET_MAX + ROOM_PACKET_ROOM] __attribute__((aligned(16)));
-
-/* Rewrites the packet for slots [from, from + FANOUT_CHUNK) under the feed's lock; returns how
- * many outputs were made and sets *next to where to go on (-1: done). */
-static int fanout_chunk(room_feed *f, int si, int substream, size_t len, int64_t now,
-                        guint from, guint *next, bool *keyframe)
+/* Writes the packet into its stream's ring (the extension block rewritten on the way) and
+ * collects the subscriptions to wake, with a reference each; returns how many. */
+static int ring_write(room_feed *f, int si, const odeon_media_packet *packet, int level,
+                      room_sub **wake)
 {
     int n = 0;
-    g_mutex_lock(&f->lock);
     struct room_feed_stream *s = &f->streams[si];
+    g_mutex_lock(&f->lock);
     if (!f->active || s->muted) {
         g_mutex_unlock(&f->lock);
-        *next = G_MAXUINT;
         return 0;
     }
-    guint i = from;
-    for (; i < s->slots->len && n < FANOUT_CHUNK; i++) {
-        room_slot *slot = g_ptr_array_index(s->slots, i);
-        fanout_out *o = &fanout[n];
-        o->len = room_slot_forward(slot, s, substream, normal, len, now, o->buf, keyframe);
-        if (o->len == 0)
-            continue;
-        o->handle = room_core->handle_ref(slot->sub->handle);
-        o->mindex = slot->mindex;
-        n++;
+    room_ring_entry *e = &s->ring[s->head & (s->ring_size - 1)];
+    size_t len = room_rtp_normalize(packet->data, packet->len, level, e->data, sizeof e->data);
+    if (len == 0) {
+        g_mutex_unlock(&f->lock);
+        return 0;
     }
-    *next = i < s->slots->len ? i : G_MAXUINT;
-    bool ask = *keyframe && now - s->last_keyframe_request_us >= ROOM_KEYFRAME_INTERVAL_US;
-    if (ask)
-        s->last_keyframe_request_us = now;
-    *keyframe = ask;
+    e->len = (uint16_t)len;
+    e->substream = (int8_t)(packet->substream < 0 ? 0 : packet->substream);
+    e->arrival_us = (int64_t)packet->arrival_us;
+    if (s->layered)
+        stage_layer_stats_packet(&s->stats, e->substream, e->data, len, e->arrival_us);
+    s->head++;
+    for (guint i = 0; i < s->slots->len && n < WAKE_MAX; i++) {
+        room_slot *slot = g_ptr_array_index(s->slots, i);
+        if (slot->ready)
+            wake[n++] = room_sub_ref(slot->sub);
+    }
     g_mutex_unlock(&f->lock);
     return n;
-}
-
-static void fanout_send(int n)
-{
-    for (int i = 0; i < n; i++) {
-        fanout_out *o = &fanout[i];
-        odeon_media_packet p = {.data = o->buf, .len = o->len, .capacity = sizeof o->buf,
-                                .mindex = o->mindex, .substream = -1};
-        room_core->relay_rtp(o->handle, &p);
-        room_core->handle_unref(o->handle);
-    }
 }
 
 static void remb_maybe(room_member *m, room_feed *f, int64_t now)
@@ -686,28 +668,14 @@ void room_publisher_rtp(room_member *m, odeon_media_packet *packet)
         return;
     }
     struct room_feed_stream *s = &f->streams[si];
-    int64_t now = (int64_t)packet->arrival_us;
     int level = -1;
     if (!s->media.video && s->media.audio_level_ext > 0) {
         level = room_rtp_audio_level(packet->data, packet->len, s->media.audio_level_ext);
         talking_update(f, s, level);
     }
-    size_t len = room_rtp_normalize(packet->data, packet->len, level, normal, sizeof normal);
-    int substream = packet->substream < 0 ? 0 : packet->substream;
-    if (len > 0 && s->layered) {
-        g_mutex_lock(&f->lock);
-        stage_layer_stats_packet(&s->stats, substream, normal, len, now);
-        g_mutex_unlock(&f->lock);
-    }
-    bool keyframe = false;
-    for (guint from = 0; len > 0 && from != G_MAXUINT;) {
-        bool want = false;
-        int n = fanout_chunk(f, si, substream, len, now, from, &from, &want);
-        fanout_send(n);
-        keyframe |= want;
-    }
-    if (keyframe)
-        room_core->request_keyframe(m->handle, s->media.index);
-    remb_maybe(m, f, now);
+    room_sub *wake[WAKE_MAX];
+    int n = ring_write(f, si, packet, level, wake);
+    room_subscribers_wake(wake, n);
+    remb_maybe(m, f, (int64_t)packet->arrival_us);
     room_feed_unref(f);
 }

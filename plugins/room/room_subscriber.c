@@ -17,6 +17,8 @@
 
 #define RETARGET_INTERVAL_US 100000
 
+static gint drains_pending; /* wakes queued on a loop and not run yet (atomic) */
+
 room_sub *room_sub_ref(room_sub *s)
 {
     g_atomic_int_inc(&s->refs);
@@ -35,6 +37,8 @@ static void slot_attach(room_slot *slot, room_feed *f, int stream)
     slot->video = fs->media.video;
     g_mutex_unlock(&slot->sub->lock);
     g_mutex_lock(&f->lock);
+    g_atomic_pointer_set(&slot->attached, f);
+    slot->pos_valid = false;
     slot->ready = false;
     slot->send = true;
     if (fs->layered) {
@@ -73,6 +77,7 @@ static void slot_detach(room_slot *slot)
         return;
     g_mutex_lock(&f->lock);
     g_ptr_array_remove_fast(f->streams[slot->feed_stream].slots, slot);
+    g_atomic_pointer_set(&slot->attached, NULL);
     slot->ready = false;
     g_mutex_unlock(&f->lock);
     g_mutex_lock(&slot->sub->lock);
@@ -336,6 +341,9 @@ void room_subscriber_join(room_call *c, room *r)
     s->member = m;
     s->handle = room_core->handle_ref(m->handle);
     s->room = room_ref(r);
+    s->loop = -1;
+    s->wake.fn = room_sub_drain;
+    s->wake.data = s;
     if (!slots_fill(c, s, w)) {
         wanted_clear(w);
         room_sub_unref(s);
@@ -418,6 +426,8 @@ void room_subscriber_start(room_call *c)
         room_fail(c, ROOM_ERROR_INVALID_SDP_TYPE, "Starting needs the SDP answer to our offer");
         return;
     }
+    /* The connection stays on its loop for its whole life: its drain runs there. */
+    g_atomic_int_set(&s->loop, room_core->handle_media_loop(s->handle));
     for (int i = 0; i < s->slot_count; i++) {
         room_slot *slot = s->slots[i];
         room_feed *f = slot->feed;
@@ -426,6 +436,8 @@ void room_subscriber_start(room_call *c)
         g_mutex_lock(&f->lock);
         bool was = slot->ready;
         slot->ready = true;
+        if (!was)
+            slot->pos_valid = false; /* from the newest packet on, nothing stale */
         g_mutex_unlock(&f->lock);
         if (!was && slot->video)
             room_core->request_keyframe(f->handle, slot->media.index);
@@ -618,26 +630,137 @@ static size_t forward_plain(room_slot *slot, const uint8_t *pkt, size_t len, uin
     return len;
 }
 
-size_t room_slot_forward(room_slot *slot, struct room_feed_stream *fs, int substream,
-                         const uint8_t *pkt, size_t len, int64_t now_us, uint8_t *out,
-                         bool *keyframe)
+/* What a slot makes of one ring entry: the rewritten packet's length in out, or 0 when the
+ * slot does not take it; *keyframe when the slot waits for one. Under the feed's lock. */
+static size_t slot_forward(room_slot *slot, struct room_feed_stream *fs, const room_ring_entry *e,
+                           uint8_t *out, bool *keyframe)
 {
-    if (!slot->ready || !slot->send || len < 12)
+    if (!slot->send || e->len < 12)
         return 0;
     if (!fs->layered)
-        return forward_plain(slot, pkt, len, out);
-    if (now_us - slot->last_retarget_us >= RETARGET_INTERVAL_US) {
-        slot->last_retarget_us = now_us;
+        return forward_plain(slot, e->data, e->len, out);
+    if (e->arrival_us - slot->last_retarget_us >= RETARGET_INTERVAL_US) {
+        slot->last_retarget_us = e->arrival_us;
         uint64_t estimate = __atomic_load_n(&slot->sub->estimate_bps, __ATOMIC_RELAXED);
-        stage_layer_viewer_retarget(&slot->layers, &fs->stats, estimate, now_us);
+        stage_layer_viewer_retarget(&slot->layers, &fs->stats, estimate, e->arrival_us);
     }
     size_t out_len = 0;
-    int flags = stage_layer_viewer_forward(&slot->layers, fs->media.simulcast ? substream : 0, pkt,
-                                           len, now_us, out, ROOM_PACKET_MAX + ROOM_PACKET_ROOM,
-                                           &out_len);
+    int flags = stage_layer_viewer_forward(&slot->layers, fs->media.simulcast ? e->substream : 0,
+                                           e->data, e->len, e->arrival_us, out,
+                                           ROOM_ENTRY_BYTES + ROOM_PACKET_ROOM, &out_len);
     if (flags & STAGE_LAYER_WANT_KEYFRAME)
         *keyframe = true;
     return flags & STAGE_LAYER_FORWARD ? out_len : 0;
+}
+
+#define DRAIN_BATCH 64
+
+typedef struct drain_out {
+    uint8_t buf[ROOM_ENTRY_BYTES + ROOM_PACKET_ROOM] __attribute__((aligned(16)));
+} drain_out;
+
+/* Per media loop thread: the drain's batch. */
+static __thread drain_out drain_buf[DRAIN_BATCH];
+static __thread odeon_media_packet drain_packets[DRAIN_BATCH];
+
+static void drain_flush(room_sub *s, int *n)
+{
+    if (*n > 0)
+        room_core->relay_rtp_batch(s->handle, drain_packets, (size_t)*n);
+    *n = 0;
+}
+
+enum { DRAIN_KEYFRAME = 1, DRAIN_MORE = 2 };
+
+/* Reads a slot's new ring entries under its feed's lock into the batch, up to a full batch.
+ * A slot more than a ring behind skips ahead: those packets are lost to it. Returns
+ * DRAIN_KEYFRAME when the feed should be asked for a keyframe now, DRAIN_MORE when the batch
+ * filled before the slot was done (send it, then call again). */
+static int drain_slot(room_slot *slot, room_feed *f, int *n)
+{
+    bool keyframe = false;
+    int more = 0;
+    g_mutex_lock(&f->lock);
+    if (g_atomic_pointer_get(&slot->attached) != f || !slot->ready || !f->active) {
+        g_mutex_unlock(&f->lock);
+        return 0;
+    }
+    struct room_feed_stream *fs = &f->streams[slot->feed_stream];
+    if (!slot->pos_valid || fs->head - slot->pos > fs->ring_size) {
+        slot->pos = slot->pos_valid ? fs->head - fs->ring_size / 2 : fs->head;
+        slot->pos_valid = true;
+    }
+    for (; slot->pos < fs->head; slot->pos++) {
+        if (*n == DRAIN_BATCH) {
+            more = DRAIN_MORE;
+            break;
+        }
+        const room_ring_entry *e = &fs->ring[slot->pos & (fs->ring_size - 1)];
+        size_t len = slot_forward(slot, fs, e, drain_buf[*n].buf, &keyframe);
+        if (len == 0)
+            continue;
+        drain_packets[*n] = (odeon_media_packet){.data = drain_buf[*n].buf, .len = len,
+                                                 .capacity = sizeof drain_buf[*n].buf,
+                                                 .mindex = slot->mindex, .substream = -1};
+        (*n)++;
+    }
+    int64_t now = g_get_monotonic_time();
+    bool ask = keyframe && now - fs->last_keyframe_request_us >= ROOM_KEYFRAME_INTERVAL_US;
+    if (ask)
+        fs->last_keyframe_request_us = now;
+    g_mutex_unlock(&f->lock);
+    return (ask ? DRAIN_KEYFRAME : 0) | more;
+}
+
+void room_sub_drain(void *data)
+{
+    room_sub *s = data;
+    room_slot *slots[ROOM_SUB_MAX_SLOTS];
+    room_feed *feeds[ROOM_SUB_MAX_SLOTS];
+    int count = 0;
+    g_mutex_lock(&s->lock);
+    for (int i = 0; i < s->slot_count; i++) {
+        if (s->slots[i]->feed == NULL)
+            continue;
+        slots[count] = s->slots[i];
+        feeds[count++] = room_feed_ref(s->slots[i]->feed);
+    }
+    g_mutex_unlock(&s->lock);
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        int r;
+        do {
+            r = drain_slot(slots[i], feeds[i], &n);
+            if (r & DRAIN_MORE)
+                drain_flush(s, &n);
+            if (r & DRAIN_KEYFRAME)
+                room_core->request_keyframe(feeds[i]->handle, slots[i]->media.index);
+        } while (r & DRAIN_MORE);
+    }
+    drain_flush(s, &n);
+    for (int i = 0; i < count; i++)
+        room_feed_unref(feeds[i]);
+    room_sub_unref(s); /* the wake's */
+    g_atomic_int_add(&drains_pending, -1);
+}
+
+void room_subscribers_quiesce(void)
+{
+    for (int i = 0; i < 200 && g_atomic_int_get(&drains_pending) > 0; i++)
+        g_usleep(10000);
+}
+
+void room_subscribers_wake(room_sub **subs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int loop = g_atomic_int_get(&subs[i]->loop);
+        /* 1: queued, the reference goes with it; 0: already pending; <0: no loop yet. */
+        g_atomic_int_inc(&drains_pending);
+        if (loop < 0 || room_core->media_loop_wake((unsigned)loop, &subs[i]->wake) != 1) {
+            g_atomic_int_add(&drains_pending, -1);
+            room_sub_unref(subs[i]);
+        }
+    }
 }
 
 /* The subscriber's share of its estimated bandwidth per video m-line, for layer choice. */
