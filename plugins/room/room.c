@@ -79,6 +79,11 @@ room *room_insert(uint64_t id, json_t *options, bool permanent)
     r->event_id = option_int(options, "event_id", 0);
     r->group_id = option_int(options, "group_id", 0);
     r->is_private = json_is_true(json_object_get(options, "is_private"));
+    /* Rooms are spread over the media loops, a room's connections kept on one: its packets
+     * never cross threads, and each subscriber gets one batch per loop iteration. */
+    static gint next_loop;
+    unsigned loops = room_core->media_loop_count();
+    r->loop = loops > 0 ? (int)((unsigned)g_atomic_int_add(&next_loop, 1) % loops) : -1;
     r->permanent = permanent;
     g_mutex_init(&r->lock);
     r->members = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
@@ -833,7 +838,8 @@ static bool settings_read(GKeyFile *kf)
 static int room_init(const odeon_core_callbacks *callbacks, const char *config_path)
 {
     room_core = callbacks;
-    if (room_core->struct_size < offsetof(odeon_core_callbacks, hangup_reason) + sizeof(void *)) {
+    if (room_core->struct_size <
+        offsetof(odeon_core_callbacks, handle_media_loop_prefer) + sizeof(void *)) {
         room_core->log(ODEON_LOG_ERROR, "room", "this core is too old (needs plugin ABI 1.8)");
         return -1;
     }

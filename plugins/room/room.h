@@ -109,6 +109,7 @@ struct room {
     int64_t event_id;      /* 0: not bound to an event */
     int64_t group_id;      /* 0: not a breakout group's room */
     bool is_private;       /* not in "list" for those who may not join it */
+    int loop;              /* the media loop its members' connections are created on */
     bool permanent;        /* from room.conf */
     GMutex lock;           /* the fields below */
     room_breakout_state breakout; /* a group's room: its breakout's state and end */

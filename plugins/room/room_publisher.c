@@ -209,6 +209,7 @@ void room_publisher_join(room_call *c, room *r)
     m->id = new_id(r, wanted);
     g_hash_table_insert(r->members, &m->id, room_member_ref(m));
     g_mutex_unlock(&r->lock);
+    room_core->handle_media_loop_prefer(m->handle, r->loop); /* before the client's offer */
     g_mutex_lock(&m->lock);
     m->kind = MEMBER_PUBLISHER;
     m->room = room_ref(r);

@@ -344,6 +344,7 @@ void room_subscriber_join(room_call *c, room *r)
     s->loop = -1;
     s->wake.fn = room_sub_drain;
     s->wake.data = s;
+    room_core->handle_media_loop_prefer(s->handle, r->loop); /* before our offer */
     if (!slots_fill(c, s, w)) {
         wanted_clear(w);
         room_sub_unref(s);

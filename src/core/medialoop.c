@@ -350,7 +350,10 @@ bool odeon_media_loop_wake(odeon_media_loop *loop, odeon_media_wake *wake)
         loop->wakes = wake;
     loop->wakes_tail = wake;
     g_mutex_unlock(&loop->lock);
-    g_main_context_wakeup(loop->context);
+    /* On the loop's own thread the next iteration sees the wake (the task source's prepare)
+     * before it polls: no wake-up write, which a fan-out within a loop pays per packet. */
+    if (odeon_media_loop_current() != loop)
+        g_main_context_wakeup(loop->context);
     return true;
 }
 

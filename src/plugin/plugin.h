@@ -368,6 +368,11 @@ typedef struct odeon_core_callbacks {
      * static string, "Janus API" (the client's hangup), "Close PC" (the plugin's close_pc),
      * "Detach", or a failure: "ICE failed", "ICE consent lost", "DTLS alert". */
     const char *(*hangup_reason)(odeon_plugin_handle *handle);
+    /* The media loop (0..media_loop_count()-1) the handle's next peer connection is created
+     * on; -1: the least loaded (the default). A connection that exists stays where it is.
+     * Connections that exchange most of their packets (a room's members) share a loop: no
+     * handoff between threads, and one batch per peer per loop iteration. 0 or ODEON_EINVAL. */
+    int (*handle_media_loop_prefer)(odeon_plugin_handle *handle, int loop);
 } odeon_core_callbacks;
 
 /* The plugin descriptor. Optional callbacks may be NULL. */

@@ -595,6 +595,14 @@ static const char *cb_event_role(odeon_plugin_handle *handle, const char *event_
                                  event_id);
 }
 
+static int cb_handle_media_loop_prefer(odeon_plugin_handle *handle, int loop)
+{
+    if (handle == NULL || loop < -1 || (loop >= 0 && (unsigned)loop >= odeon_handle_media_loop_count()))
+        return ODEON_EINVAL;
+    odeon_handle_prefer_loop(handle, loop);
+    return 0;
+}
+
 static const char *cb_hangup_reason(odeon_plugin_handle *handle)
 {
     return handle ? odeon_handle_hangup_reason(handle) : NULL;
@@ -693,6 +701,7 @@ static const odeon_core_callbacks core_callbacks = {
     .events_subscribe = cb_events_subscribe,
     .push_event_many = cb_push_event_many,
     .hangup_reason = cb_hangup_reason,
+    .handle_media_loop_prefer = cb_handle_media_loop_prefer,
 };
 
 const odeon_core_callbacks *odeon_plugin_host_callbacks(void)

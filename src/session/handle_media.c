@@ -264,8 +264,13 @@ static odeon_pc *handle_pc(odeon_handle *h, bool create)
     odeon_pc *pc = odeon_handle_pc(h);
     if (pc != NULL || !create || media == NULL)
         return pc;
-    pc = odeon_pc_new(odeon_media_loops_pick(media->loops), &media->settings, &pc_events,
-                      odeon_handle_ref(h));
+    /* A plugin may keep related connections on one loop (a room: no handoff between threads,
+     * one batch per peer); otherwise the least loaded loop. */
+    int preferred = odeon_handle_preferred_loop(h);
+    odeon_media_loop *loop = preferred >= 0 ? odeon_media_loops_get(media->loops, (unsigned)preferred)
+                                            : NULL;
+    pc = odeon_pc_new(loop ? loop : odeon_media_loops_pick(media->loops), &media->settings,
+                      &pc_events, odeon_handle_ref(h));
     if (ODEON_PLUGIN_HAS(odeon_handle_plugin(h), retransmit_rtp))
         odeon_pc_external_retransmissions(pc);
     if (!odeon_handle_set_pc(h, pc)) {

@@ -60,6 +60,7 @@ struct odeon_plugin_handle {
     bool plugin_alive; /* create_session succeeded, destroy_session not yet run */
     odeon_pc *pc;      /* reference, or NULL; under lock */
     const char *hangup_reason; /* static; set while hangup_media runs */
+    gint preferred_loop;       /* media loop for its next connection, -1: least loaded */
 };
 
 static guint id_hash(gconstpointer key)
@@ -117,6 +118,16 @@ bool odeon_handle_is_detached(const odeon_handle *handle)
 void odeon_handle_set_plugin_data(odeon_handle *handle, void *data)
 {
     __atomic_store_n(&handle->plugin_data, data, __ATOMIC_RELEASE);
+}
+
+void odeon_handle_prefer_loop(odeon_handle *handle, int loop)
+{
+    g_atomic_int_set(&handle->preferred_loop, loop);
+}
+
+int odeon_handle_preferred_loop(const odeon_handle *handle)
+{
+    return g_atomic_int_get(&((odeon_handle *)handle)->preferred_loop);
 }
 
 void odeon_handle_set_hangup_reason(odeon_handle *handle, const char *reason)
@@ -422,6 +433,7 @@ int odeon_session_attach(odeon_session *session, const odeon_plugin *plugin,
     handle->session = odeon_session_ref(session);
     handle->plugin = plugin;
     handle->opaque_id = g_strdup(opaque_id);
+    handle->preferred_loop = -1;
     handle->created_us = odeon_clock_monotonic_us();
     g_mutex_init(&handle->lock);
     g_mutex_lock(&session->lock);

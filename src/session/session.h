@@ -100,6 +100,10 @@ const odeon_plugin *odeon_handle_plugin(const odeon_handle *handle);
 bool odeon_handle_is_detached(const odeon_handle *handle);
 void odeon_handle_set_plugin_data(odeon_handle *handle, void *data);
 void *odeon_handle_plugin_data(const odeon_handle *handle);
+/* The media loop (index) the handle's next peer connection is created on; -1 (the default):
+ * the least loaded one. */
+void odeon_handle_prefer_loop(odeon_handle *handle, int loop);
+int odeon_handle_preferred_loop(const odeon_handle *handle);
 /* Why the handle's connection is being hung up (a static string), while hangup_media runs;
  * NULL otherwise. */
 void odeon_handle_set_hangup_reason(odeon_handle *handle, const char *reason);

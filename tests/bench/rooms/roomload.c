@@ -78,6 +78,7 @@ static struct {
     int fps, video_kbps, max_payload;
     double keyframe_s;
     int decrypt_every;
+    int recv_batch_us;
     int cpu_pid;
     int verbose;
 } opt = {
@@ -101,6 +102,7 @@ static struct {
     .max_payload = 1100,
     .keyframe_s = 2,
     .decrypt_every = 16,
+    .recv_batch_us = 5000,
 };
 
 #define AUDIO_PT 111
@@ -1224,8 +1226,15 @@ static void member_loop(member *m)
         advance_stage(m);
         if (m->barrier_counted && !m->sub_sent && wait > 20000)
             wait = 20000; /* poll the barrier */
+        /* Once the subscriber's media flows, its socket is read every --recv-batch-us instead
+         * of waking this thread for each packet: a receiver on another machine costs the
+         * server nothing, but one waiting on this machine makes the kernel wake it from the
+         * server's send (charged to the server, whichever it is). */
+        bool batched = opt.recv_batch_us > 0 && m->sub.srtp != NULL;
+        if (batched && wait > opt.recv_batch_us)
+            wait = opt.recv_batch_us;
         struct pollfd pf[3] = {{.fd = m->pub.udp, .events = POLLIN},
-                               {.fd = m->sub.udp, .events = POLLIN},
+                               {.fd = m->sub.udp, .events = batched ? 0 : POLLIN},
                                {.fd = m->wake[0], .events = POLLIN}};
         if (wait < 0)
             wait = 0;
@@ -1241,6 +1250,8 @@ static void member_loop(member *m)
             if (pf[1].revents)
                 pc_drain(m, &m->sub);
         }
+        if (batched)
+            pc_drain(m, &m->sub);
     }
 }
 
@@ -1581,6 +1592,7 @@ static const rtcc_option opt_specs[] = {
     {"max-payload", 'i', &opt.max_payload},
     {"keyframe-s", 'd', &opt.keyframe_s},
     {"decrypt-every", 'i', &opt.decrypt_every},
+    {"recv-batch-us", 'i', &opt.recv_batch_us},
     {"cpu-pid", 'i', &opt.cpu_pid},
 };
 #define N_OPT_SPECS (sizeof opt_specs / sizeof opt_specs[0])
