@@ -91,7 +91,8 @@ void room_breakout_tick(void)
         g_mutex_lock(&r->lock);
         bool running = r->breakout == ROOM_BREAKOUT_RUNNING && r->ends_at_ms > 0;
         int64_t left = r->ends_at_ms - now;
-        bool countdown = running && !r->countdown_sent && left <= room_conf.countdown_seconds * 1000;
+        bool countdown = running && !r->countdown_sent &&
+                         left <= (int64_t)room_conf.countdown_seconds * 1000;
         bool end = running && !r->end_sent && left <= 0;
         r->countdown_sent |= countdown;
         r->end_sent |= end;
@@ -99,8 +100,9 @@ void room_breakout_tick(void)
             r->breakout = ROOM_BREAKOUT_ENDED;
         g_mutex_unlock(&r->lock);
         if (countdown && !end) {
-            json_t *extra = json_pack("{s:I, s:I}", "seconds_left", (json_int_t)((left + 999) / 1000),
-                                      "ends_at", (json_int_t)r->ends_at_ms);
+            json_t *extra = json_pack("{s:I, s:I}", "seconds_left",
+                                      (json_int_t)((left + 999) / 1000), "ends_at",
+                                      (json_int_t)r->ends_at_ms);
             tell(r, "countdown", extra);
             json_decref(extra);
         }

@@ -45,9 +45,9 @@ json_t *room_feed_json(room_feed *f)
     g_mutex_lock(&f->lock);
     for (int i = 0; i < f->stream_count; i++) {
         struct room_feed_stream *s = &f->streams[i];
-        json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "type", s->media.video ? "video" : "audio",
-                              "mindex", s->media.index, "mid", s->media.mid, "codec",
-                              s->media.codec, "muted", s->muted);
+        json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "type",
+                              s->media.video ? "video" : "audio", "mindex", s->media.index, "mid",
+                              s->media.mid, "codec", s->media.codec, "muted", s->muted);
         if (s->description)
             json_object_set_new(j, "description", json_string(s->description));
         if (s->media.simulcast)

@@ -4,9 +4,10 @@
  * "unsubscribe" (and a feed that goes) change the slots and send a new offer ("attached",
  * then "updated"); "start" carries the answer. An m-line whose stream went stays, inactive,
  * and is reused by the next stream of its kind, so m-line order never changes (as JSEP wants)
- * and the connection does not grow without end. Each packet is rewritten per slot here,
- * under the feed's lock (room_slot_forward), so a slot that changes feed continues its
- * numbering.
+ * and the connection does not grow without end. The drain (room_sub_drain) runs on the
+ * subscriber connection's own media loop when a feed it reads has new packets: it reads each
+ * slot's new entries from the feed's ring, rewrites them under the feed's lock (so a slot that
+ * changes feed continues its numbering) and sends them in one batch.
  */
 #include "room.h"
 

@@ -102,7 +102,8 @@ static void participants_read(tickets_call *call, const odeon_db_rows *rows)
     split_state *st = call->data;
     int n = tickets_core->db_rows_count(rows);
     if (n == 0) {
-        tickets_call_fail(call, TICKETS_ERROR_STATE, "Nobody to split: no participant is checked in");
+        tickets_call_fail(call, TICKETS_ERROR_STATE,
+                          "Nobody to split: no participant is checked in");
         return;
     }
     GArray *people = people_of(rows, n);
@@ -134,8 +135,8 @@ static bool split_options(tickets_call *call, split_state *st, const char **incl
     json_t *count = json_object_get(call->body, "group_count");
     *include = json_string_value(json_object_get(call->body, "include"));
     if ((size == NULL) == (count == NULL)) {
-        tickets_call_fail(call, TICKETS_ERROR_MISSING, "Missing element (group_size or group_count, "
-                                                       "one of them)");
+        tickets_call_fail(call, TICKETS_ERROR_MISSING,
+                          "Missing element (group_size or group_count, one of them)");
         return false;
     }
     json_t *v = size ? size : count;

@@ -597,7 +597,8 @@ static const char *cb_event_role(odeon_plugin_handle *handle, const char *event_
 
 static int cb_handle_media_loop_prefer(odeon_plugin_handle *handle, int loop)
 {
-    if (handle == NULL || loop < -1 || (loop >= 0 && (unsigned)loop >= odeon_handle_media_loop_count()))
+    if (handle == NULL || loop < -1 ||
+        (loop >= 0 && (unsigned)loop >= odeon_handle_media_loop_count()))
         return ODEON_EINVAL;
     odeon_handle_prefer_loop(handle, loop);
     return 0;

@@ -267,8 +267,8 @@ static odeon_pc *handle_pc(odeon_handle *h, bool create)
     /* A plugin may keep related connections on one loop (a room: no handoff between threads,
      * one batch per peer); otherwise the least loaded loop. */
     int preferred = odeon_handle_preferred_loop(h);
-    odeon_media_loop *loop = preferred >= 0 ? odeon_media_loops_get(media->loops, (unsigned)preferred)
-                                            : NULL;
+    odeon_media_loop *loop =
+        preferred >= 0 ? odeon_media_loops_get(media->loops, (unsigned)preferred) : NULL;
     pc = odeon_pc_new(loop ? loop : odeon_media_loops_pick(media->loops), &media->settings,
                       &pc_events, odeon_handle_ref(h));
     if (ODEON_PLUGIN_HAS(odeon_handle_plugin(h), retransmit_rtp))

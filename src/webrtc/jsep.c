@@ -457,7 +457,8 @@ odeon_sdp *odeon_jsep_offer(const odeon_jsep_offer_stream *streams, size_t count
         }
         if (m->common.direction != ODEON_SDP_DIR_RECVONLY &&
             m->common.direction != ODEON_SDP_DIR_INACTIVE)
-            add_send_stream(m, cname ? cname : "odeon", s->stream_id, s->ssrc ? s->ssrc : random_ssrc(),
+            add_send_stream(m, cname ? cname : "odeon", s->stream_id,
+                            s->ssrc ? s->ssrc : random_ssrc(),
                             s->rtx_pt >= 0 ? (s->rtx_ssrc ? s->rtx_ssrc : random_ssrc()) : 0);
         add_mid_to_bundle(sdp, m->mid);
     }
