@@ -7,7 +7,8 @@
 // - the team chat and the help button work from the room; the organiser's console shows the
 //   group with its live member count and the help flag;
 // - one member leaves: the others hear "leaving" and their grid shrinks;
-// - the organiser joins the room from the console and every member sees them.
+// - the organiser joins the room from the console and every member sees them;
+// - the organiser ends the breakout: members are told, and the page goes back to the main stage.
 // Odeon only.
 
 import assert from 'node:assert/strict';
@@ -214,6 +215,18 @@ describe('breakout room: three members see each other, one leaves, the organiser
       await waitFor(`${m.name} decodes the organiser`, async () => ((await decoded(m.page))[orgId] || 0) > 20, 60000);
       await waitFor(`${m.name} has two tiles again`, async () => (await tiles(m.page)) === 2, 15000);
     }
+  });
+
+  test('the organiser ends the breakout: the room page counts down to the main stage and goes there', async () => {
+    const [a] = members;
+    const o = await eventSession(server, 'odeon.plugin.tickets', ev.owner.token);
+    const ended = await o.request({ request: 'breakout_end', event_id: ev.eventId });
+    assert.equal(ended.breakout.state, 'ended', JSON.stringify(ended));
+    await o.close();
+    // Members see the end; the organiser's page (opened without "stay") follows it to the
+    // event's live page.
+    await a.page.waitForSelector('#countdown:has-text("back to the main stage")', { timeout: 15000 });
+    await console_.waitForURL(/live\.html\?event=/, { timeout: 15000 });
     assert.deepEqual(errors.filter((e) => !/favicon|Failed to load resource/.test(e)), []);
   });
 });
