@@ -5,12 +5,17 @@
 #include "rtcclient.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <openssl/evp.h>
@@ -200,4 +205,163 @@ size_t rtcc_stun_answer(const odeon_stun_msg *msg, const char *local_pwd,
                                          strlen(local_pwd), &n) != 0)
         return 0;
     return n;
+}
+
+/* ----- the Janus API over plain HTTP/1.1 ----- */
+
+static int tcp_connect(const char *host, int port, int timeout_ms)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Decodes a chunked body in place; returns its length, or -1 if malformed. */
+static long dechunk(char *body, size_t len)
+{
+    size_t in = 0, out = 0;
+    while (in < len) {
+        char *end;
+        unsigned long n = strtoul(body + in, &end, 16);
+        char *crlf = strstr(body + in, "\r\n");
+        if (!crlf || end == body + in)
+            return -1;
+        in = (size_t)(crlf - body) + 2;
+        if (n == 0)
+            return (long)out;
+        if (in + n > len)
+            return -1;
+        memmove(body + out, body + in, n);
+        out += n, in += n + 2;
+    }
+    return (long)out;
+}
+
+static bool cancel_publish(const rtcc_http_cancel *c, int fd)
+{
+    if (c == NULL)
+        return true;
+    pthread_mutex_lock(c->mu);
+    bool stop = *c->stop;
+    if (!stop)
+        *c->fd = fd;
+    pthread_mutex_unlock(c->mu);
+    return !stop;
+}
+
+static void cancel_clear(const rtcc_http_cancel *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(c->mu);
+    *c->fd = -1;
+    pthread_mutex_unlock(c->mu);
+}
+
+/* The JSON body of a whole response, or NULL with err set. */
+static json_t *response_json(GString *resp, bool sent, ssize_t last, int saved, char *err,
+                             size_t errlen)
+{
+    char *hdr_end = strstr(resp->str, "\r\n\r\n");
+    int status = 0;
+    json_t *j = NULL;
+    if (!sent)
+        snprintf(err, errlen, "send failed");
+    else if (!hdr_end)
+        snprintf(err, errlen, "no HTTP response (%s)", last < 0 ? strerror(saved) : "eof");
+    else if (sscanf(resp->str, "HTTP/1.%*d %d", &status) != 1 || status != 200)
+        snprintf(err, errlen, "HTTP status %d", status);
+    else {
+        *hdr_end = '\0';
+        char *b = hdr_end + 4;
+        long len = (long)(resp->len - (size_t)(b - resp->str));
+        if (strcasestr(resp->str, "transfer-encoding: chunked"))
+            len = dechunk(b, (size_t)len);
+        json_error_t je;
+        if (len >= 0)
+            j = json_loadb(b, (size_t)len, 0, &je);
+        if (!j)
+            snprintf(err, errlen, "bad JSON body");
+    }
+    return j;
+}
+
+json_t *rtcc_http_json(const char *host, int port, const char *method, const char *path,
+                       const char *body, int timeout_ms, const rtcc_http_cancel *cancel,
+                       char *err, size_t errlen)
+{
+    int fd = tcp_connect(host, port, timeout_ms);
+    if (fd < 0) {
+        snprintf(err, errlen, "connect %s:%d: %s", host, port, strerror(errno));
+        return NULL;
+    }
+    if (!cancel_publish(cancel, fd)) {
+        close(fd);
+        snprintf(err, errlen, "stopped");
+        return NULL;
+    }
+    size_t blen = body ? strlen(body) : 0;
+    char *req =
+        g_strdup_printf("%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                        method, path, host, port, blen, body ? body : "");
+    size_t rlen = strlen(req), off = 0;
+    while (off < rlen) {
+        ssize_t w = send(fd, req + off, rlen - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    g_free(req);
+    GString *resp = g_string_new(NULL);
+    char buf[16384];
+    ssize_t r;
+    while ((r = recv(fd, buf, sizeof buf, 0)) > 0)
+        g_string_append_len(resp, buf, r);
+    int saved = errno;
+    cancel_clear(cancel);
+    close(fd);
+    json_t *j = response_json(resp, off >= rlen, r, saved, err, errlen);
+    g_string_free(resp, TRUE);
+    return j;
+}
+
+/* ----- CPU time ----- */
+
+int64_t rtcc_proc_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = strrchr(buf, ')');
+    unsigned long long ut, st;
+    /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14)
+     * stime(15) */
+    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+int64_t rtcc_self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 }

@@ -1,15 +1,18 @@
 /*
  * rtcclient.h - small helpers shared by the WebRTC test clients (tests/bench/echo/echoload.c,
- * tests/load/odeon-load): the pieces of a hand-made ICE/DTLS/SRTP peer that Odeon's src/webrtc
- * modules do not provide because a server never needs them (a STUN Binding *request* builder,
- * candidate lines to addresses, an SRTP session straight from a connected DTLS endpoint).
+ * tests/bench/rooms/roomload.c, tests/load/odeon-load): the pieces of a hand-made ICE/DTLS/SRTP
+ * peer that Odeon's src/webrtc modules do not provide because a server never needs them (a STUN
+ * Binding *request* builder, candidate lines to addresses, an SRTP session straight from a
+ * connected DTLS endpoint), the Janus API over plain HTTP, and the CPU time of a process.
  *
  * Everything here is a pure function or a thin wrapper; no state, no threads. Errors: 0 or -1.
  */
 #ifndef ODEON_TESTS_RTCCLIENT_H
 #define ODEON_TESTS_RTCCLIENT_H
 
+#include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,5 +89,29 @@ odeon_srtp *rtcc_srtp_from_dtls(odeon_dtls_endpoint *ep, bool dtls_client,
 
 /* A 12-byte RTP header (V=2, no CSRC, no extension) at b. */
 void rtcc_rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts, uint32_t ssrc);
+
+/* ----- the Janus API over plain HTTP/1.1 (one connection per request, Connection: close) ----- */
+
+/* Lets another thread cancel a blocking request (a long-poll): the request publishes its
+ * socket in *fd under *mu unless *stop is set, and clears it when done; the other thread sets
+ * *stop and shuts the socket down. */
+typedef struct rtcc_http_cancel {
+    pthread_mutex_t *mu;
+    bool *stop;
+    int *fd;
+} rtcc_http_cancel;
+
+/* Sends one request to host:port and returns the decoded JSON body of a 200 answer (new
+ * reference; chunked bodies decoded), or NULL with err set. cancel may be NULL. */
+json_t *rtcc_http_json(const char *host, int port, const char *method, const char *path,
+                       const char *body, int timeout_ms, const rtcc_http_cancel *cancel,
+                       char *err, size_t errlen);
+
+/* ----- CPU time, for the benchmarks' windows ----- */
+
+/* utime + stime of every thread of pid, in microseconds; -1 if unreadable. */
+int64_t rtcc_proc_cpu_us(int pid);
+/* This process's user + system time, in microseconds. */
+int64_t rtcc_self_cpu_us(void);
 
 #endif

@@ -263,116 +263,16 @@ static uint64_t room_id(int room_idx)
     return (uint64_t)(opt.room_base + room_idx);
 }
 
-/* ----- HTTP/1.1 client (one connection per request, Connection: close) ------------------------ */
+/* ----- HTTP/1.1 client (rtcclient.c): one connection per request -------------------------------- */
 
-static int tcp_connect(int timeout_ms)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
-    if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static long dechunk(char *body, size_t len)
-{
-    size_t in = 0, out = 0;
-    while (in < len) {
-        char *end;
-        unsigned long n = strtoul(body + in, &end, 16);
-        char *crlf = strstr(body + in, "\r\n");
-        if (!crlf || end == body + in)
-            return -1;
-        in = (size_t)(crlf - body) + 2;
-        if (n == 0)
-            return (long)out;
-        if (in + n > len)
-            return -1;
-        memmove(body + out, body + in, n);
-        out += n, in += n + 2;
-    }
-    return (long)out;
-}
-
-/* One request; the decoded JSON body (new reference) or NULL with err set. A cancellable
- * request publishes its socket in m->lp_fd so stop_all can shut it down. */
+/* One request (see rtcc_http_json); a cancellable one publishes its socket in m->lp_fd so
+ * stop_all can shut it down. */
 static json_t *http_json(member *m, const char *method, const char *path, const char *body,
                          int timeout_ms, bool cancellable, char *err, size_t errlen)
 {
-    int fd = tcp_connect(timeout_ms);
-    if (fd < 0) {
-        snprintf(err, errlen, "connect %s:%d: %s", opt.host, opt.port, strerror(errno));
-        return NULL;
-    }
-    if (cancellable) {
-        pthread_mutex_lock(&m->mu);
-        bool stop = m->lp_stop;
-        if (!stop)
-            m->lp_fd = fd;
-        pthread_mutex_unlock(&m->mu);
-        if (stop) {
-            close(fd);
-            snprintf(err, errlen, "stopped");
-            return NULL;
-        }
-    }
-    size_t blen = body ? strlen(body) : 0;
-    char *req =
-        g_strdup_printf("%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                        method, path, opt.host, opt.port, blen, body ? body : "");
-    size_t rlen = strlen(req), off = 0;
-    while (off < rlen) {
-        ssize_t w = send(fd, req + off, rlen - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    g_free(req);
-    GString *resp = g_string_new(NULL);
-    char buf[16384];
-    ssize_t r;
-    while ((r = recv(fd, buf, sizeof buf, 0)) > 0)
-        g_string_append_len(resp, buf, r);
-    int saved = errno;
-    if (cancellable) {
-        pthread_mutex_lock(&m->mu);
-        m->lp_fd = -1;
-        pthread_mutex_unlock(&m->mu);
-    }
-    close(fd);
-    json_t *j = NULL;
-    char *hdr_end = strstr(resp->str, "\r\n\r\n");
-    int status = 0;
-    if (off < rlen)
-        snprintf(err, errlen, "send failed");
-    else if (!hdr_end)
-        snprintf(err, errlen, "no HTTP response (%s)", r < 0 ? strerror(saved) : "eof");
-    else if (sscanf(resp->str, "HTTP/1.%*d %d", &status) != 1 || status != 200)
-        snprintf(err, errlen, "HTTP status %d", status);
-    else {
-        *hdr_end = '\0';
-        char *b = hdr_end + 4;
-        long len = (long)(resp->len - (size_t)(b - resp->str));
-        if (strcasestr(resp->str, "transfer-encoding: chunked"))
-            len = dechunk(b, (size_t)len);
-        json_error_t je;
-        if (len >= 0)
-            j = json_loadb(b, (size_t)len, 0, &je);
-        if (!j)
-            snprintf(err, errlen, "bad JSON body");
-    }
-    g_string_free(resp, TRUE);
-    return j;
+    rtcc_http_cancel cancel = {.mu = &m->mu, .stop = &m->lp_stop, .fd = &m->lp_fd};
+    return rtcc_http_json(opt.host, opt.port, method, path, body, timeout_ms,
+                          cancellable ? &cancel : NULL, err, errlen);
 }
 
 /* POST; the reply, or NULL (and the member's error) on failure or an "error" reply. */
@@ -1302,31 +1202,6 @@ static void *member_main(void *arg)
 
 /* ----- measurement ---------------------------------------------------------------------------- */
 
-static int64_t proc_cpu_us(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *s = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-static int64_t self_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-           (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
-
 typedef struct {
     uint64_t *sent, *recv; /* per member */
     uint64_t audio, video, rtcp, dec_ok, dec_err;
@@ -1348,8 +1223,8 @@ static void take_snapshot(snapshot *s)
         s->dec_err += atomic_load(&m->decrypt_err);
     }
     s->t = now_us();
-    s->server_cpu = opt.cpu_pid > 0 ? proc_cpu_us(opt.cpu_pid) : -1;
-    s->self_cpu = self_cpu_us();
+    s->server_cpu = opt.cpu_pid > 0 ? rtcc_proc_cpu_us(opt.cpu_pid) : -1;
+    s->self_cpu = rtcc_self_cpu_us();
 }
 
 static bool all_settled(int64_t deadline)
