@@ -285,12 +285,14 @@ test('members hear who talks and who mutes', { skip }, async () => {
   assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
   r = await b.msg(b.sub, { request: 'configure', streams: [{ mid: String(Number(mid) + 1), send: true }] });
   assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
-  // pause, then start without a jsep: media stops and comes back.
+  // pause, then start without a jsep: media stops and comes back. What was already on its way
+  // (and in the receiver's jitter buffer) still decodes: count from a second after the pause.
   r = await b.msg(b.sub, { request: 'pause' });
   assert.equal(r.data.paused, 'ok', JSON.stringify(r.data));
+  await sleep(1000);
   const paused = b.decoded(a.id);
   await sleep(1000);
-  assert.ok(b.decoded(a.id) - paused < 10, `frames while paused: ${b.decoded(a.id) - paused}`);
+  assert.ok(b.decoded(a.id) - paused < 3, `frames while paused: ${b.decoded(a.id) - paused}`);
   r = await b.msg(b.sub, { request: 'start' });
   assert.equal(r.data.started, 'ok', JSON.stringify(r.data));
   await waitFor('b decodes a again', () => b.decoded(a.id) > paused + 30, 15000);

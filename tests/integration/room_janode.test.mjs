@@ -14,6 +14,7 @@ import { SyntheticMedia } from './wrtc_media.mjs';
 
 const skip = isJanus ? ODEON_ONLY : false;
 const Janode = skip ? null : (await import('janode')).default;
+if (Janode) Janode.Logger.setLevel('warn'); // its connection chatter would drown the test output
 const VideoRoomPlugin = skip ? null : (await import('janode/plugins/videoroom')).default;
 const wrtc = skip ? null : (await import('@roamhq/wrtc')).default;
 
