@@ -255,6 +255,7 @@ static gpointer worker_run(gpointer unused)
 
 /* The asynchronous requests, each run on the worker. */
 static void request_join(room_call *c);
+static void request_configure(room_call *c);
 
 typedef void (*room_async_fn)(room_call *c);
 
@@ -281,7 +282,7 @@ static const struct {
     {"joinandconfigure", request_join},
     {"publish", room_publisher_publish},
     {"unpublish", room_publisher_unpublish},
-    {"configure", NULL}, /* publisher or subscriber: see call_run */
+    {"configure", request_configure},
     {"subscribe", room_subscriber_subscribe},
     {"unsubscribe", room_subscriber_unsubscribe},
     {"update", room_subscriber_subscribe},
@@ -289,6 +290,14 @@ static const struct {
     {"pause", room_subscriber_pause},
     {"leave", request_leave},
 };
+
+static void request_configure(room_call *c)
+{
+    if (c->member->kind == MEMBER_SUBSCRIBER)
+        room_subscriber_configure(c);
+    else
+        room_publisher_configure(c);
+}
 
 static room_async_fn async_request(const char *name)
 {
@@ -298,22 +307,11 @@ static room_async_fn async_request(const char *name)
     return NULL;
 }
 
-static bool is_async_request(const char *name)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(async_requests); i++)
-        if (strcmp(async_requests[i].name, name) == 0)
-            return true;
-    return false;
-}
-
 static void call_run(void *data)
 {
     room_call *c = data;
     const char *request = json_string_value(json_object_get(c->body, "request"));
     room_async_fn fn = async_request(request);
-    if (strcmp(request, "configure") == 0)
-        fn = c->member->kind == MEMBER_SUBSCRIBER ? room_subscriber_configure
-                                                  : room_publisher_configure;
     if (c->member->closing)
         room_call_free(c);
     else if (fn == request_join)
@@ -485,8 +483,9 @@ static json_t *request_destroy(odeon_plugin_handle *handle, json_t *body)
                      "permanent", 0);
 }
 
-static json_t *request_exists(json_t *body)
+static json_t *request_exists(odeon_plugin_handle *handle, json_t *body)
 {
+    (void)handle;
     uint64_t id;
     if (!room_body_id(body, "room", &id))
         return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (room)");
@@ -503,8 +502,9 @@ static bool room_visible(odeon_plugin_handle *handle, room *r)
     return !r->is_private || room_may_administer(handle, r->event_id, NULL);
 }
 
-static json_t *request_list(odeon_plugin_handle *handle)
+static json_t *request_list(odeon_plugin_handle *handle, json_t *body)
 {
+    (void)body;
     json_t *list = json_array();
     g_mutex_lock(&rooms_lock);
     GList *all = g_hash_table_get_values(rooms);
@@ -614,7 +614,18 @@ static const struct {
     {"destroy", request_destroy},
     {"kick", request_kick},
     {"listparticipants", request_listparticipants},
+    {"exists", request_exists},
+    {"list", request_list},
 };
+
+/* A synchronous request's answer, or NULL when name is not one (handle NULL: the admin API). */
+static json_t *sync_request(const char *name, odeon_plugin_handle *handle, json_t *body)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(sync_requests); i++)
+        if (strcmp(sync_requests[i].name, name) == 0)
+            return sync_requests[i].fn(handle, body);
+    return NULL;
+}
 
 /* The admin API's "message_plugin": the synchronous requests, with every right. */
 static json_t *room_handle_admin_message(json_t *body)
@@ -622,14 +633,8 @@ static json_t *room_handle_admin_message(json_t *body)
     const char *request = json_string_value(json_object_get(body, "request"));
     if (request == NULL)
         return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (request)");
-    for (size_t i = 0; i < G_N_ELEMENTS(sync_requests); i++)
-        if (strcmp(sync_requests[i].name, request) == 0)
-            return sync_requests[i].fn(NULL, body);
-    if (strcmp(request, "exists") == 0)
-        return request_exists(body);
-    if (strcmp(request, "list") == 0)
-        return request_list(NULL);
-    return error_json(ROOM_ERROR_INVALID_REQUEST, "Unknown request");
+    json_t *answer = sync_request(request, NULL, body);
+    return answer ? answer : error_json(ROOM_ERROR_INVALID_REQUEST, "Unknown request");
 }
 
 /* ---- descriptor callbacks ---- */
@@ -659,14 +664,10 @@ static odeon_plugin_result room_handle_message(odeon_plugin_handle *handle,
         return result_ok(error_json(ROOM_ERROR_UNKNOWN, "No state for this handle"));
     if (request == NULL)
         return result_ok(error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (request)"));
-    for (size_t i = 0; i < G_N_ELEMENTS(sync_requests); i++)
-        if (strcmp(sync_requests[i].name, request) == 0)
-            return result_ok(sync_requests[i].fn(handle, body));
-    if (strcmp(request, "exists") == 0)
-        return result_ok(request_exists(body));
-    if (strcmp(request, "list") == 0)
-        return result_ok(request_list(handle));
-    if (!is_async_request(request))
+    json_t *answer = sync_request(request, handle, body);
+    if (answer != NULL)
+        return result_ok(answer);
+    if (async_request(request) == NULL)
         return result_ok(error_json(ROOM_ERROR_INVALID_REQUEST, "Unknown request"));
     room_call *c = g_new0(room_call, 1);
     c->handle = room_core->handle_ref(handle);

@@ -584,41 +584,37 @@ static int stream_of(room_feed *f, int mindex)
     return -1;
 }
 
-/* Averages the audio level over audio_active_packets packets and tells the room when the
- * member starts or stops talking. Muted audio does not count. */
-static void talking_update(room_feed *f, struct room_feed_stream *s, int level)
+/* Adds one audio level to the average over audio_active_packets packets (muted audio does
+ * not count): true when the member starts or stops talking (*average set). Under f->lock. */
+static bool talking_account(room_feed *f, const struct room_feed_stream *s, int level,
+                            int *average)
 {
-    if (level < 0)
-        return;
-    g_mutex_lock(&f->lock);
-    bool changed = false;
-    int average = 0;
-    if (!s->muted) {
-        f->audio_level_sum += level;
-        if (++f->audio_packets >= room_conf.audio_active_packets) {
-            average = f->audio_level_sum / f->audio_packets;
-            f->audio_packets = f->audio_level_sum = 0;
-            bool talking = average <= room_conf.audio_level_average;
-            changed = talking != f->talking;
-            f->talking = talking;
-        }
-    }
-    bool talking = f->talking;
-    g_mutex_unlock(&f->lock);
-    if (changed)
-        talking_notify(f, talking, average);
+    if (level < 0 || s->muted)
+        return false;
+    f->audio_level_sum += level;
+    if (++f->audio_packets < room_conf.audio_active_packets)
+        return false;
+    *average = f->audio_level_sum / f->audio_packets;
+    f->audio_packets = f->audio_level_sum = 0;
+    bool talking = *average <= room_conf.audio_level_average;
+    bool changed = talking != f->talking;
+    f->talking = talking;
+    return changed;
 }
 
 #define WAKE_MAX 64 /* subscriptions woken per packet at most (a room has 21 members) */
 
-/* Writes the packet into its stream's ring (the extension block rewritten on the way) and
- * collects the subscriptions to wake, with a reference each; returns how many. */
+/* Writes the packet into its stream's ring (the extension block rewritten on the way),
+ * accounts its audio level, and collects the subscriptions to wake, with a reference each;
+ * returns how many. *talking_changed when the member started or stopped talking. One lock
+ * for all of it. */
 static int ring_write(room_feed *f, int si, const odeon_media_packet *packet, int level,
-                      room_sub **wake)
+                      room_sub **wake, bool *talking_changed, int *average)
 {
     int n = 0;
     struct room_feed_stream *s = &f->streams[si];
     g_mutex_lock(&f->lock);
+    *talking_changed = talking_account(f, s, level, average);
     if (!f->active || s->muted) {
         g_mutex_unlock(&f->lock);
         return 0;
@@ -670,13 +666,15 @@ void room_publisher_rtp(room_member *m, odeon_media_packet *packet)
     }
     struct room_feed_stream *s = &f->streams[si];
     int level = -1;
-    if (!s->media.video && s->media.audio_level_ext > 0) {
+    if (!s->media.video && s->media.audio_level_ext > 0)
         level = room_rtp_audio_level(packet->data, packet->len, s->media.audio_level_ext);
-        talking_update(f, s, level);
-    }
     room_sub *wake[WAKE_MAX];
-    int n = ring_write(f, si, packet, level, wake);
+    bool talking_changed = false;
+    int average = 0;
+    int n = ring_write(f, si, packet, level, wake, &talking_changed, &average);
     room_subscribers_wake(wake, n);
+    if (talking_changed)
+        talking_notify(f, average <= room_conf.audio_level_average, average);
     remb_maybe(m, f, (int64_t)packet->arrival_us);
     room_feed_unref(f);
 }
