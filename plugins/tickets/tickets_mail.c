@@ -45,7 +45,12 @@ struct tickets_mail {
     GThread *thread;
     unsigned file_counter; /* outbox names; the mail thread's only */
     gint sent, failed;     /* atomics: read by any thread */
-    gint stopping;         /* atomic: what is still queued gets one attempt, no waits */
+    /* Set by tickets_mail_free: what is still queued gets one attempt, and a retry wait in
+     * progress ends at once (the job keeps the attempts it had). Under stop_lock, which
+     * stop_cond's waits hold. */
+    bool stopping;
+    GMutex stop_lock;
+    GCond stop_cond;
 };
 
 typedef struct mail_job {
@@ -406,6 +411,26 @@ static bool send_smtp(tickets_mail *m, const char *to, const char *msg, char **w
     return rc == CURLE_OK;
 }
 
+static bool mail_stopping(tickets_mail *m)
+{
+    g_mutex_lock(&m->stop_lock);
+    bool stopping = m->stopping;
+    g_mutex_unlock(&m->stop_lock);
+    return stopping;
+}
+
+/* Waits ms before a retry; false when the mailer is stopping (then no more attempts). */
+static bool retry_wait(tickets_mail *m, unsigned ms)
+{
+    gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+    g_mutex_lock(&m->stop_lock);
+    while (!m->stopping && g_cond_wait_until(&m->stop_cond, &m->stop_lock, until))
+        ;
+    bool go_on = !m->stopping;
+    g_mutex_unlock(&m->stop_lock);
+    return go_on;
+}
+
 static void deliver(tickets_mail *m, const mail_job *job)
 {
     char *id = new_message_id(m->domain);
@@ -414,14 +439,16 @@ static void deliver(tickets_mail *m, const mail_job *job)
     char *why = NULL;
     bool ok = false;
     /* At shut-down the queue is sent once, without the retry waits: a stop must not hang on
-     * an SMTP server that is away. */
-    int attempts = g_atomic_int_get(&m->stopping) ? 1 : ATTEMPTS;
-    for (int attempt = 0; attempt < attempts && !ok; attempt++) {
-        if (attempt > 0)
-            g_usleep((gulong)retry_delay_ms[attempt - 1] * 1000);
+     * an SMTP server that is away. A job already waiting for its retry stops there. */
+    int attempts = 0;
+    int max_attempts = mail_stopping(m) ? 1 : ATTEMPTS;
+    while (attempts < max_attempts && !ok) {
+        if (attempts > 0 && !retry_wait(m, retry_delay_ms[attempts - 1]))
+            break;
         g_free(why);
         why = NULL;
         ok = m->outbox_dir ? write_outbox(m, msg, &why) : send_smtp(m, job->to, msg, &why);
+        attempts++;
     }
     if (ok) {
         g_atomic_int_inc(&m->sent);
@@ -483,6 +510,8 @@ static void mail_clear(tickets_mail *m)
     g_free(m->domain);
     if (m->queue != NULL)
         g_async_queue_unref(m->queue);
+    g_mutex_clear(&m->stop_lock);
+    g_cond_clear(&m->stop_cond);
     g_free(m);
 }
 
@@ -516,6 +545,8 @@ tickets_mail *tickets_mail_new(const tickets_mail_config *cfg, mail_log_fn log, 
         return NULL;
     }
     tickets_mail *m = g_new0(tickets_mail, 1);
+    g_mutex_init(&m->stop_lock);
+    g_cond_init(&m->stop_cond);
     m->log = log;
     m->outbox_dir = dup_or_null(cfg->outbox_dir);
     m->smtp_url = dup_or_null(cfg->smtp_url);
@@ -553,7 +584,10 @@ void tickets_mail_free(tickets_mail *mail)
 {
     if (mail == NULL)
         return;
-    g_atomic_int_set(&mail->stopping, 1);
+    g_mutex_lock(&mail->stop_lock);
+    mail->stopping = true;
+    g_cond_broadcast(&mail->stop_cond);
+    g_mutex_unlock(&mail->stop_lock);
     g_async_queue_push(mail->queue, &stop_job);
     g_thread_join(mail->thread);
     mail_clear(mail);

@@ -485,6 +485,28 @@ static void test_outbox_failure_is_counted(void **state)
     g_free(dir);
 }
 
+/* A stop while a mail waits for its retry ends the wait: the mail is dropped with the attempts
+ * it had, and the stop does not sit out the 1 s (then 5 s) delay. */
+static void test_stop_ends_a_retry_wait(void **state)
+{
+    (void)state;
+    char *dir = g_dir_make_tmp("odeon-mail-XXXXXX", NULL);
+    tickets_mail_config cfg = {.outbox_dir = dir, .from = "events@example.org"};
+    char *error = NULL;
+    tickets_mail *mail = tickets_mail_new(&cfg, capture_log, &error);
+    assert_non_null(mail);
+    assert_int_equal(g_rmdir(dir), 0);
+    g_free(dir);
+    assert_int_equal(tickets_mail_send(mail, "carol@example.org", "s", LINK), 0);
+    g_usleep(300 * 1000); /* the first attempt has failed; the 1 s wait is under way */
+    gint64 start = g_get_monotonic_time();
+    tickets_mail_free(mail);
+    gint64 took = g_get_monotonic_time() - start;
+    assert_true(took < 900 * 1000);
+    assert_true(log_has("1 tickets mail to carol@example.org dropped after 1 attempt(s)"));
+    log_never_contains("SECRET-LINK-TOKEN");
+}
+
 /* ---------------------------------------------------------------- SMTP mode */
 
 typedef struct smtp_responder {
@@ -614,6 +636,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_writes_eml, setup_log, teardown_log),
         cmocka_unit_test_setup_teardown(test_outbox_counts, setup_log, teardown_log),
         cmocka_unit_test_setup_teardown(test_outbox_failure_is_counted, setup_log, teardown_log),
+        cmocka_unit_test_setup_teardown(test_stop_ends_a_retry_wait, setup_log, teardown_log),
         cmocka_unit_test_setup_teardown(test_smtp_sends, setup_log, teardown_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
