@@ -83,6 +83,31 @@ test('NACKed packets come back from the stage ring, byte for byte',
     }
   });
 
+// --nack-gaps, the load generator's browser-like repair that other tests lean on: viewer 0
+// ignores every 15th packet it receives (--drop-every), and NACKs each video packet that a gap
+// then shows missing; the stage resends it, so its video loses (next to) nothing while audio,
+// which is never NACKed, keeps its losses.
+test('load viewers NACK the gaps they see and the stage repairs them',
+  { skip: ODEON_ONLY || (!fs.existsSync(loadBin) && `no load generator at ${loadBin}`) }, async (t) => {
+    const source = startRtpSource();
+    try {
+      const r = await runLoad(viewersArgs('--viewers', '2', '--nack-gaps', '--drop-every', '15',
+        '--max-loss-pct', '100', '--duration', '5', '--setup-timeout', '20', '--json'), 60000);
+      assert.equal(r.code, 0, `odeon-load viewers failed (exit ${r.code} ${r.signal || ''}):\n${r.out}\n${r.err}`);
+      const v0 = r.out.split('\n').filter((l) => l.startsWith('{"viewer":0,')).map((l) => JSON.parse(l))[0];
+      assert.ok(v0, r.out);
+      const video = v0.ssrcs.find((x) => x.kind === 'video');
+      const audio = v0.ssrcs.find((x) => x.kind === 'audio');
+      t.diagnostic(`nacks_sent ${v0.nacks_sent} repaired ${v0.repaired} video lost ${video.lost} audio lost ${audio.lost}`);
+      assert.ok(v0.nacks_sent >= 20, `viewer 0 sent ${v0.nacks_sent} NACKs`);
+      assert.ok(v0.repaired >= v0.nacks_sent - 3, `${v0.repaired} of ${v0.nacks_sent} repaired`);
+      assert.ok(video.lost <= 3, `video lost ${video.lost}`);
+      assert.ok(audio.lost >= 5, `audio lost ${audio.lost}: --drop-every dropped nothing?`);
+    } finally {
+      source.kill('SIGTERM');
+    }
+  });
+
 // The test source published over WebRTC (WHIP, as OBS does) instead of plain RTP: viewers of
 // that stage decode the same frames, with no loss; the source's DELETE at the end is accepted.
 test('the load source publishes over WHIP; its viewers decode it',

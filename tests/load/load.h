@@ -140,6 +140,8 @@ void whip_pub_close(whip_pub *p);
 #define MAX_CANDS 16
 #define MAX_SSRCS 8
 #define NACK_PENDING 32 /* --nack-every: NACKed sequence numbers awaited at once */
+#define GAP_NACK_MAX 16 /* --nack-gaps: a longer jump is a new stream, not a loss to repair */
+#define SEQ_WINDOW 512  /* sequence numbers remembered per SSRC, to tell a duplicate */
 
 /* Where a viewer is; a failed viewer keeps the stage it failed in. */
 typedef enum {
@@ -165,6 +167,8 @@ typedef struct {
     uint8_t kind;
     int64_t first_ext, max_ext; /* extended (32+ bit) sequence numbers */
     uint64_t received, gaps;
+    uint64_t duplicates;               /* arrived again within SEQ_WINDOW: not received twice */
+    uint64_t seen[SEQ_WINDOW / 64];    /* bit (ext % SEQ_WINDOW): that one has arrived */
     int64_t expected_prior; /* at the last receiver report, for its fraction lost */
     uint64_t received_prior;
 } ssrc_stat;
@@ -293,6 +297,11 @@ struct viewer {
     uint16_t nack_seq[NACK_PENDING];
     uint64_t nack_hash[NACK_PENDING];
     bool nack_live[NACK_PENDING];
+    /* --nack-gaps: sequence numbers a jump skipped and that were NACKed, awaited (counted in
+     * nacks_sent and, when they come, in repaired) */
+    uint16_t gap_seq[NACK_PENDING];
+    bool gap_live[NACK_PENDING];
+    unsigned gap_next;
 };
 
 /* Loss of one SSRC from its cleartext sequence numbers: expected (highest - first + 1) minus

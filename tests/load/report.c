@@ -218,13 +218,14 @@ static void viewer_json(const viewer *v, const agreement *ag, int dec_index, con
     g_string_append(o, ",\"ssrcs\":[");
     for (int i = 0; i < v->nss; i++)
         g_string_append_printf(
-            o, "%s{\"ssrc\":%u,\"kind\":\"%s\",\"received\":%llu,\"lost\":%llu,\"gaps\":%llu}",
+            o, "%s{\"ssrc\":%u,\"kind\":\"%s\",\"received\":%llu,\"lost\":%llu,\"gaps\":%llu,"
+               "\"duplicates\":%llu}",
             i ? "," : "", v->ss[i].ssrc,
             v->ss[i].kind == KIND_AUDIO   ? "audio"
             : v->ss[i].kind == KIND_VIDEO ? "video"
                                           : "?",
             (unsigned long long)v->ss[i].received, (unsigned long long)ssrc_lost(&v->ss[i]),
-            (unsigned long long)v->ss[i].gaps);
+            (unsigned long long)v->ss[i].gaps, (unsigned long long)v->ss[i].duplicates);
     g_string_append(o, "]");
     if (v->rx) {
         vp8_receiver_stats rs;

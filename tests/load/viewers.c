@@ -60,7 +60,7 @@ static struct {
     const char *host, *path, *plugin, *watch, *start, *local_ip, *label, *token, *apisecret;
     const char *remb;             /* "SECONDS:BPS,..." */
     const char *source_frame_log; /* odeon-load source --frame-log's file */
-    int port, viewers, threads, sample, decode, json, verbose, window_marker, nack;
+    int port, viewers, threads, sample, decode, json, verbose, window_marker, nack, nack_gaps;
     int decode_last; /* the last N viewers decode too (the end of a node's fan-out order) */
     int placement, failover_after_ms; /* cluster: redirects from the entry node, failover */
     int entry_viewers;                /* viewers 0..N-1 watch on the entry, no placement */
@@ -251,8 +251,8 @@ static void answer_media(GString *a, viewer *v, const odeon_sdp_media *m, bool f
     if (!audio && opt.remb)
         g_string_append_printf(a, "a=rtcp-fb:%d goog-remb\r\n", pt);
     /* --nack: as a browser answers, so the server keeps a retransmission buffer per viewer
-     * (what its memory per viewer then really is); we never send a NACK ourselves */
-    if (!audio && opt.nack)
+     * (what its memory per viewer then really is); only --nack-every and --nack-gaps NACK */
+    if (!audio && (opt.nack || opt.nack_gaps))
         g_string_append_printf(a, "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n", pt, pt);
     if (first)
         g_string_append_printf(a,
@@ -573,23 +573,54 @@ static ssrc_stat *ssrc_find(viewer *v, uint32_t ssrc, uint8_t kind)
     return s;
 }
 
+/* Whether ext arrived before (within SEQ_WINDOW of the highest), and marks it. */
+static bool seq_seen_mark(ssrc_stat *s, int64_t ext)
+{
+    unsigned i = (unsigned)(ext % SEQ_WINDOW);
+    uint64_t bit = 1ull << (i % 64);
+    bool was = (s->seen[i / 64] & bit) != 0;
+    s->seen[i / 64] |= bit;
+    return was;
+}
+
+/* The highest moves up by d: the numbers it passes have not arrived (yet). */
+static void seq_seen_advance(ssrc_stat *s, int64_t d)
+{
+    if (d >= SEQ_WINDOW) {
+        memset(s->seen, 0, sizeof s->seen);
+        return;
+    }
+    for (int64_t e = s->max_ext + 1; e <= s->max_ext + d; e++) {
+        unsigned i = (unsigned)(e % SEQ_WINDOW);
+        s->seen[i / 64] &= ~(1ull << (i % 64));
+    }
+}
+
 /* Loss from the cleartext sequence numbers: expected = highest - first + 1, lost = expected -
- * received (duplicates make it smaller; reordering is tolerated). */
+ * received. A duplicate (a retransmission of what came after all, or a network's copy) is
+ * counted apart, so that it cannot hide a loss; reordering is tolerated. */
 static void ssrc_count(ssrc_stat *s, uint16_t seq)
 {
-    s->received++;
     if (s->first_ext < 0) {
         s->first_ext = s->max_ext = seq;
+        seq_seen_mark(s, s->max_ext);
+        s->received++;
         return;
     }
     int16_t d = (int16_t)(seq - (uint16_t)s->max_ext);
     if (d > 0) {
         if (d > 1)
             s->gaps++;
+        seq_seen_advance(s, d);
         s->max_ext += d;
+        seq_seen_mark(s, s->max_ext);
     } else if (s->max_ext + d < s->first_ext) {
         s->first_ext = s->max_ext + d; /* reordered before the first packet we saw */
+    } else if (-d < SEQ_WINDOW && seq_seen_mark(s, s->max_ext + d)) {
+        s->duplicates++;
+        return;
     }
+    s->received++;
 }
 
 /* FNV-1a: the fingerprint of a dropped packet, to compare its retransmission with. */
@@ -644,6 +675,49 @@ static void nack_send(viewer *v, const uint8_t *rtp, size_t rtp_len)
     v->nack_seq[slot] = seq;
     v->nack_hash[slot] = datagram_hash(rtp, rtp_len);
     v->nack_live[slot] = true;
+}
+
+/* --nack-gaps: a NACKed number that came after all (a retransmission or a late original). */
+static void gap_take(viewer *v, uint16_t seq)
+{
+    for (unsigned i = 0; i < NACK_PENDING; i++)
+        if (v->gap_live[i] && v->gap_seq[i] == seq) {
+            v->gap_live[i] = false;
+            v->repaired++;
+            return;
+        }
+}
+
+/* --nack-gaps: as a browser does, NACK at once the video packets that a jump in the sequence
+ * numbers of s skipped (rtp: the packet that jumped, cleartext header); a late packet that was
+ * NACKed counts as repaired. Viewer 0 under --nack-every keeps to its own simulated losses. */
+static void gap_nack(viewer *v, const ssrc_stat *s, const uint8_t *rtp)
+{
+    if (!opt.nack_gaps || (opt.nack_every > 0 && v->idx == 0) || s->first_ext < 0)
+        return;
+    uint16_t seq = odeon_be16(rtp + 2);
+    int16_t d = (int16_t)(seq - (uint16_t)s->max_ext);
+    if (d <= 0) {
+        gap_take(v, seq);
+        return;
+    }
+    if (d == 1 || d - 1 > GAP_NACK_MAX)
+        return;
+    uint16_t lost[GAP_NACK_MAX];
+    size_t n = 0;
+    for (uint16_t m = (uint16_t)((uint16_t)s->max_ext + 1); m != seq; m++)
+        lost[n++] = m;
+    _Alignas(16) uint8_t buf[128 + ODEON_SRTP_RTCP_TAIL_ROOM];
+    if (!rtcp_send(v, buf,
+                   odeon_rtcp_build_nack(buf, 128, v->rtcp_ssrc, odeon_be32(rtp + 8), lost, n),
+                   sizeof buf))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned slot = v->gap_next++ % NACK_PENDING;
+        v->gap_seq[slot] = lost[i];
+        v->gap_live[slot] = true;
+    }
+    v->nacks_sent += n;
 }
 
 /* --pli-every-ms: viewer 0 asks for a keyframe now and then, as a browser does after a loss. */
@@ -716,8 +790,11 @@ static void on_rtp(viewer *v, uint8_t *buf, size_t len, int64_t now)
         }
     }
     ssrc_stat *ss = ssrc_find(v, odeon_be32(buf + 8), kind);
-    if (ss)
+    if (ss) {
+        if (kind == KIND_VIDEO)
+            gap_nack(v, ss, buf);
         ssrc_count(ss, odeon_be16(buf + 2));
+    }
     bool decrypt = (kind == KIND_VIDEO && (v->rx || !v->got_key)) ||
                    (kind == KIND_AUDIO && !v->audio_ok) ||
                    (opt.sample > 0 && ++v->sample_ctr % (uint32_t)opt.sample == 0);
@@ -1005,6 +1082,7 @@ static void session_teardown(viewer *v)
     v->ws_events = 0;
     memset(v->pt_kind, 0, sizeof v->pt_kind);
     memset(v->nack_live, 0, sizeof v->nack_live); /* sequence numbers of the old stream */
+    memset(v->gap_live, 0, sizeof v->gap_live);
     ssrc_retire(v);
     if (v->rx)
         vp8_receiver_new_stream(v->rx);
@@ -1245,6 +1323,9 @@ static void usage(FILE *f)
             "                       frame rate as a percentage of it\n"
             "  --nack               answer video with rtcp-fb nack and nack pli, as a browser\n"
             "                       does (the server then buffers for retransmission)\n"
+            "  --nack-gaps          --nack, and every viewer NACKs at once the video packets a\n"
+            "                       jump in sequence numbers skipped (up to 16), as a browser\n"
+            "                       does (report: nacks_sent, repaired; lost counts the rest)\n"
             "  --placement          watch with \"placement\":true and a client key at the entry\n"
             "                       node (--host/--port); follow its redirect to the node that\n"
             "                       serves the viewer (report: node, per-node counts)\n"
@@ -1300,6 +1381,7 @@ static const rtcc_option specs[] = {
     {"window-marker", 'f', &opt.window_marker},
     {"nack", 'f', &opt.nack},
     {"nack-every", 'i', &opt.nack_every},
+    {"nack-gaps", 'f', &opt.nack_gaps},
     {"pli-every-ms", 'i', &opt.pli_every_ms},
     {"placement", 'f', &opt.placement},
     {"failover-after-ms", 'i', &opt.failover_after_ms},
