@@ -317,6 +317,8 @@ void room_sub_unref(room_sub *s);
 void room_subscriber_join(room_call *c, room *r);
 void room_subscriber_subscribe(room_call *c);
 void room_subscriber_unsubscribe(room_call *c);
+void room_subscriber_update(room_call *c);
+void room_subscriber_switch(room_call *c);
 void room_subscriber_start(room_call *c);
 void room_subscriber_pause(room_call *c);
 void room_subscriber_configure(room_call *c);

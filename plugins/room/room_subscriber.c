@@ -156,26 +156,19 @@ static bool wanted_add(GArray *w, room_feed *f, const char *mid)
     return any;
 }
 
-/* The streams a join or subscribe names: "streams": [{"feed", "mid"}] or the legacy "feed".
- * NULL after answering an error (nothing is changed then). */
-static GArray *wanted_streams(room_call *c, room *r)
+/* The streams `list` names ([{"feed", "mid"?}], `key` in errors), or with legacy the one feed
+ * of Janus 0.x's "feed". NULL after answering an error (nothing is changed then). */
+static GArray *wanted_list(room_call *c, room *r, json_t *list, const char *key,
+                           const uint64_t *legacy)
 {
     GArray *w = g_array_new(FALSE, FALSE, sizeof(wanted_stream));
-    json_t *list = json_object_get(c->body, "streams");
-    uint64_t legacy;
-    bool has_legacy = room_body_id(c->body, "feed", &legacy);
-    if (!json_is_array(list) && !has_legacy) {
-        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams or feed)");
-        wanted_clear(w);
-        return NULL;
-    }
-    size_t n = has_legacy && !json_is_array(list) ? 1 : json_array_size(list);
+    size_t n = legacy != NULL ? 1 : json_array_size(list);
     for (size_t i = 0; i < n; i++) {
-        json_t *item = json_is_array(list) ? json_array_get(list, i) : NULL;
-        uint64_t id = legacy;
+        json_t *item = legacy == NULL ? json_array_get(list, i) : NULL;
+        uint64_t id = legacy != NULL ? *legacy : 0;
         const char *mid = item ? json_string_value(json_object_get(item, "mid")) : NULL;
         if (item != NULL && !room_body_id(item, "feed", &id)) {
-            room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams[%zu].feed)", i);
+            room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (%s[%zu].feed)", key, i);
             wanted_clear(w);
             return NULL;
         }
@@ -190,6 +183,20 @@ static GArray *wanted_streams(room_call *c, room *r)
         }
     }
     return w;
+}
+
+/* The streams a join or subscribe names: "streams": [{"feed", "mid"}] or the legacy "feed".
+ * NULL after answering an error (nothing is changed then). */
+static GArray *wanted_streams(room_call *c, room *r)
+{
+    json_t *list = json_object_get(c->body, "streams");
+    uint64_t legacy;
+    bool has_legacy = room_body_id(c->body, "feed", &legacy);
+    if (!json_is_array(list) && !has_legacy) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams or feed)");
+        return NULL;
+    }
+    return wanted_list(c, r, list, "streams", json_is_array(list) ? NULL : &legacy);
 }
 
 /* ---- offers ---- */
@@ -309,10 +316,11 @@ static void renegotiate(room_sub *s, room_call *c)
 
 /* ---- requests ---- */
 
-/* Puts the wanted streams in slots; false (and an error answered) when they do not fit. */
-static bool slots_fill(room_call *c, room_sub *s, GArray *w)
+/* Puts the wanted streams in slots; false (and an error answered) when they do not fit, with
+ * `freed` more slots about to be released. */
+static bool slots_fit(room_call *c, room_sub *s, GArray *w, int freed)
 {
-    int free_slots = ROOM_SUB_MAX_SLOTS - s->slot_count;
+    int free_slots = ROOM_SUB_MAX_SLOTS - s->slot_count + freed;
     for (int i = 0; i < s->slot_count; i++)
         free_slots += s->slots[i]->feed == NULL;
     if ((int)w->len > free_slots) {
@@ -320,6 +328,13 @@ static bool slots_fill(room_call *c, room_sub *s, GArray *w)
                   ROOM_SUB_MAX_SLOTS);
         return false;
     }
+    return true;
+}
+
+static bool slots_fill(room_call *c, room_sub *s, GArray *w)
+{
+    if (!slots_fit(c, s, w, 0))
+        return false;
     for (guint i = 0; i < w->len; i++) {
         wanted_stream *ws = &g_array_index(w, wanted_stream, i);
         if (slot_carries(s, ws->feed, ws->stream))
@@ -399,6 +414,21 @@ static bool item_names(json_t *item, room_slot *slot)
     return mid == NULL || strcmp(mid, slot->media.mid) == 0;
 }
 
+/* Detaches (or with dry_run only counts) the active slots that an item of list names. */
+static int slots_release(room_sub *s, json_t *list, bool dry_run)
+{
+    int count = 0;
+    for (int i = 0; i < s->slot_count; i++)
+        for (size_t k = 0; k < json_array_size(list); k++)
+            if (s->slots[i]->feed != NULL && item_names(json_array_get(list, k), s->slots[i])) {
+                if (!dry_run)
+                    slot_detach(s->slots[i]);
+                count++;
+                break;
+            }
+    return count;
+}
+
 void room_subscriber_unsubscribe(room_call *c)
 {
     room_sub *s = sub_of(c);
@@ -409,13 +439,204 @@ void room_subscriber_unsubscribe(room_call *c)
         room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams)");
         return;
     }
-    for (int i = 0; i < s->slot_count; i++)
-        for (size_t k = 0; k < json_array_size(list); k++)
-            if (s->slots[i]->feed != NULL && item_names(json_array_get(list, k), s->slots[i])) {
-                slot_detach(s->slots[i]);
-                break;
-            }
+    slots_release(s, list, false);
     renegotiate(s, c);
+}
+
+/* "update": {"subscribe": [...], "unsubscribe": [...]} in one renegotiation; the unsubscribed
+ * m-lines are free for the subscribed streams. */
+void room_subscriber_update(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    json_t *add = json_object_get(c->body, "subscribe");
+    json_t *drop = json_object_get(c->body, "unsubscribe");
+    if ((add != NULL && !json_is_array(add)) || (drop != NULL && !json_is_array(drop))) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (subscribe, unsubscribe: arrays)");
+        return;
+    }
+    if (add == NULL && drop == NULL) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (subscribe or unsubscribe)");
+        return;
+    }
+    GArray *w = wanted_list(c, s->room, add, "subscribe", NULL);
+    if (w == NULL)
+        return;
+    if (!slots_fit(c, s, w, slots_release(s, drop, true))) {
+        wanted_clear(w);
+        return;
+    }
+    slots_release(s, drop, false);
+    slots_fill(c, s, w);
+    wanted_clear(w);
+    renegotiate(s, c);
+}
+
+/* One "switch" item: the m-line sub_mid names and the feed stream to pipe into it. */
+typedef struct switch_item {
+    room_slot *slot;
+    room_feed *feed; /* reference */
+    int stream;
+} switch_item;
+
+/* Reads streams[i] of a switch; false after answering an error. */
+static bool switch_item_read(room_call *c, room_sub *s, json_t *item, size_t i, switch_item *out)
+{
+    const char *sub_mid = json_string_value(json_object_get(item, "sub_mid"));
+    const char *mid = json_string_value(json_object_get(item, "mid"));
+    uint64_t id;
+    if (sub_mid == NULL || mid == NULL || !room_body_id(item, "feed", &id)) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams[%zu]: feed, mid, sub_mid)",
+                  i);
+        return false;
+    }
+    out->slot = NULL;
+    for (int k = 0; k < s->slot_count && g_ascii_isdigit(sub_mid[0]); k++)
+        if (atoi(sub_mid) == s->slots[k]->mindex)
+            out->slot = s->slots[k];
+    if (out->slot == NULL) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "No such m-line in this subscription (sub_mid %s)",
+                  sub_mid);
+        return false;
+    }
+    out->feed = feed_lookup(s->room, id);
+    out->stream = -1;
+    for (int k = 0; out->feed != NULL && k < out->feed->stream_count; k++)
+        if (strcmp(out->feed->streams[k].media.mid, mid) == 0)
+            out->stream = k;
+    if (out->stream < 0) {
+        room_fail(c, ROOM_ERROR_NO_SUCH_FEED, "No such feed (%" G_GUINT64_FORMAT ", mid %s)", id, mid);
+        room_feed_unref(out->feed);
+        return false;
+    }
+    if (out->feed->streams[out->stream].media.video != out->slot->video) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Cannot switch a%s m-line to %s (sub_mid %s)",
+                  out->slot->video ? " video" : "n audio", out->slot->video ? "audio" : "video",
+                  sub_mid);
+        room_feed_unref(out->feed);
+        return false;
+    }
+    return true;
+}
+
+/* Whether media in format b plays on an m-line negotiated for a. */
+static bool same_format(const room_sdp_media *a, const room_sdp_media *b)
+{
+    return a->pt == b->pt && a->clock_rate == b->clock_rate && a->rtx_pt == b->rtx_pt &&
+           g_ascii_strcasecmp(a->codec, b->codec) == 0 && strcmp(a->fmtp, b->fmtp) == 0;
+}
+
+/* Pipes another feed stream into an m-line. Returns true when the peer must be offered again:
+ * the m-line was inactive, or the new stream's format is not the one it negotiated. */
+static bool slot_switch(room_slot *slot, room_feed *f, int stream)
+{
+    bool active = slot->feed != NULL;
+    bool renegotiate_needed = !active || !same_format(&slot->media, &f->streams[stream].media);
+    bool ready = false, send = true;
+    if (active) {
+        g_mutex_lock(&slot->feed->lock);
+        ready = slot->ready;
+        send = slot->send;
+        g_mutex_unlock(&slot->feed->lock);
+        slot_detach(slot);
+    }
+    slot_attach(slot, f, stream);
+    if (renegotiate_needed)
+        return true; /* "start" with the answer makes it ready */
+    g_mutex_lock(&f->lock);
+    slot->ready = ready;
+    slot->send = send;
+    g_mutex_unlock(&f->lock);
+    if (ready && send && slot->video)
+        room_core->request_keyframe(f->handle, slot->media.index);
+    return false;
+}
+
+/* Janus 0.x's "switch": {"feed"}: a single-feed subscription moves to another publisher, its
+ * n-th audio and video m-lines to that feed's n-th audio and video streams. */
+static void switch_legacy(room_call *c, room_sub *s, uint64_t id)
+{
+    room_feed *f = feed_lookup(s->room, id);
+    if (f == NULL) {
+        room_fail(c, ROOM_ERROR_NO_SUCH_FEED, "No such feed (%" G_GUINT64_FORMAT ")", id);
+        return;
+    }
+    int changes = 0;
+    bool offer = false;
+    int seen[2] = {0, 0}; /* audio, video m-lines so far */
+    for (int i = 0; i < s->slot_count; i++) {
+        room_slot *slot = s->slots[i];
+        int nth = seen[slot->video]++, stream = -1;
+        for (int k = 0; k < f->stream_count && stream < 0; k++)
+            if (f->streams[k].media.video == slot->video && nth-- == 0)
+                stream = k;
+        if (stream < 0 || (slot->feed == f && slot->feed_stream == stream))
+            continue;
+        offer |= slot_switch(slot, f, stream);
+        changes++;
+    }
+    json_t *ev = json_pack("{s:s, s:s, s:I, s:I, s:i, s:o}", "videoroom", "event", "switched",
+                           "ok", "room", (json_int_t)s->room->id, "id", (json_int_t)f->id,
+                           "changes", changes, "streams", streams_json(s));
+    if (f->display)
+        json_object_set_new(ev, "display", json_string(f->display));
+    room_feed_unref(f);
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+    if (offer)
+        renegotiate(s, NULL);
+}
+
+/* "switch": {"streams": [{"feed", "mid", "sub_mid"}]}: m-lines of the subscription carry
+ * other feeds' streams from now on, without a renegotiation where the format is the same
+ * (Janus VideoRoom's "changing channel"). All items are checked before anything changes. */
+void room_subscriber_switch(room_call *c)
+{
+    room_sub *s = sub_of(c);
+    if (s == NULL)
+        return;
+    json_t *list = json_object_get(c->body, "streams");
+    uint64_t legacy;
+    if (!json_is_array(list) && room_body_id(c->body, "feed", &legacy)) {
+        switch_legacy(c, s, legacy);
+        return;
+    }
+    size_t n = json_array_size(list);
+    if (!json_is_array(list) || n == 0) {
+        room_fail(c, ROOM_ERROR_MISSING_ELEMENT, "Missing element (streams or feed)");
+        return;
+    }
+    if (n > ROOM_SUB_MAX_SLOTS) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Too many streams to switch (%d at most)",
+                  ROOM_SUB_MAX_SLOTS);
+        return;
+    }
+    switch_item items[ROOM_SUB_MAX_SLOTS];
+    size_t read = 0;
+    for (; read < n; read++)
+        if (!switch_item_read(c, s, json_array_get(list, read), read, &items[read]))
+            break;
+    int changes = 0;
+    bool offer = false;
+    for (size_t i = 0; i < read; i++) {
+        switch_item *it = &items[i];
+        bool same = it->slot->feed == it->feed && it->slot->feed_stream == it->stream;
+        if (read == n && !same) {
+            offer |= slot_switch(it->slot, it->feed, it->stream);
+            changes++;
+        }
+        room_feed_unref(it->feed);
+    }
+    if (read < n)
+        return; /* answered by switch_item_read */
+    json_t *ev = json_pack("{s:s, s:s, s:I, s:i, s:o}", "videoroom", "event", "switched", "ok",
+                           "room", (json_int_t)s->room->id, "changes", changes, "streams",
+                           streams_json(s));
+    room_reply(c, ev, NULL);
+    json_decref(ev);
+    if (offer)
+        renegotiate(s, NULL);
 }
 
 void room_subscriber_start(room_call *c)
@@ -508,6 +729,13 @@ void room_subscriber_configure(room_call *c)
     json_t *list = json_object_get(c->body, "streams");
     if (list != NULL && !json_is_array(list)) {
         room_fail(c, ROOM_ERROR_INVALID_ELEMENT, "Invalid element (streams: an array)");
+        return;
+    }
+    /* A server-made ICE restart needs new local credentials in our offer, which the core does
+     * not make: refused, so that a client does not wait for an offer that never comes. */
+    if (json_is_true(json_object_get(c->body, "restart"))) {
+        room_fail(c, ROOM_ERROR_INVALID_ELEMENT,
+                  "An ICE restart of a subscription is not supported: join again");
         return;
     }
     for (size_t k = 0; k < json_array_size(list); k++) {

@@ -4,6 +4,8 @@
 //   breakout_groups) and each decodes the two others' video over one subscriber connection;
 // - one leaves: the others hear "leaving" and get an "updated" offer without its streams, and
 //   keep decoding the other member; an organiser drops in and everyone hears "joining";
+// - "switch" pipes another feed into an m-line without an offer; "update" subscribes and
+//   unsubscribes in one renegotiation;
 // - members hear who talks (audio-level extension) and who mutes;
 // - a member whose connection silently dies (ICE consent) is removed, and rejoins with the
 //   same identity;
@@ -265,6 +267,73 @@ test('bad requests get clear errors and leave the room as it was', { skip }, asy
   const list = await a.msg(a.pub, { request: 'listparticipants', room: groupA });
   assert.deepEqual(list.data.participants.map((p) => p.id).sort(), [a.id, b.id, peers.find((p) => p.name === 'Olga Owner').id].sort());
   await sleep(10);
+});
+
+test('switch moves an m-line to another feed without renegotiating; update adds and drops in one offer', { skip }, async () => {
+  const [a, b] = members;
+  const org = peers.find((p) => p.name === 'Olga Owner');
+  const videoMid = [...a.midFeed.entries()].find(([mid, f]) => f === b.id && Number(mid) % 2 === 1)?.[0];
+  assert.ok(videoMid, JSON.stringify([...a.midFeed.entries()]));
+  const offersBefore = a.events(a.sub, (d) => d.videoroom === 'updated').length;
+
+  // Bad switches change nothing: no m-line, audio into a video m-line, missing keys, no feed.
+  let r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: org.id, mid: '1', sub_mid: '63' }] });
+  assert.equal(r.data.error_code, 430, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: org.id, mid: '0', sub_mid: videoMid }] });
+  assert.equal(r.data.error_code, 430, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: org.id, sub_mid: videoMid }] });
+  assert.equal(r.data.error_code, 429, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: 424242, mid: '1', sub_mid: videoMid }] });
+  assert.equal(r.data.error_code, 428, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'switch' });
+  assert.equal(r.data.error_code, 429, JSON.stringify(r.data));
+  // No server-made ICE restart: refused rather than an offer that never comes.
+  r = await a.msg(a.sub, { request: 'configure', restart: true });
+  assert.equal(r.data.error_code, 430, JSON.stringify(r.data));
+
+  // The video m-line that carried b now carries the organiser: same format, no new offer.
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: org.id, mid: '1', sub_mid: videoMid }] });
+  assert.equal(r.data.switched, 'ok', JSON.stringify(r.data));
+  assert.equal(r.data.changes, 1, JSON.stringify(r.data));
+  assert.equal(r.jsep, undefined);
+  const line = r.data.streams.find((x) => x.mid === videoMid);
+  assert.equal(line.feed_id, org.id, JSON.stringify(r.data));
+  assert.equal(line.active, true);
+  a.midFeed.set(videoMid, org.id);
+  await waitFor('a decodes the organiser on that m-line', () => a.decoded(org.id) > 30, 20000);
+  // A switch to what the m-line already carries changes nothing.
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: org.id, mid: '1', sub_mid: videoMid }] });
+  assert.equal(r.data.changes, 0, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'switch', streams: [{ feed: b.id, mid: '1', sub_mid: videoMid }] });
+  assert.equal(r.data.changes, 1, JSON.stringify(r.data));
+  a.midFeed.set(videoMid, b.id);
+  const fromB = a.decoded(b.id);
+  await waitFor('a decodes b again', () => a.decoded(b.id) > fromB + 30, 20000);
+  await sleep(300);
+  assert.equal(a.events(a.sub, (d) => d.videoroom === 'updated').length, offersBefore, 'a switch sent an offer');
+
+  // update: drop b and take the organiser in one renegotiation.
+  r = await a.msg(a.sub, { request: 'update' });
+  assert.equal(r.data.error_code, 429, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'update', subscribe: [{ feed: 424242 }], unsubscribe: [{ feed: b.id }] });
+  assert.equal(r.data.error_code, 428, JSON.stringify(r.data));
+  r = await a.msg(a.sub, { request: 'update', unsubscribe: [{ feed: b.id }], subscribe: [{ feed: org.id }] });
+  assert.equal(r.data.videoroom, 'updated', JSON.stringify(r.data));
+  assert.equal(r.jsep?.type, 'offer');
+  const active = r.data.streams.filter((x) => x.active);
+  assert.deepEqual([...new Set(active.map((x) => x.feed_id))], [org.id], JSON.stringify(r.data));
+  assert.equal(active.length, 2, JSON.stringify(r.data));
+  a.midFeed.clear();
+  const fromOrg = a.decoded(org.id);
+  await a.answer(r.data, r.jsep);
+  await waitFor('a decodes the organiser after the update', () => a.decoded(org.id) > fromOrg + 30, 20000);
+  // And back, so that the room is as it was.
+  r = await a.msg(a.sub, { request: 'update', unsubscribe: [{ feed: org.id }], subscribe: [{ feed: b.id }] });
+  assert.equal(r.data.videoroom, 'updated', JSON.stringify(r.data));
+  a.midFeed.clear();
+  await a.answer(r.data, r.jsep);
+  const again = a.decoded(b.id);
+  await waitFor('a decodes b after the update back', () => a.decoded(b.id) > again + 30, 20000);
 });
 
 test('members hear who talks and who mutes', { skip }, async () => {

@@ -1,9 +1,9 @@
 // A third-party Janus client against odeon.plugin.room: Janode (Meetecho's Node.js Janus
 // client, npm "janode") with its VideoRoom plugin module, only the plugin's package name
-// swapped, and real WebRTC peers (@roamhq/wrtc). Two members join a room from room.conf,
+// swapped, and real WebRTC peers (@roamhq/wrtc). Three members join a room from room.conf,
 // publish, subscribe to each other and decode video; Janode's events (publisher list,
-// talking, leaving) and requests (listParticipants, exists, list, configure, unpublish, leave)
-// all understand the plugin's answers.
+// talking, leaving) and requests (listParticipants, exists, list, configure, switch, update,
+// unpublish, leave) all understand the plugin's answers.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +31,7 @@ before(async () => {
   confDir = makeTempDir('odeon-room-janode-');
   fs.writeFileSync(path.join(confDir, 'room.conf'), '[general]\nbitrate = 0\n\n[room-5]\ndescription = Janode room\npublishers = 4\n');
   server = await startServer({ plugins: ['room'], pluginsConfigDir: confDir,
-    extraConfig: '[general]\ntoken_auth = true\n[auth]\nstatic_tokens = ana:tok-ana, bo:tok-bo\n' });
+    extraConfig: '[general]\ntoken_auth = true\n[auth]\nstatic_tokens = ana:tok-ana, bo:tok-bo, cy:tok-cy\n' });
 });
 
 after(async () => {
@@ -111,8 +111,31 @@ test('Janode\'s VideoRoom module works against odeon.plugin.room with the name s
   await waitFor('Bo decodes Ana', () => bo.frames > 30, 30000);
   await waitFor('a talking event', () => bo.events.find((e) => e.name === 'VIDEOROOM_TALKING' && e.data.feed === ana.feed), 15000);
 
+  // Janode's switch (multistream and Janus 0.x's) and update. Cy publishes; Ana's video m-line
+  // switches to Cy's video and Bo's camera stops: what Ana still decodes is Cy's.
+  const cy = await member('tok-cy', 'Cy');
+  await publish(cy);
+  const switched = await ana.sub.switch({ streams: [{ feed: cy.feed, mid: '1', sub_mid: '1' }] });
+  assert.equal(switched.switched, 'ok', JSON.stringify(switched));
+  assert.equal(switched.streams.find((x) => x.mid === '1').feed_id, cy.feed, JSON.stringify(switched));
+  bo.media.stop();
+  const fromCy = ana.frames;
+  await waitFor('Ana decodes Cy on the switched m-line', () => ana.frames > fromCy + 30, 20000);
+  const back = await ana.sub.switch({ to_feed: bo.feed });
+  assert.equal(back.switched, 'ok', JSON.stringify(back));
+  assert.ok(back.streams.every((x) => x.feed_id === bo.feed), JSON.stringify(back));
+  const updated = await ana.sub.update({ unsubscribe: [{ feed: bo.feed }], subscribe: [{ feed: cy.feed }] });
+  assert.equal(updated.jsep?.type, 'offer', JSON.stringify(updated));
+  assert.deepEqual([...new Set(updated.streams.filter((x) => x.active).map((x) => x.feed_id))], [cy.feed]);
+  await ana.rpc.setRemoteDescription(updated.jsep);
+  await ana.rpc.setLocalDescription(await ana.rpc.createAnswer());
+  const restarted = await ana.sub.start({ jsep: { type: 'answer', sdp: ana.rpc.localDescription.sdp } });
+  assert.equal(restarted.started, 'ok', JSON.stringify(restarted));
+  const afterUpdate = ana.frames;
+  await waitFor('Ana decodes Cy after the update', () => ana.frames > afterUpdate + 30, 20000);
+
   const list = await ana.pub.listParticipants({ room: 5 });
-  assert.deepEqual(list.participants.map((p) => p.feed).sort(), [ana.feed, bo.feed].sort());
+  assert.deepEqual(list.participants.map((p) => p.feed).sort(), [ana.feed, bo.feed, cy.feed].sort());
   const exists = await ana.pub.exists({ room: 5 });
   assert.equal(exists.exists, true);
   const rooms = await ana.pub.list();
