@@ -8,7 +8,8 @@
 //   room.on('joining', (member) => ...);      // someone came in (organisers too: visibly)
 //   room.on('leaving', (member) => ...);      // someone left (or their connection failed)
 //   room.on('talking', (id, talking) => ...); // from the audio-level extension
-//   room.on('muted', (id, kind, muted) => ...);
+//   room.on('muted', (id, kind, muted, moderated) => ...); // moderated: by an organiser
+//   await room.moderate(id, 'audio', true);   // organisers and hosts (room.moderator)
 //   room.on('breakout', (data) => ...);       // { breakout: 'countdown'|'extended'|'ended', ... }
 //   room.on('closed', (reason) => ...);
 //   await room.join({ stream });              // publishes stream (or the camera, 960x540) as
@@ -156,7 +157,8 @@
           m.stream = new MediaStream(tracks);
           m.streamKey = key;
         }
-        out.push({ id, display: m.display, stream: m.stream, talking: !!m.talking, muted: m.muted || {} });
+        out.push({ id, display: m.display, stream: m.stream, talking: !!m.talking, muted: m.muted || {},
+                   moderated: m.moderated || {} });
       }
       return out;
     }
@@ -175,8 +177,12 @@
       }
       if (data.videoroom === 'muted') {
         const m = this.members.get(data.id);
-        if (m) m.muted = Object.assign({}, m.muted, { [data.type]: data.muted });
-        this.emit('muted', data.id, data.type, data.muted);
+        if (m) {
+          m.muted = Object.assign({}, m.muted, { [data.type]: data.muted });
+          m.moderated = Object.assign({}, m.moderated, { [data.type]: !!data.moderated });
+        }
+        this.emit('muted', data.id, data.type, data.muted, !!data.moderated);
+        this.tilesChanged();
         return;
       }
       if (data.videoroom === 'destroyed') { this.emit('closed', 'destroyed'); return; }
@@ -215,6 +221,21 @@
         if (t.kind === kind) t.enabled = !muted;
       }
       check(await this.pub.request({ request: 'configure', [kind]: !muted }));
+    }
+
+    // Organisers and hosts: mutes (or releases) a member's microphone or camera for everyone
+    // in the room; the member cannot unmute it. Others hear "muted" with moderated.
+    async moderate(memberId, kind, mute) {
+      const feed = this.feeds.get(memberId);
+      const stream = feed && (feed.streams || []).find((x) => x.type === kind && x.description !== 'screen');
+      if (!stream) throw new Error(`member ${memberId} publishes no ${kind}`);
+      check(await this.pub.request({ request: 'moderate', room: this.roomId, id: memberId,
+                                     mid: stream.mid, mute }));
+    }
+
+    // Whether this member may moderate others (the event's hosts, organisers and owners).
+    get moderator() {
+      return ['host', 'organiser', 'owner'].includes(this.joined && this.joined.role);
     }
 
     // The screen goes out as a third m-line: the feed is published again with it.

@@ -39,6 +39,33 @@
     return li;
   }
 
+  // Organisers and hosts get a button on each member's tile that mutes its microphone for the
+  // whole room (the member cannot undo it) and releases it again.
+  function moderateButton(li, t) {
+    if (!page.room || !page.room.moderator) return;
+    let button = li.querySelector('button.moderate');
+    if (!button) {
+      button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'moderate secondary';
+      button.addEventListener('click', async () => {
+        const mute = button.getAttribute('aria-pressed') !== 'true';
+        button.disabled = true;
+        try {
+          await page.room.moderate(t.id, 'audio', mute);
+        } catch (e) {
+          say('status', e.reason || e.message || String(e), 'error');
+        } finally {
+          button.disabled = false;
+        }
+      });
+      li.append(button);
+    }
+    const held = !!t.moderated.audio;
+    button.setAttribute('aria-pressed', String(held));
+    button.textContent = held ? 'Allow microphone' : 'Mute for everyone';
+  }
+
   // Keeps one <li> per tile, so playing videos are not restarted on every change.
   function showTiles(tiles) {
     page.tiles = tiles;
@@ -56,6 +83,8 @@
         li.firstChild.srcObject = t.stream;
       }
       li.classList.toggle('talking', t.talking);
+      li.classList.toggle('muted', !!t.muted.audio);
+      moderateButton(li, t);
     }
     // Many tiles: each asks for the low simulcast layer; a few: the best.
     const layer = tiles.length > 4 ? 0 : 2;
@@ -106,6 +135,12 @@
       say('status', `${m.display || 'Someone'} left.`, 'ok');
     });
     room.on('talking', () => showTiles(room.tiles()));
+    room.on('muted', (id, kind, muted, moderated) => {
+      if (id !== room.id || kind !== 'audio' || !!page.moderated === moderated) return;
+      page.moderated = moderated;
+      if (moderated) say('status', 'An organiser muted your microphone for everyone.', 'error');
+      else say('status', 'An organiser allowed your microphone again.', 'ok');
+    });
     room.on('breakout', onBreakout);
     room.on('closed', (why) => {
       if (why === 'rejoined') say('status', 'You opened this room in another tab.', 'error');

@@ -157,6 +157,8 @@ void room_member_unref(room_member *m)
     g_mutex_clear(&m->lock);
     g_free(m->display);
     g_free(m->subject);
+    if (m->moderated != NULL)
+        g_hash_table_unref(m->moderated);
     g_free(m);
 }
 
@@ -607,6 +609,56 @@ static json_t *request_kick(odeon_plugin_handle *handle, json_t *body)
     return json_pack("{s:s}", "videoroom", "success");
 }
 
+typedef struct moderate_job {
+    room *r; /* reference */
+    uint64_t id;
+    char *mid;
+    bool mute;
+} moderate_job;
+
+static void moderate_run(void *data)
+{
+    moderate_job *j = data;
+    room_publisher_moderate(j->r, j->id, j->mid, j->mute);
+    room_unref(j->r);
+    g_free(j->mid);
+    g_free(j);
+}
+
+/* "moderate": {"room", "id", "mid", "mute"}, by those who administer the room. */
+static json_t *request_moderate(odeon_plugin_handle *handle, json_t *body)
+{
+    uint64_t id, who;
+    const char *mid = json_string_value(json_object_get(body, "mid"));
+    json_t *mute = json_object_get(body, "mute");
+    if (!room_body_id(body, "room", &id) || !room_body_id(body, "id", &who) || mid == NULL ||
+        mute == NULL)
+        return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (room, id, mid, mute)");
+    if (!json_is_boolean(mute) || strlen(mid) >= sizeof(((room_sdp_media *)NULL)->mid))
+        return error_json(ROOM_ERROR_INVALID_ELEMENT, "Invalid element (mute: a boolean; mid)");
+    room *r = room_lookup(id);
+    if (r == NULL)
+        return error_json(ROOM_ERROR_NO_SUCH_ROOM, "No such room");
+    if (!room_may_administer(handle, r->event_id, body)) {
+        room_unref(r);
+        return error_json(ROOM_ERROR_UNAUTHORIZED, "Unauthorized");
+    }
+    g_mutex_lock(&r->lock);
+    bool there = g_hash_table_contains(r->members, &who);
+    g_mutex_unlock(&r->lock);
+    if (!there) {
+        room_unref(r);
+        return error_json(ROOM_ERROR_NO_SUCH_FEED, "No such user in this room");
+    }
+    moderate_job *j = g_new0(moderate_job, 1);
+    j->r = r;
+    j->id = who;
+    j->mid = g_strdup(mid);
+    j->mute = json_is_true(mute);
+    task_post(moderate_run, j);
+    return json_pack("{s:s}", "videoroom", "success");
+}
+
 static const struct {
     const char *name;
     json_t *(*fn)(odeon_plugin_handle *handle, json_t *body);
@@ -614,6 +666,7 @@ static const struct {
     {"create", request_create},
     {"destroy", request_destroy},
     {"kick", request_kick},
+    {"moderate", request_moderate},
     {"listparticipants", request_listparticipants},
     {"exists", request_exists},
     {"list", request_list},

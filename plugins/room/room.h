@@ -153,6 +153,7 @@ struct room_member {
     room_feed *feed;             /* reference while published */
     room_sub *sub;               /* reference while subscribed */
     bool closing;
+    GHashTable *moderated;       /* mids an administrator muted (owned strings; the worker's) */
 };
 
 room_member *room_member_ref(room_member *m);
@@ -235,6 +236,7 @@ struct room_feed {
         room_sdp_media media;
         char *description; /* "camera", "screen"..., or NULL */
         bool muted;        /* the publisher said send: false */
+        bool moderated;    /* an administrator muted it ("moderate"): nothing is forwarded */
         bool layered;      /* VP8, VP9 or H.264: rewritten with stage_layers */
         stage_layer_codec codec;
         stage_layer_stats stats; /* the layers it sends (publisher's loop) */
@@ -263,6 +265,9 @@ void room_publisher_join(room_call *c, room *r);
 void room_publisher_publish(room_call *c);
 void room_publisher_configure(room_call *c);
 void room_publisher_unpublish(room_call *c);
+/* "moderate" (the worker's): mutes or releases member id's stream mid in r, now and when it
+ * publishes again; the room hears "muted" with "moderated". */
+void room_publisher_moderate(room *r, uint64_t id, const char *mid, bool mute);
 /* Leaves the room (unpublishing first); reply: tell the member itself. */
 void room_publisher_leave(room_member *m, bool reply_event);
 /* The feed stops: subscribers drop its streams (renegotiating), others hear "unpublished". */

@@ -47,7 +47,10 @@ json_t *room_feed_json(room_feed *f)
         struct room_feed_stream *s = &f->streams[i];
         json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:b}", "type",
                               s->media.video ? "video" : "audio", "mindex", s->media.index, "mid",
-                              s->media.mid, "codec", s->media.codec, "muted", s->muted);
+                              s->media.mid, "codec", s->media.codec, "muted",
+                              s->muted || s->moderated);
+        if (s->moderated)
+            json_object_set_new(j, "moderated", json_true());
         if (s->description)
             json_object_set_new(j, "description", json_string(s->description));
         if (s->media.simulcast)
@@ -280,6 +283,7 @@ static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body
         struct room_feed_stream *s = &f->streams[f->stream_count++];
         s->media = media[i];
         s->description = g_strdup(description_of(body, media[i].mid));
+        s->moderated = m->moderated != NULL && g_hash_table_contains(m->moderated, media[i].mid);
         s->slots = g_ptr_array_new();
         s->layered = s->media.video && stage_layer_codec_of(s->media.codec, &s->codec);
         s->ring_size = s->media.video ? ROOM_RING_VIDEO : ROOM_RING_AUDIO;
@@ -403,26 +407,64 @@ static void talking_stop(room_feed *f)
         talking_notify(f, false, 127);
 }
 
-/* Applies a mute of stream i (send false) and tells the room when it changed. */
-static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
+/* Sets stream i's own mute (send false) and its moderation (-1: as it is), and tells the room
+ * when either changed: "muted" is what subscribers get (neither means media flows). */
+static void stream_set(room *r, room_feed *f, int i, int muted, int moderated)
 {
     g_mutex_lock(&f->lock);
     struct room_feed_stream *s = &f->streams[i];
-    bool changed = s->muted != muted;
-    s->muted = muted;
+    bool was_muted = s->muted, was_moderated = s->moderated;
+    if (muted >= 0)
+        s->muted = muted;
+    if (moderated >= 0)
+        s->moderated = moderated;
+    bool was = was_muted || was_moderated, now = s->muted || s->moderated;
+    bool changed = was_muted != s->muted || was_moderated != s->moderated;
+    bool is_moderated = s->moderated;
     g_mutex_unlock(&f->lock);
     if (!changed)
         return;
-    json_t *ev = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b}", "videoroom", "muted", "room",
-                           (json_int_t)m->room->id, "id", (json_int_t)f->id, "mid",
-                           s->media.mid, "type", s->media.video ? "video" : "audio", "muted",
-                           muted);
-    room_notify(m->room, NULL, ev);
+    json_t *ev = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:b}", "videoroom", "muted", "room",
+                           (json_int_t)r->id, "id", (json_int_t)f->id, "mid", s->media.mid,
+                           "type", s->media.video ? "video" : "audio", "muted", now, "moderated",
+                           is_moderated);
+    room_notify(r, NULL, ev);
     json_decref(ev);
-    if (!muted && s->media.video)
-        room_core->request_keyframe(m->handle, s->media.index);
-    if (muted && !s->media.video)
+    if (was && !now && s->media.video)
+        room_core->request_keyframe(f->handle, s->media.index);
+    if (now && !s->media.video)
         talking_stop(f); /* a muted member is not talking, whatever its microphone hears */
+}
+
+/* Applies a mute of stream i (send false) and tells the room when it changed. */
+static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
+{
+    stream_set(m->room, f, i, muted, -1);
+}
+
+void room_publisher_moderate(room *r, uint64_t id, const char *mid, bool mute)
+{
+    g_mutex_lock(&r->lock);
+    room_member *m = g_hash_table_lookup(r->members, &id);
+    if (m != NULL)
+        room_member_ref(m);
+    g_mutex_unlock(&r->lock);
+    if (m == NULL)
+        return; /* left meanwhile */
+    if (m->moderated == NULL)
+        m->moderated = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    if (mute)
+        g_hash_table_add(m->moderated, g_strdup(mid));
+    else
+        g_hash_table_remove(m->moderated, mid);
+    g_mutex_lock(&m->lock);
+    room_feed *f = m->feed != NULL ? room_feed_ref(m->feed) : NULL;
+    g_mutex_unlock(&m->lock);
+    for (int i = 0; f != NULL && i < f->stream_count; i++)
+        if (strcmp(f->streams[i].media.mid, mid) == 0)
+            stream_set(r, f, i, -1, mute);
+    room_feed_unref(f);
+    room_member_unref(m);
 }
 
 static bool configure_checks(room_call *c)
@@ -589,7 +631,7 @@ static int stream_of(room_feed *f, int mindex)
 static bool talking_account(room_feed *f, const struct room_feed_stream *s, int level,
                             int *average)
 {
-    if (level < 0 || s->muted)
+    if (level < 0 || s->muted || s->moderated)
         return false;
     f->audio_level_sum += level;
     if (++f->audio_packets < room_conf.audio_active_packets)
@@ -615,7 +657,7 @@ static int ring_write(room_feed *f, int si, const odeon_media_packet *packet, in
     struct room_feed_stream *s = &f->streams[si];
     g_mutex_lock(&f->lock);
     *talking_changed = talking_account(f, s, level, average);
-    if (!f->active || s->muted) {
+    if (!f->active || s->muted || s->moderated) {
         g_mutex_unlock(&f->lock);
         return 0;
     }

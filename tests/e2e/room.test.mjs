@@ -7,7 +7,8 @@
 // - the team chat and the help button work from the room; the organiser's console shows the
 //   group with its live member count and the help flag;
 // - one member leaves: the others hear "leaving" and their grid shrinks;
-// - the organiser joins the room from the console and every member sees them;
+// - the organiser joins the room from the console and every member sees them, and mutes a
+//   member's microphone for everyone (and allows it again);
 // - the organiser ends the breakout: members are told, and the page goes back to the main stage.
 // Odeon only.
 
@@ -201,7 +202,7 @@ describe('breakout room: three members see each other, one leaves, the organiser
     await waitFor('the console counts two', () => console_.$(`#breakout-groups li[data-group="${group}"] .badge[data-live="2"]`), 20000);
   });
 
-  test('the organiser joins from the console and every member sees them', async () => {
+  test('the organiser joins from the console, every member sees them, and the organiser mutes a member for everyone', async () => {
     const [a, b] = members;
     const card = `#breakout-groups li[data-group="${group}"]`;
     // The console's own tab follows the link (the organiser's token is in its storage).
@@ -215,6 +216,16 @@ describe('breakout room: three members see each other, one leaves, the organiser
       await waitFor(`${m.name} decodes the organiser`, async () => ((await decoded(m.page))[orgId] || 0) > 20, 60000);
       await waitFor(`${m.name} has two tiles again`, async () => (await tiles(m.page)) === 2, 15000);
     }
+    // The organiser mutes a's microphone for everyone from a's tile: a is told, b's tile of a
+    // says muted; a second click allows it again. Members have no such button.
+    assert.equal(await a.page.$$eval('#grid button.moderate', (l) => l.length), 0);
+    const button = `#grid li[data-id="${a.id}"] button.moderate`;
+    await org.click(`${button}:has-text("Mute for everyone")`);
+    await a.page.waitForSelector('#status:has-text("An organiser muted your microphone")', { timeout: 10000 });
+    await b.page.waitForSelector(`#grid li.muted[data-id="${a.id}"]`, { timeout: 10000 });
+    await org.click(`${button}:has-text("Allow microphone")`);
+    await a.page.waitForSelector('#status:has-text("allowed your microphone again")', { timeout: 10000 });
+    await b.page.waitForSelector(`#grid li:not(.muted)[data-id="${a.id}"]`, { timeout: 10000 });
   });
 
   test('the organiser ends the breakout: the room page counts down to the main stage and goes there', async () => {

@@ -6,7 +6,8 @@
 //   keep decoding the other member; an organiser drops in and everyone hears "joining";
 // - "switch" pipes another feed into an m-line without an offer; "update" subscribes and
 //   unsubscribes in one renegotiation;
-// - members hear who talks (audio-level extension) and who mutes;
+// - members hear who talks (audio-level extension) and who mutes; an organiser mutes a member
+//   ("moderate"), which the member cannot undo;
 // - a member whose connection silently dies (ICE consent) is removed, and rejoins with the
 //   same identity;
 // - bad requests get VideoRoom's error codes and leave the room as it was: a member of another
@@ -365,6 +366,35 @@ test('members hear who talks and who mutes', { skip }, async () => {
   r = await b.msg(b.sub, { request: 'start' });
   assert.equal(r.data.started, 'ok', JSON.stringify(r.data));
   await waitFor('b decodes a again', () => b.decoded(a.id) > paused + 30, 15000);
+});
+
+test('an organiser mutes a member\'s microphone (moderate), which the member cannot undo; a member cannot moderate', { skip }, async () => {
+  const [a, b] = members;
+  const org = peers.find((p) => p.name === 'Olga Owner');
+  let r = await b.msg(b.pub, { request: 'moderate', room: groupA, id: a.id, mid: '0', mute: true });
+  assert.equal(r.data.error_code, 433, JSON.stringify(r.data));
+  r = await org.msg(org.pub, { request: 'moderate', room: groupA, id: a.id, mid: '0' });
+  assert.equal(r.data.error_code, 429, JSON.stringify(r.data));
+  r = await org.msg(org.pub, { request: 'moderate', room: groupA, id: 424242, mid: '0', mute: true });
+  assert.equal(r.data.error_code, 428, JSON.stringify(r.data));
+  const seen = b.events(b.pub).length;
+  const later = (filter) => b.events(b.pub).slice(seen).find((m) => filter(m.plugindata.data));
+  r = await org.msg(org.pub, { request: 'moderate', room: groupA, id: a.id, mid: '0', mute: true });
+  assert.equal(r.data.videoroom, 'success', JSON.stringify(r.data));
+  await waitFor('b hears that a was muted by a moderator', () => later((d) => d.videoroom === 'muted' && d.id === a.id && d.muted && d.moderated));
+  // a unmutes itself: still muted while moderated, and nobody hears it talk.
+  r = await a.msg(a.pub, { request: 'configure', audio: true });
+  assert.equal(r.data.configured, 'ok', JSON.stringify(r.data));
+  const list = await b.msg(b.pub, { request: 'listparticipants', room: groupA });
+  assert.equal(list.data.participants.find((p) => p.id === a.id).talking, false, JSON.stringify(list.data));
+  const quiet = b.events(b.pub).length;
+  await sleep(1500);
+  assert.ok(!b.events(b.pub).slice(quiet).some((m) => m.plugindata.data.videoroom === 'talking' && m.plugindata.data.id === a.id),
+    'a moderated member was heard talking');
+  r = await org.msg(org.pub, { request: 'moderate', room: groupA, id: a.id, mid: '0', mute: false });
+  assert.equal(r.data.videoroom, 'success', JSON.stringify(r.data));
+  await waitFor('b hears that a is unmuted', () => later((d) => d.videoroom === 'muted' && d.id === a.id && d.muted === false && d.moderated === false));
+  await waitFor('b hears a talk again', () => b.events(b.pub).slice(quiet).some((m) => m.plugindata.data.videoroom === 'talking' && m.plugindata.data.id === a.id), 15000);
 });
 
 test('a member whose connection silently dies is removed, and rejoins with the same identity', { skip }, async () => {
