@@ -450,14 +450,15 @@ static void deliver(tickets_mail *m, const mail_job *job)
         ok = m->outbox_dir ? write_outbox(m, msg, &why) : send_smtp(m, job->to, msg, &why);
         attempts++;
     }
+    /* Logged before counted: whoever sees the count finds the line in the log. */
     if (ok) {
-        g_atomic_int_inc(&m->sent);
         LOG(m, ODEON_LOG_VERBOSE, "mail %s to %s %s", id, job->to,
             m->outbox_dir ? "written to the outbox" : "sent");
+        g_atomic_int_inc(&m->sent);
     } else {
-        g_atomic_int_inc(&m->failed);
         LOG(m, ODEON_LOG_ERROR, "mail to %s dropped after %d attempt(s): %s", job->to, attempts,
             why);
+        g_atomic_int_inc(&m->failed);
     }
     g_free(why);
     /* The message holds a sign-in link: do not leave it in freed memory (OPENSSL_cleanse,
