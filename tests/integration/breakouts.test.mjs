@@ -4,7 +4,8 @@
 // - start: 600 emails in the outbox, each with a working link to its group's room; a member
 //   joins their group's room and chat and is refused group B's; a lost-link request sends
 //   exactly one new email (the group link again);
-// - a group's submission credits its members by id; the organiser sees it; a help request
+// - a group's submission credits its members by id; the organiser sees it; analytics records
+//   a "submission" event; a help request
 //   carries the group;
 // - extend, the countdown and the end reach the room's members ("ended", back to the main
 //   stage); bad requests are refused and change nothing.
@@ -30,8 +31,9 @@ before(async () => {
   if (skip) return;
   conninfo = createDatabase('breakouts');
   outbox = makeTempDir('breakouts-outbox-');
-  node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room', 'chat', 'help'],
-    confs: { room: '[general]\ncountdown_seconds = 5\n' }, name: 'breakouts' });
+  node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room', 'chat', 'help', 'analytics'],
+    confs: { room: '[general]\ncountdown_seconds = 5\n', analytics: '[general]\nflush_ms = 100\n' },
+    name: 'breakouts' });
   ev = await setupEvent(node, outbox, { n: 1, prefix: 'split', capacity: 1000 });
   const type = psql(conninfo, `SELECT id FROM tickets_ticket_types WHERE event_id = ${ev.eventId}`);
   // 600 members who came to the live event (analytics_attendees: checked in) and 5 who never
@@ -188,6 +190,11 @@ test('a submission credits the group by id; help requests carry the group', { sk
   assert.equal(list.submissions[0].title, 'Team rocket');
   // Contributors stay as ids: nothing personal is copied into the submission.
   assert.ok(!JSON.stringify(list.submissions[0]).includes('@split.example'));
+  // The analytics plugin records a "submission" event: who by id and which group, no text.
+  const row = await waitFor('the submission analytics event', () => psql(conninfo,
+    `SELECT subject, detail->>'group_id' FROM analytics_events WHERE event_id = ${ev.eventId}
+     AND kind = 'submission'`).split('\n').map((l) => l.trim()).filter(Boolean)[0], 10000);
+  assert.deepEqual(row.split('|').map((x) => x.trim()), [`participant:${member.id}`, String(member.group)]);
 
   const help = await eventSession(node, 'odeon.plugin.help', member.credential);
   const raised = await help.request({ request: 'raise', event_id: ev.eventId, note: 'stuck' });
