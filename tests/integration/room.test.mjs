@@ -38,7 +38,8 @@ before(async () => {
   if (skip) return;
   const conninfo = createDatabase('room');
   const outbox = makeTempDir('room-outbox-');
-  const confs = { room: '[general]\nbitrate = 0\n\n[room-77]\ndescription = Small room\npublishers = 2\n' };
+  const confs = { room: '[general]\nbitrate = 0\n\n[room-77]\ndescription = Small room\npublishers = 2\n\n' +
+    '[room-78]\ndescription = Capped room\nbitrate = 120000\n' };
   // A short consent timeout: a member whose connection silently dies is noticed in seconds.
   node = await startEventNode({ conninfo, secret: SECRET, outbox, plugins: ['room'], confs, name: 'room',
     extraConfig: '[media]\nconsent_timeout = 4\n' });
@@ -424,4 +425,31 @@ test('a member whose connection silently dies is removed, and rejoins with the s
   const list = await a.msg(a.pub, { request: 'listparticipants', room: groupA });
   assert.equal(list.data.participants.filter((p) => p.id === back.id).length, 0, JSON.stringify(list.data));
   assert.equal(list.data.participants.filter((p) => p.id === j2.data.id).length, 1, JSON.stringify(list.data));
+});
+
+// The room's bitrate cap reaches the publisher as REMB: its sender's estimate (which starts at
+// 300 kbit/s in libwebrtc) comes down to the cap, and what it sends follows.
+test('a room\'s bitrate cap holds its publishers to it (REMB)', { skip }, async () => {
+  const p = await Peer.open(ev.participants[0].credential, 'Capped');
+  await p.publish(78);
+  const estimate = async () => {
+    for (const s of (await p.pc.getStats()).values()) {
+      if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) return s.availableOutgoingBitrate;
+    }
+    return 0;
+  };
+  const sent = async () => {
+    let bytes = 0;
+    for (const s of (await p.pc.getStats()).values()) if (s.type === 'outbound-rtp' && s.kind === 'video') bytes += s.bytesSent;
+    return bytes;
+  };
+  await waitFor('the publisher\'s estimate at the cap', async () => {
+    const e = await estimate();
+    return e > 0 && e <= 120000 * 1.05;
+  }, 20000);
+  await sleep(2000); // the encoder settles on the new target
+  const b0 = await sent();
+  await sleep(3000);
+  const kbps = ((await sent()) - b0) * 8 / 3 / 1000;
+  assert.ok(kbps > 10 && kbps < 120 * 1.3, `the capped publisher sent ${kbps.toFixed(0)} kbit/s`);
 });
