@@ -537,10 +537,8 @@ static void group_membership_read(const odeon_db_rows *rows, const char *error, 
 /* A participant's group room: only the breakout group's members (breakout_members). */
 static json_t *group_membership_check(chat_call *c)
 {
-    char *end = NULL;
-    gint64 participant = g_str_has_prefix(c->subject, "participant:")
-                             ? g_ascii_strtoll(c->subject + 12, &end, 10) : 0;
-    if (participant <= 0 || end == NULL || *end != '\0')
+    int64_t participant = odeon_participant_id(c->subject);
+    if (participant <= 0)
         return error_event(CHAT_ERROR_UNAUTHORIZED, "Unauthorized (not a member of this group)");
     char ev[24], who[24];
     g_snprintf(ev, sizeof ev, "%" G_GINT64_FORMAT, c->event_id);

@@ -76,3 +76,14 @@ json_t *odeon_plugin_error(const odeon_core_callbacks *core, const char *plugin,
     g_free(reason);
     return e;
 }
+
+int64_t odeon_participant_id(const char *subject)
+{
+    static const char prefix[] = "participant:";
+    if (subject == NULL || !g_str_has_prefix(subject, prefix) ||
+        !g_ascii_isdigit(subject[sizeof prefix - 1]))
+        return 0;
+    char *end = NULL;
+    gint64 id = g_ascii_strtoll(subject + sizeof prefix - 1, &end, 10);
+    return end != NULL && *end == '\0' && id > 0 && id < G_MAXINT64 ? id : 0;
+}

@@ -35,6 +35,10 @@ int odeon_conf_int(const odeon_core_callbacks *core, const char *module, GKeyFil
 json_t *odeon_plugin_error(const odeon_core_callbacks *core, const char *plugin, int code,
                            const char *format, ...) __attribute__((format(printf, 4, 5)));
 
+/* The participant id in an identity's subject ("participant:<id>", as the tickets plugin's
+ * tokens name participants), or 0 for any other subject (NULL too). */
+int64_t odeon_participant_id(const char *subject);
+
 /* The text of n as a SQL parameter (buf of 24 bytes). */
 const char *odeon_id_text(char buf[24], int64_t n);
 

@@ -36,16 +36,6 @@ bool room_may_administer(odeon_plugin_handle *handle, int64_t event_id, json_t *
            odeon_event_rank(room_core, handle, event_id) >= odeon_role_rank("host");
 }
 
-/* The participant id of a "participant:<id>" subject, or 0. */
-static int64_t participant_id(const char *subject)
-{
-    if (subject == NULL || !g_str_has_prefix(subject, "participant:"))
-        return 0;
-    char *end = NULL;
-    gint64 id = g_ascii_strtoll(subject + 12, &end, 10);
-    return end != NULL && *end == '\0' && id > 0 ? id : 0;
-}
-
 static void membership_done(const odeon_db_rows *rows, const char *error, void *user_data)
 {
     room_call *c = user_data;
@@ -102,7 +92,7 @@ int room_may_join(room_call *c, room *r, const char **reason)
         *reason = "Unauthorized (not a member of this group)";
         return ROOM_ERROR_UNAUTHORIZED;
     }
-    int64_t participant = participant_id(who->subject);
+    int64_t participant = odeon_participant_id(who->subject);
     if (participant == 0) {
         *reason = "Unauthorized (not a member of this group)";
         return ROOM_ERROR_UNAUTHORIZED;

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "webrtc/bytes.h"
+
 /* Where the extension block of pkt is: offset of its elements, their length and profile.
  * false when there is none or the packet is malformed. */
 static bool ext_block(const uint8_t *pkt, size_t len, size_t *start, size_t *ext_len,
@@ -116,10 +118,6 @@ size_t room_rtp_normalize(const uint8_t *pkt, size_t len, int level, uint8_t *ou
     return total;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int room_rtcp_keyframe_ssrcs(const uint8_t *buf, size_t len, uint32_t *out, int cap)
 {
@@ -130,10 +128,10 @@ int room_rtcp_keyframe_ssrcs(const uint8_t *buf, size_t len, uint32_t *out, int 
         if (off + plen > len)
             break;
         if (buf[off + 1] == 206 && fmt == 1 && plen >= 12) {
-            out[n++] = be32(buf + off + 8); /* PLI: the media source */
+            out[n++] = odeon_be32(buf + off + 8); /* PLI: the media source */
         } else if (buf[off + 1] == 206 && fmt == 4) {
             for (size_t e = off + 12; e + 8 <= off + plen && n < cap; e += 8)
-                out[n++] = be32(buf + e); /* FIR: one entry per source */
+                out[n++] = odeon_be32(buf + e); /* FIR: one entry per source */
         }
         off += plen;
     }

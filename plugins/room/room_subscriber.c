@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "room_rtp.h"
+#include "webrtc/bytes.h"
 
 #define RETARGET_INTERVAL_US 100000
 
@@ -815,36 +816,12 @@ void room_subscribers_feed_gone(room *r, room_feed *f)
 
 /* ---- media ---- */
 
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* Audio (and video without layers): one continuous sequence and timestamp per m-line across
  * the streams it carries. */
 static size_t forward_plain(room_slot *slot, const uint8_t *pkt, size_t len, uint8_t *out)
 {
-    uint16_t seq = be16(pkt + 2);
-    uint32_t ts = be32(pkt + 4);
+    uint16_t seq = odeon_be16(pkt + 2);
+    uint32_t ts = odeon_be32(pkt + 4);
     if (slot->audio_restart) {
         uint32_t step = slot->media.clock_rate ? slot->media.clock_rate / 50 : 960;
         slot->seq_off = slot->audio_started ? (uint16_t)(slot->last_seq + 1 - seq) : 0;
@@ -855,8 +832,8 @@ static size_t forward_plain(room_slot *slot, const uint8_t *pkt, size_t len, uin
     memcpy(out, pkt, len);
     slot->last_seq = (uint16_t)(seq + slot->seq_off);
     slot->last_ts = ts + slot->ts_off;
-    put16(out + 2, slot->last_seq);
-    put32(out + 4, slot->last_ts);
+    odeon_put_be16(out + 2, slot->last_seq);
+    odeon_put_be32(out + 4, slot->last_ts);
     return len;
 }
 

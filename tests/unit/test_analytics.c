@@ -49,6 +49,20 @@ static void test_body_id(void **state)
     assert_string_equal(odeon_id_text(buf, INT64_MAX), "9223372036854775807");
 }
 
+static void test_participant_id(void **state)
+{
+    (void)state;
+    assert_int_equal(odeon_participant_id("participant:42"), 42);
+    assert_int_equal(odeon_participant_id("participant:0"), 0);
+    assert_int_equal(odeon_participant_id("participant:"), 0);
+    assert_int_equal(odeon_participant_id("participant:-4"), 0);
+    assert_int_equal(odeon_participant_id("participant:+4"), 0);
+    assert_int_equal(odeon_participant_id("participant:4x"), 0);
+    assert_int_equal(odeon_participant_id("participant:99999999999999999999"), 0);
+    assert_int_equal(odeon_participant_id("organiser:42"), 0);
+    assert_int_equal(odeon_participant_id(NULL), 0);
+}
+
 static void test_roles_and_settings(void **state)
 {
     (void)state;
@@ -205,6 +219,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_id),
+        cmocka_unit_test(test_participant_id),
         cmocka_unit_test(test_roles_and_settings),
         cmocka_unit_test(test_bus_map),
         cmocka_unit_test(test_metrics),
