@@ -583,25 +583,44 @@ static void kick_run(void *data)
     g_free(k);
 }
 
-static json_t *request_kick(odeon_plugin_handle *handle, json_t *body)
+/* For kick and moderate: the room of body's "room" (a reference) when the handle administers
+ * it and body's "id" is in it (*who); otherwise NULL with *error, the answer. */
+static room *member_room_administered(odeon_plugin_handle *handle, json_t *body, uint64_t *who,
+                                      json_t **error)
 {
-    uint64_t id, who;
-    if (!room_body_id(body, "room", &id) || !room_body_id(body, "id", &who))
-        return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (room, id)");
+    uint64_t id;
+    if (!room_body_id(body, "room", &id) || !room_body_id(body, "id", who)) {
+        *error = error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (room, id)");
+        return NULL;
+    }
     room *r = room_lookup(id);
-    if (r == NULL)
-        return error_json(ROOM_ERROR_NO_SUCH_ROOM, "No such room");
+    if (r == NULL) {
+        *error = error_json(ROOM_ERROR_NO_SUCH_ROOM, "No such room");
+        return NULL;
+    }
     if (!room_may_administer(handle, r->event_id, body)) {
         room_unref(r);
-        return error_json(ROOM_ERROR_UNAUTHORIZED, "Unauthorized");
+        *error = error_json(ROOM_ERROR_UNAUTHORIZED, "Unauthorized");
+        return NULL;
     }
     g_mutex_lock(&r->lock);
-    bool there = g_hash_table_contains(r->members, &who);
+    bool there = g_hash_table_contains(r->members, who);
     g_mutex_unlock(&r->lock);
     if (!there) {
         room_unref(r);
-        return error_json(ROOM_ERROR_NO_SUCH_FEED, "No such user in this room");
+        *error = error_json(ROOM_ERROR_NO_SUCH_FEED, "No such user in this room");
+        return NULL;
     }
+    return r;
+}
+
+static json_t *request_kick(odeon_plugin_handle *handle, json_t *body)
+{
+    uint64_t who;
+    json_t *error = NULL;
+    room *r = member_room_administered(handle, body, &who, &error);
+    if (r == NULL)
+        return error;
     kick_job *k = g_new0(kick_job, 1);
     k->r = r;
     k->id = who;
@@ -628,28 +647,17 @@ static void moderate_run(void *data)
 /* "moderate": {"room", "id", "mid", "mute"}, by those who administer the room. */
 static json_t *request_moderate(odeon_plugin_handle *handle, json_t *body)
 {
-    uint64_t id, who;
     const char *mid = json_string_value(json_object_get(body, "mid"));
     json_t *mute = json_object_get(body, "mute");
-    if (!room_body_id(body, "room", &id) || !room_body_id(body, "id", &who) || mid == NULL ||
-        mute == NULL)
+    if (mid == NULL || mute == NULL)
         return error_json(ROOM_ERROR_MISSING_ELEMENT, "Missing element (room, id, mid, mute)");
     if (!json_is_boolean(mute) || strlen(mid) >= sizeof(((room_sdp_media *)NULL)->mid))
         return error_json(ROOM_ERROR_INVALID_ELEMENT, "Invalid element (mute: a boolean; mid)");
-    room *r = room_lookup(id);
+    uint64_t who;
+    json_t *error = NULL;
+    room *r = member_room_administered(handle, body, &who, &error);
     if (r == NULL)
-        return error_json(ROOM_ERROR_NO_SUCH_ROOM, "No such room");
-    if (!room_may_administer(handle, r->event_id, body)) {
-        room_unref(r);
-        return error_json(ROOM_ERROR_UNAUTHORIZED, "Unauthorized");
-    }
-    g_mutex_lock(&r->lock);
-    bool there = g_hash_table_contains(r->members, &who);
-    g_mutex_unlock(&r->lock);
-    if (!there) {
-        room_unref(r);
-        return error_json(ROOM_ERROR_NO_SUCH_FEED, "No such user in this room");
-    }
+        return error;
     moderate_job *j = g_new0(moderate_job, 1);
     j->r = r;
     j->id = who;

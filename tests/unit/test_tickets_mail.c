@@ -461,15 +461,24 @@ static void test_outbox_counts(void **state)
 /* A folder that disappears after start-up: 3 attempts (1 s, then 5 s apart), then one error
  * naming the address, never the body; at shut-down one attempt, no waits. Slow by design
  * (6 s): the delays are the contract. */
-static void test_outbox_failure_is_counted(void **state)
+/* A mailer whose outbox is removed right after it started: every write fails. */
+static tickets_mail *mailer_without_outbox(void)
 {
-    (void)state;
     char *dir = g_dir_make_tmp("odeon-mail-XXXXXX", NULL);
     tickets_mail_config cfg = {.outbox_dir = dir, .from = "events@example.org"};
     char *error = NULL;
     tickets_mail *mail = tickets_mail_new(&cfg, capture_log, &error);
+    int removed = g_rmdir(dir);
+    g_free(dir);
     assert_non_null(mail);
-    assert_int_equal(g_rmdir(dir), 0);
+    assert_int_equal(removed, 0);
+    return mail;
+}
+
+static void test_outbox_failure_is_counted(void **state)
+{
+    (void)state;
+    tickets_mail *mail = mailer_without_outbox();
     assert_int_equal(tickets_mail_send(mail, "ann@example.org", "s", LINK), 0);
     for (int i = 0; i < 1000 && tickets_mail_failed(mail) == 0; i++)
         g_usleep(10 * 1000);
@@ -482,7 +491,6 @@ static void test_outbox_failure_is_counted(void **state)
     assert_true(g_get_monotonic_time() - start < 900 * 1000);
     assert_true(log_has("1 tickets mail to bob@example.org dropped after 1 attempt(s)"));
     log_never_contains("SECRET-LINK-TOKEN");
-    g_free(dir);
 }
 
 /* A stop while a mail waits for its retry ends the wait: the mail is dropped with the attempts
@@ -490,13 +498,7 @@ static void test_outbox_failure_is_counted(void **state)
 static void test_stop_ends_a_retry_wait(void **state)
 {
     (void)state;
-    char *dir = g_dir_make_tmp("odeon-mail-XXXXXX", NULL);
-    tickets_mail_config cfg = {.outbox_dir = dir, .from = "events@example.org"};
-    char *error = NULL;
-    tickets_mail *mail = tickets_mail_new(&cfg, capture_log, &error);
-    assert_non_null(mail);
-    assert_int_equal(g_rmdir(dir), 0);
-    g_free(dir);
+    tickets_mail *mail = mailer_without_outbox();
     assert_int_equal(tickets_mail_send(mail, "carol@example.org", "s", LINK), 0);
     g_usleep(300 * 1000); /* the first attempt has failed; the 1 s wait is under way */
     gint64 start = g_get_monotonic_time();
