@@ -139,8 +139,10 @@ void whip_pub_close(whip_pub *p);
 
 #define MAX_CANDS 16
 #define MAX_SSRCS 8
-#define NACK_PENDING 32 /* --nack-every: NACKed sequence numbers awaited at once */
+#define NACK_PENDING 32 /* --nack-every, --nack-gaps: NACKed sequence numbers awaited at once */
 #define GAP_NACK_MAX 16 /* --nack-gaps: a longer jump is a new stream, not a loss to repair */
+#define GAP_NACK_TRIES 3          /* --nack-gaps: NACKs per missing packet, as browsers retry */
+#define GAP_NACK_RETRY_US 50000   /* between them */
 #define SEQ_WINDOW 512  /* sequence numbers remembered per SSRC, to tell a duplicate */
 
 /* Where a viewer is; a failed viewer keeps the stage it failed in. */
@@ -301,6 +303,8 @@ struct viewer {
      * nacks_sent and, when they come, in repaired) */
     uint16_t gap_seq[NACK_PENDING];
     bool gap_live[NACK_PENDING];
+    int64_t gap_sent_us[NACK_PENDING]; /* when it was last NACKed */
+    uint8_t gap_tries[NACK_PENDING];
     unsigned gap_next;
 };
 

@@ -712,12 +712,42 @@ static void gap_nack(viewer *v, const ssrc_stat *s, const uint8_t *rtp)
                    odeon_rtcp_build_nack(buf, 128, v->rtcp_ssrc, odeon_be32(rtp + 8), lost, n),
                    sizeof buf))
         return;
+    int64_t now = g_get_monotonic_time();
     for (size_t i = 0; i < n; i++) {
         unsigned slot = v->gap_next++ % NACK_PENDING;
         v->gap_seq[slot] = lost[i];
         v->gap_live[slot] = true;
+        v->gap_sent_us[slot] = now;
+        v->gap_tries[slot] = 1;
     }
     v->nacks_sent += n;
+}
+
+/* --nack-gaps: what is still missing GAP_NACK_RETRY_US after its NACK is asked for again, up to
+ * GAP_NACK_TRIES times (a browser retries too: a first NACK can reach a relay before the relay
+ * itself has the packet back), then given up. */
+static void gap_renack(viewer *v, int64_t now)
+{
+    if (!opt.nack_gaps || !v->srtp || !v->video_ssrc)
+        return;
+    uint16_t again[NACK_PENDING];
+    size_t n = 0;
+    for (unsigned i = 0; i < NACK_PENDING; i++) {
+        if (!v->gap_live[i] || now - v->gap_sent_us[i] < GAP_NACK_RETRY_US)
+            continue;
+        if (v->gap_tries[i] >= GAP_NACK_TRIES) {
+            v->gap_live[i] = false;
+            continue;
+        }
+        v->gap_tries[i]++;
+        v->gap_sent_us[i] = now;
+        again[n++] = v->gap_seq[i];
+    }
+    if (n == 0)
+        return;
+    _Alignas(16) uint8_t buf[256 + ODEON_SRTP_RTCP_TAIL_ROOM];
+    rtcp_send(v, buf, odeon_rtcp_build_nack(buf, 256, v->rtcp_ssrc, v->video_ssrc, again, n),
+              sizeof buf);
 }
 
 /* --pli-every-ms: viewer 0 asks for a keyframe now and then, as a browser does after a loss. */
@@ -1170,8 +1200,10 @@ static void viewer_tick(viewer *v, int64_t now)
     }
     dtls_step(v, now);
     int st = atomic_load(&v->st);
-    if (st == ST_OK)
+    if (st == ST_OK) {
         pli_maybe(v, now);
+        gap_renack(v, now);
+    }
     if (st == ST_MEDIA && (v->got_key || !v->has_video) && (v->audio_ok || !v->has_audio)) {
         became_ok(v, now);
     } else if (st == ST_OK && g_remb.n && now >= v->next_rtcp) {
@@ -1324,8 +1356,9 @@ static void usage(FILE *f)
             "  --nack               answer video with rtcp-fb nack and nack pli, as a browser\n"
             "                       does (the server then buffers for retransmission)\n"
             "  --nack-gaps          --nack, and every viewer NACKs at once the video packets a\n"
-            "                       jump in sequence numbers skipped (up to 16), as a browser\n"
-            "                       does (report: nacks_sent, repaired; lost counts the rest)\n"
+            "                       jump in sequence numbers skipped (up to 16), and again\n"
+            "                       every 50 ms up to 3 times, as a browser does (report:\n"
+            "                       nacks_sent, repaired; lost counts the rest)\n"
             "  --placement          watch with \"placement\":true and a client key at the entry\n"
             "                       node (--host/--port); follow its redirect to the node that\n"
             "                       serves the viewer (report: node, per-node counts)\n"
