@@ -35,6 +35,7 @@ void room_unref(room *r)
         return;
     g_hash_table_unref(r->members);
     g_ptr_array_unref(r->subs);
+    g_hash_table_unref(r->moderated);
     g_mutex_clear(&r->lock);
     g_free(r->description);
     g_free(r->audio_codecs);
@@ -89,6 +90,8 @@ room *room_insert(uint64_t id, json_t *options, bool permanent)
     r->members = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                        (GDestroyNotify)room_member_unref);
     r->subs = g_ptr_array_new_with_free_func((GDestroyNotify)room_sub_unref);
+    r->moderated = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify)g_hash_table_unref);
     g_mutex_lock(&rooms_lock);
     bool taken = g_hash_table_contains(rooms, &r->id);
     if (!taken)
@@ -157,8 +160,6 @@ void room_member_unref(room_member *m)
     g_mutex_clear(&m->lock);
     g_free(m->display);
     g_free(m->subject);
-    if (m->moderated != NULL)
-        g_hash_table_unref(m->moderated);
     g_free(m);
 }
 

@@ -117,6 +117,9 @@ struct room {
     bool countdown_sent, end_sent;
     GHashTable *members;   /* participant id -> room_member * (joined publishers; refs) */
     GPtrArray *subs;       /* room_sub * (refs): subscriptions to this room's feeds */
+    /* "moderate": identity subject -> set of mids an administrator muted (owned strings), so
+     * that a rejoin or a republish does not lift it */
+    GHashTable *moderated;
     bool destroyed;
 };
 
@@ -153,7 +156,6 @@ struct room_member {
     room_feed *feed;             /* reference while published */
     room_sub *sub;               /* reference while subscribed */
     bool closing;
-    GHashTable *moderated;       /* mids an administrator muted (owned strings; the worker's) */
 };
 
 room_member *room_member_ref(room_member *m);
@@ -265,8 +267,8 @@ void room_publisher_join(room_call *c, room *r);
 void room_publisher_publish(room_call *c);
 void room_publisher_configure(room_call *c);
 void room_publisher_unpublish(room_call *c);
-/* "moderate" (the worker's): mutes or releases member id's stream mid in r, now and when it
- * publishes again; the room hears "muted" with "moderated". */
+/* "moderate" (the worker's): mutes or releases member id's stream mid in r, now and whenever
+ * its identity publishes in r again; the room hears "muted" with "moderated". */
 void room_publisher_moderate(room *r, uint64_t id, const char *mid, bool mute);
 /* Leaves the room (unpublishing first); reply: tell the member itself. */
 void room_publisher_leave(room_member *m, bool reply_event);

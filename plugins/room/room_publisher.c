@@ -277,13 +277,15 @@ static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body
     f->handle = room_core->handle_ref(m->handle);
     f->display = g_strdup(m->display);
     f->active = true;
+    g_mutex_lock(&m->room->lock);
+    GHashTable *moderated = m->subject ? g_hash_table_lookup(m->room->moderated, m->subject) : NULL;
     for (size_t i = 0; i < n && f->stream_count < ROOM_FEED_MAX_STREAMS; i++) {
         if (media[i].rejected || !media[i].receives || media[i].pt < 0)
             continue;
         struct room_feed_stream *s = &f->streams[f->stream_count++];
         s->media = media[i];
         s->description = g_strdup(description_of(body, media[i].mid));
-        s->moderated = m->moderated != NULL && g_hash_table_contains(m->moderated, media[i].mid);
+        s->moderated = moderated != NULL && g_hash_table_contains(moderated, media[i].mid);
         s->slots = g_ptr_array_new();
         s->layered = s->media.video && stage_layer_codec_of(s->media.codec, &s->codec);
         s->ring_size = s->media.video ? ROOM_RING_VIDEO : ROOM_RING_AUDIO;
@@ -291,6 +293,7 @@ static room_feed *feed_from_answer(room_member *m, const char *sdp, json_t *body
         if (s->layered)
             stage_layer_stats_init(&s->stats, s->codec);
     }
+    g_mutex_unlock(&m->room->lock);
     return f;
 }
 
@@ -451,12 +454,17 @@ void room_publisher_moderate(room *r, uint64_t id, const char *mid, bool mute)
     g_mutex_unlock(&r->lock);
     if (m == NULL)
         return; /* left meanwhile */
-    if (m->moderated == NULL)
-        m->moderated = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    if (mute)
-        g_hash_table_add(m->moderated, g_strdup(mid));
-    else
-        g_hash_table_remove(m->moderated, mid);
+    g_mutex_lock(&r->lock);
+    GHashTable *mids = m->subject ? g_hash_table_lookup(r->moderated, m->subject) : NULL;
+    if (mids == NULL && mute && m->subject != NULL) {
+        mids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_hash_table_insert(r->moderated, g_strdup(m->subject), mids);
+    }
+    if (mids != NULL && mute)
+        g_hash_table_add(mids, g_strdup(mid));
+    else if (mids != NULL)
+        g_hash_table_remove(mids, mid);
+    g_mutex_unlock(&r->lock);
     g_mutex_lock(&m->lock);
     room_feed *f = m->feed != NULL ? room_feed_ref(m->feed) : NULL;
     g_mutex_unlock(&m->lock);

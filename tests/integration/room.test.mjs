@@ -408,6 +408,10 @@ test('a member whose connection silently dies is removed, and rejoins with the s
   child.stdout.on('data', (d) => { out += d; });
   const { id } = JSON.parse(await waitFor('the child publishes', () => out.includes('\n') && out, 30000));
   await waitFor('a sees the child publish', () => a.events(a.pub, (d) => d.publishers?.some((p) => p.id === id))[0]);
+  // An organiser mutes its microphone; that holds for the identity when it comes back.
+  const org = peers.find((p) => p.name === 'Olga Owner');
+  const r = await org.msg(org.pub, { request: 'moderate', room: groupA, id, mid: '0', mute: true });
+  assert.equal(r.data.videoroom, 'success', JSON.stringify(r.data));
   child.kill('SIGKILL');
   await waitFor('a hears the child leave after consent fails', () => a.events(a.pub, (d) => d.leaving === id)[0], 20000);
 
@@ -416,7 +420,13 @@ test('a member whose connection silently dies is removed, and rejoins with the s
   const joined = await back.publish(groupA);
   assert.ok(joined.publishers.some((p) => p.id === a.id), JSON.stringify(joined));
   await waitFor('a hears it join again', () => a.events(a.pub, (d) => d.joining?.id === back.id)[0]);
-  await waitFor('a sees it publish again', () => a.events(a.pub, (d) => d.publishers?.some((p) => p.id === back.id))[0]);
+  const again = await waitFor('a sees it publish again', () => a.events(a.pub, (d) => d.publishers?.some((p) => p.id === back.id))[0]);
+  const audio = again.plugindata.data.publishers.find((p) => p.id === back.id).streams.find((x) => x.type === 'audio');
+  assert.equal(audio.moderated, true, JSON.stringify(audio));
+  assert.equal(audio.muted, true, JSON.stringify(audio));
+  const released = await org.msg(org.pub, { request: 'moderate', room: groupA, id: back.id, mid: '0', mute: false });
+  assert.equal(released.data.videoroom, 'success', JSON.stringify(released.data));
+  await waitFor('a hears it released', () => a.events(a.pub, (d) => d.videoroom === 'muted' && d.id === back.id && d.moderated === false)[0]);
   // The same identity twice: the older presence is replaced, so the room holds one of each.
   const twice = await Peer.open(ev.participants[2].credential, 'Person 2 twice');
   const j2 = await twice.msg(twice.pub, { request: 'join', ptype: 'publisher', room: groupA });
