@@ -439,12 +439,6 @@ static void stream_set(room *r, room_feed *f, int i, int muted, int moderated)
         talking_stop(f); /* a muted member is not talking, whatever its microphone hears */
 }
 
-/* Applies a mute of stream i (send false) and tells the room when it changed. */
-static void stream_mute(room_member *m, room_feed *f, int i, bool muted)
-{
-    stream_set(m->room, f, i, muted, -1);
-}
-
 void room_publisher_moderate(room *r, uint64_t id, const char *mid, bool mute)
 {
     g_mutex_lock(&r->lock);
@@ -499,7 +493,7 @@ static void configure_streams(room_member *m, room_feed *f, json_t *body)
         json_t *v = json_object_get(body, kind ? "video" : "audio");
         for (int i = 0; v != NULL && i < f->stream_count; i++)
             if (f->streams[i].media.video == (kind == 1))
-                stream_mute(m, f, i, !json_is_true(v));
+                stream_set(m->room, f, i, !json_is_true(v), -1);
     }
     json_t *streams = json_object_get(body, "streams");
     for (size_t k = 0; k < json_array_size(streams); k++) {
@@ -508,7 +502,7 @@ static void configure_streams(room_member *m, room_feed *f, json_t *body)
         json_t *send = json_object_get(s, "send");
         for (int i = 0; mid != NULL && json_is_boolean(send) && i < f->stream_count; i++)
             if (strcmp(f->streams[i].media.mid, mid) == 0)
-                stream_mute(m, f, i, !json_is_true(send));
+                stream_set(m->room, f, i, !json_is_true(send), -1);
     }
 }
 
